@@ -1,0 +1,56 @@
+# Needs — make help lists the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-from-lock
+PEOPLE ?= 75000
+SEED ?= 0
+RAW ?= data/raw
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . \
+	  || $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv and install the exact pins of requirements.lock
+
+run: $(STAMP) ## Main job: simulate the demo province (reused if present) and validate it
+	@if [ -f $(RAW)/_SUCCESS ]; then \
+	  echo "Reusing the simulated province in $(RAW) (delete it to simulate again)."; \
+	else \
+	  $(BIN)/needs-model simulate --people $(PEOPLE) --seed $(SEED) --out $(RAW); \
+	fi
+	$(BIN)/needs-model validate $(RAW)
+
+test: $(STAMP) ## Run the whole default test suite
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP) ## Run the slow suite (larger provinces)
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP) ## ruff + mypy
+	$(BIN)/ruff check src api tests bench
+	$(BIN)/ruff format --check src api tests bench
+	$(BIN)/mypy
+
+docs: $(STAMP) ## Regenerate docs/data-contract.md from the contract
+	$(BIN)/needs-model contract-docs --out docs/data-contract.md
+
+bench: $(STAMP) ## Benchmark the twin (demo and full province); writes bench/results/
+	$(BIN)/python bench/bench_simulate.py
+
+lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upgrade)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^needs-model' > requirements.lock
+
+clean: ## Remove the environment and generated data (keeps the READMEs)
+	rm -rf $(VENV) $(RAW)
+
+.PHONY: help venv run test test-slow lint docs bench lock clean

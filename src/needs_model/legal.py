@@ -1,0 +1,121 @@
+"""Legal durations and thresholds as dated parameters, each with its source.
+
+Rules, the twin and (later) the models read legal facts from here, never from literals:
+a new poverty standard or a new decree is a new dated entry, not a code change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+Certainty = Literal["verified", "secondary", "uncertain"]
+
+
+@dataclass(frozen=True)
+class LegalParameter:
+    """One legal value valid on [valid_from, valid_to)."""
+
+    name: str
+    value: float
+    unit: str
+    valid_from: dt.date
+    valid_to: dt.date | None
+    source: str
+    certainty: Certainty
+
+    def is_valid_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+
+_EPOCH = dt.date(1900, 1, 1)
+
+LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
+    LegalParameter(
+        "birth_registration_deadline_days", 60, "days", _EPOCH, None,
+        "Law on Civil Status 2014, art. 15", "verified",
+    ),
+    LegalParameter(
+        "grade1_entry_age_years", 6, "years (calendar year)", _EPOCH, None,
+        "Education Law 2019, art. 28(1)(a)", "verified",
+    ),
+    LegalParameter(
+        "grade1_max_delay_years", 3, "years", _EPOCH, None,
+        "Circular 28/2020/TT-BGDĐT, art. 33", "verified",
+    ),
+    LegalParameter(
+        "medical_license_validity_years", 5, "years", dt.date(2024, 1, 1), None,
+        "Law 15/2023/QH15 on Medical Examination and Treatment, art. 27(2)", "secondary",
+    ),
+    LegalParameter(
+        "medical_cme_hours_per_cycle", 120, "hours per 5-year cycle", dt.date(2024, 1, 1), None,
+        "Circular 32/2023/TT-BYT", "secondary",
+    ),
+    LegalParameter(
+        "tour_guide_card_validity_years", 5, "years", _EPOCH, None,
+        "Law on Tourism 2017, arts. 58-59 (validity treated as a parameter)", "uncertain",
+    ),
+    LegalParameter(
+        "veterinary_certificate_validity_years", 5, "years", _EPOCH, None,
+        "Law on Veterinary Medicine 2015, art. 109", "secondary",
+    ),
+    LegalParameter(
+        "vehicle_badge_max_validity_years", 7, "years", dt.date(2020, 4, 1), dt.date(2025, 1, 1),
+        "Decree 10/2020/ND-CP, art. 22", "secondary",
+    ),
+    LegalParameter(
+        "vehicle_badge_max_validity_years", 7, "years", dt.date(2025, 1, 1), None,
+        "Decree 158/2024/ND-CP (replaces Decree 10/2020 from 2025-01-01)", "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_line_rural_vnd", 1_500_000, "VND per person per month",
+        dt.date(2021, 3, 15), dt.date(2027, 1, 1),
+        "Decree 07/2021/ND-CP (in force 2021-03-15; used from the end-2021 review for 2022-2025; "
+        "reportedly kept for 2026)", "verified",
+    ),
+    LegalParameter(
+        "poverty_income_line_urban_vnd", 2_000_000, "VND per person per month",
+        dt.date(2021, 3, 15), dt.date(2027, 1, 1),
+        "Decree 07/2021/ND-CP (standard 2022-2025; reportedly kept for 2026)", "verified",
+    ),
+    LegalParameter(
+        "poverty_income_line_rural_vnd", 700_000, "VND per person per month",
+        dt.date(2016, 1, 1), dt.date(2021, 3, 15), "Decision 59/2015/QD-TTg (2016-2020)",
+        "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_line_urban_vnd", 900_000, "VND per person per month",
+        dt.date(2016, 1, 1), dt.date(2021, 3, 15), "Decision 59/2015/QD-TTg (2016-2020)",
+        "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_line_rural_vnd", 2_200_000, "VND per person per month",
+        dt.date(2027, 1, 1), None, "Reported 2027-2030 standard", "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_line_urban_vnd", 2_800_000, "VND per person per month",
+        dt.date(2027, 1, 1), None, "Reported 2027-2030 standard", "uncertain",
+    ),
+    LegalParameter(
+        "poverty_min_deprivations_for_poor", 3, "deprivations out of 12", dt.date(2021, 3, 15), None,
+        "Decree 07/2021/ND-CP", "secondary",
+    ),
+)
+
+
+class UnknownLegalParameterError(LookupError):
+    """No entry of that name is valid on the requested date."""
+
+
+def legal_parameter(name: str, on: dt.date) -> LegalParameter:
+    """The entry of `name` in force on day `on`."""
+    for parameter in LEGAL_PARAMETERS:
+        if parameter.name == name and parameter.is_valid_on(on):
+            return parameter
+    raise UnknownLegalParameterError(f"no legal parameter {name!r} is in force on {on}")
+
+
+def legal_value(name: str, on: dt.date) -> float:
+    """The value of `name` in force on day `on`."""
+    return legal_parameter(name, on).value

@@ -1,0 +1,78 @@
+"""The catalogue of pilot services (DESIGN.md): data, not code.
+
+A service is one declarative entry; the twin, features, training and serving iterate over
+the catalogue. Horizons are in whole months because snapshots are month ends.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+SubjectKind = Literal["person", "household", "business"]
+
+
+@dataclass(frozen=True)
+class Service:
+    service_id: str
+    subject_kind: SubjectKind
+    subject_description: str
+    horizon_months: int
+    label_definition: str
+    name_vi: str
+    name_en: str
+    legal_basis: str
+
+
+SERVICES: tuple[Service, ...] = (
+    Service(
+        "birth_registration", "person", "woman aged 15-49 (the mother)", 2,
+        "a birth to her is registered in (as_of, as_of + 2 months] (~60 days)",
+        "Đăng ký khai sinh", "Birth registration", "Law on Civil Status 2014, art. 15",
+    ),
+    Service(
+        "school_admission", "person", "child aged 4-9 not yet in grade 1", 12,
+        "the child is admitted to grade 1 in (as_of, as_of + 12 months]",
+        "Tuyển sinh lớp 1", "Grade-1 admission", "Education Law 2019, art. 28",
+    ),
+    Service(
+        "medical_license_renewal", "person", "holder of a medical practice licence", 3,
+        "the holder renews the practice licence in (as_of, as_of + 3 months]",
+        "Gia hạn giấy phép hành nghề khám bệnh, chữa bệnh", "Medical practice licence renewal",
+        "Law 15/2023/QH15, art. 27",
+    ),
+    Service(
+        "tour_guide_card_renewal", "person", "holder of a tour-guide card", 3,
+        "the holder renews the card in (as_of, as_of + 3 months]",
+        "Cấp đổi thẻ hướng dẫn viên du lịch", "Tour-guide card renewal",
+        "Law on Tourism 2017, art. 58",
+    ),
+    Service(
+        "poor_household_confirmation", "household", "household resident in the province", 12,
+        "the household is confirmed poor or near-poor at the next annual review",
+        "Xác nhận hộ nghèo, hộ cận nghèo", "Poor / near-poor household confirmation",
+        "Decree 07/2021/ND-CP",
+    ),
+    Service(
+        "veterinary_certificate_renewal", "person", "holder of a veterinary practice certificate", 3,
+        "the holder renews the certificate in (as_of, as_of + 3 months]",
+        "Gia hạn chứng chỉ hành nghề thú y", "Veterinary practice certificate renewal",
+        "Law on Veterinary Medicine 2015, art. 109",
+    ),
+    Service(
+        "transport_business_license", "business", "licensed transport business", 3,
+        "the business is issued a vehicle badge (new or renewed) in (as_of, as_of + 3 months]",
+        "Cấp giấy phép kinh doanh vận tải, phù hiệu xe", "Transport licence / vehicle badge",
+        "Decree 10/2020/ND-CP, replaced by Decree 158/2024/ND-CP from 2025",
+    ),
+)
+
+SERVICE_IDS: tuple[str, ...] = tuple(s.service_id for s in SERVICES)
+
+
+def service(service_id: str) -> Service:
+    """The catalogue entry for `service_id` (KeyError naming the known ids otherwise)."""
+    for entry in SERVICES:
+        if entry.service_id == service_id:
+            return entry
+    raise KeyError(f"unknown service {service_id!r}; known: {', '.join(SERVICE_IDS)}")

@@ -1,0 +1,1 @@
+"""The digital twin of Quang Nam: a simulated province recorded in agency extracts."""

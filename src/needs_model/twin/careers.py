@@ -1,0 +1,375 @@
+"""Licensed professions (medical, tour guide, veterinary) and transport businesses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from needs_model.twin import hazards
+from needs_model.twin.params import LicenceParameters
+from needs_model.twin.world import World, day_in_month
+
+LICENCE_COLUMNS: dict[str, str] = {
+    "person": "i4", "kind": "i1", "number": "i4", "issue_ym": "i4", "expiry_ym": "i4",
+    "engagement": "f4", "rate": "f4", "requirement_ym": "i4", "active": "?",
+}
+BUSINESS_COLUMNS: dict[str, str] = {
+    "owner": "i4", "number": "i4", "growth": "f4", "active": "?", "created_ym": "i4",
+}
+VEHICLE_COLUMNS: dict[str, str] = {
+    "business": "i4", "number": "i4", "freight": "?", "badge_issue_ym": "i4",
+    "badge_expiry_ym": "i4", "end_ym": "i4", "active": "?",
+}
+BADGE_VALIDITY_MONTHS = 84  # Decree 10/2020 art. 22: up to 7 years, within the vehicle's life
+
+
+@dataclass(frozen=True)
+class Profession:
+    kind: int
+    name: str
+    service_id: str
+    occupation_code: int
+
+
+PROFESSIONS = (
+    Profession(1, "medical", "medical_license_renewal", 1),
+    Profession(2, "tour_guide", "tour_guide_card_renewal", 2),
+    Profession(3, "veterinary", "veterinary_certificate_renewal", 3),
+)
+TRANSPORT_OCCUPATION = 4
+MEDICAL_CME_HOURS = 120
+
+
+def licence_parameters(w: World, kind: int) -> LicenceParameters:
+    c = w.params.careers
+    return {1: c.medical, 2: c.tour_guide, 3: c.veterinary}[kind]
+
+
+def draw_requirement_ym(
+    kind: int, issue_ym: np.ndarray, rate: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Month the renewal requirement is met: 120 CME hours (medical), the refresher course
+    (tour guides, taken 1-7 years into the card), nothing further (veterinary)."""
+    if kind == 1:
+        return issue_ym + np.ceil(MEDICAL_CME_HOURS / np.maximum(rate, 0.05)).astype(np.int32)
+    if kind == 2:
+        return issue_ym + rng.integers(12, 85, len(issue_ym))
+    return issue_ym.copy()
+
+
+def _commune_preference(w: World, profession: int) -> np.ndarray:
+    c = w.communes
+    urban, tourism = c["is_urban"].to_numpy(), c["is_tourism"].to_numpy()
+    if profession == 1:
+        return np.where(urban, 3.0, 1.0)
+    if profession == 2:
+        return np.where(c["district_name"].eq("Hội An").to_numpy(), 25.0, np.where(tourism, 6.0, 0.3))
+    if profession == 3:
+        return np.where(urban, 0.4, 2.0)
+    return np.where(urban | tourism, 2.0, 1.0)
+
+
+def pick_holders(w: World, k: int, profession: int, min_age: int, max_age: int) -> np.ndarray:
+    p = w.people
+    age = w.person_age()
+    pool = np.flatnonzero(
+        p["alive"] & p["present"] & p["registered"] & (p["occupation"] == 0)
+        & (age >= min_age) & (age <= max_age)
+    )
+    if k <= 0 or len(pool) == 0:
+        return np.array([], dtype=np.int64)
+    weight = _commune_preference(w, profession)[w.person_commune(pool)]
+    weight = weight * np.where(p["education"][pool] >= 2, 3.0, 0.5) if profession in (1, 3) else weight
+    k = min(k, len(pool))
+    return w.rng.choice(pool, size=k, replace=False, p=weight / weight.sum())
+
+
+def issue_licences(w: World, holders: np.ndarray, kind: int, issue_ym: np.ndarray) -> np.ndarray:
+    lp = licence_parameters(w, kind)
+    k = len(holders)
+    rate = np.where(
+        lp.requirement_rate_sd > 0,
+        w.rng.lognormal(np.log(max(lp.requirement_rate_mean, 1e-6)), 0.28, k),
+        lp.requirement_rate_mean,
+    )
+    index = w.licences.append(
+        person=holders, kind=np.full(k, kind), number=w.numbers(f"licence{kind}", k),
+        issue_ym=issue_ym, expiry_ym=issue_ym + lp.validity_months,
+        engagement=w.rng.beta(4.0, 2.0, k), rate=rate,
+        requirement_ym=draw_requirement_ym(kind, issue_ym, rate, w.rng),
+        active=np.ones(k, bool),
+    )
+    w.people["occupation"][holders] = kind
+    log_licence(w, index, "issued", issue_ym)
+    return index
+
+
+def log_licence(w: World, index: np.ndarray, event: str, ym: np.ndarray | int) -> None:
+    if len(index) == 0:
+        return
+    lic = w.licences
+    w.log.add(
+        "licences", licence=index.astype(np.int32), kind=lic["kind"][index],
+        person=lic["person"][index], event=event,
+        event_date=day_in_month(ym, w.days(len(index))),
+        issue_ym=lic["issue_ym"][index], expiry_ym=lic["expiry_ym"][index],
+        commune=w.person_commune(lic["person"][index]),
+    )
+
+
+def init_careers(w: World, n_people: int) -> None:
+    for profession in PROFESSIONS:
+        lp = licence_parameters(w, profession.kind)
+        k = int(round(lp.holders_per_10k * n_people / 10_000))
+        holders = pick_holders(w, k, profession.kind, 25, 58)
+        months_since_issue = w.rng.integers(0, lp.validity_months, len(holders))
+        issue_licences(w, holders, profession.kind, w.ym - 1 - months_since_issue)
+    init_transport(w, n_people)
+
+
+def licence_exit_probability(w: World, index: np.ndarray, ym: int) -> np.ndarray:
+    """Quitting the profession (never recorded by an agency) in month ym."""
+    lic = w.licences
+    out = np.zeros(len(index))
+    for kind in (1, 2, 3):
+        of_kind = lic["kind"][index] == kind
+        age = (ym - w.people["birth_ym"][lic["person"][index[of_kind]]]) // 12
+        out[of_kind] = hazards.licence_quit_probability(
+            lic["engagement"][index[of_kind]], age, licence_parameters(w, kind)
+        )
+    return out
+
+
+def licence_renewal_hazard(w: World, index: np.ndarray, ym: int) -> np.ndarray:
+    lic = w.licences
+    out = np.zeros(len(index))
+    for kind in (1, 2, 3):
+        of_kind = lic["kind"][index] == kind
+        i = index[of_kind]
+        age = (ym - w.people["birth_ym"][lic["person"][i]]) // 12
+        out[of_kind] = hazards.licence_renewal_probability(
+            lic["expiry_ym"][i] - ym, ym >= lic["requirement_ym"][i], lic["engagement"][i], age,
+            licence_parameters(w, kind),
+        )
+    return out
+
+
+def licences_step(w: World, n_people_start: int) -> None:
+    lic, p = w.licences, w.people
+    active = np.flatnonzero(lic["active"])
+    gone = ~(p["alive"][lic["person"][active]] & p["present"][lic["person"][active]])
+    lic["active"][active[gone]] = False
+    active = active[~gone]
+    quits = active[w.rng.random(len(active)) < licence_exit_probability(w, active, w.ym)]
+    lic["active"][quits] = False
+    p["occupation"][lic["person"][quits]] = 0
+    active = np.setdiff1d(active, quits, assume_unique=True)
+
+    renewing = active[w.rng.random(len(active)) < licence_renewal_hazard(w, active, w.ym)]
+    for kind in (1, 2, 3):
+        i = renewing[lic["kind"][renewing] == kind]
+        lp = licence_parameters(w, kind)
+        lic["issue_ym"][i] = w.ym
+        lic["expiry_ym"][i] = w.ym + lp.validity_months
+        lic["requirement_ym"][i] = draw_requirement_ym(kind, lic["issue_ym"][i], lic["rate"][i], w.rng)
+    log_licence(w, renewing, "renewed", w.ym)
+    services = np.array([pr.service_id for pr in PROFESSIONS], dtype=object)
+    if len(renewing):
+        w.log.add(
+            "transactions", service=services[lic["kind"][renewing] - 1].astype(str),
+            subject=lic["person"][renewing], child=np.full(len(renewing), -1, np.int32),
+            date=day_in_month(w.ym, w.days(len(renewing))),
+            commune=w.person_commune(lic["person"][renewing]),
+        )
+    not_renewed = np.setdiff1d(active, renewing, assume_unique=True)
+    for kind in (1, 2, 3):
+        lp = licence_parameters(w, kind)
+        i = not_renewed[lic["kind"][not_renewed] == kind]
+        lapsed = i[lic["expiry_ym"][i] - w.ym <= -lp.lapse_after_months]
+        lic["active"][lapsed] = False
+        p["occupation"][lic["person"][lapsed]] = 0
+        log_licence(w, lapsed, "lapsed", w.ym)
+
+    # Requirement records: yearly CME reports (January) and tour-guide refresher courses.
+    still = np.flatnonzero(lic["active"])
+    if w.ym % 12 == 0:
+        medical = still[lic["kind"][still] == 1]
+        hours = np.floor(lic["rate"][medical] * (w.ym - lic["issue_ym"][medical]))
+        w.log.add(
+            "cme_reports", licence=medical.astype(np.int32), person=lic["person"][medical],
+            report_date=day_in_month(w.ym, w.days(len(medical))), cme_hours=hours.astype(np.int32),
+        )
+    course = still[(lic["kind"][still] == 2) & (lic["requirement_ym"][still] == w.ym)]
+    w.log.add(
+        "refresher_courses", licence=course.astype(np.int32), person=lic["person"][course],
+        course_date=day_in_month(w.ym, w.days(len(course))),
+    )
+
+    # New entrants keep each profession near its density.
+    for profession in PROFESSIONS:
+        lp = licence_parameters(w, profession.kind)
+        target = lp.holders_per_10k * n_people_start / 10_000
+        current = int((lic["active"] & (lic["kind"] == profession.kind)).sum())
+        k = int(w.rng.poisson(max(target - current, 0) * 0.08 + target * 0.001))
+        holders = pick_holders(w, k, profession.kind, 23, 40)
+        issue_licences(w, holders, profession.kind, np.full(len(holders), w.ym))
+
+
+# --- transport -------------------------------------------------------------------------
+
+
+def add_vehicles(
+    w: World, business: np.ndarray, age_months: np.ndarray, badge_age_months: np.ndarray
+) -> np.ndarray:
+    c = w.params.careers
+    k = len(business)
+    freight = w.rng.random(k) < 0.6
+    life = np.where(freight, c.vehicle_service_life_years[1], c.vehicle_service_life_years[0]) * 12
+    end_ym = w.ym + life - age_months
+    issue = w.ym - badge_age_months
+    return w.vehicles.append(
+        business=business, number=w.numbers("vehicle", k), freight=freight, badge_issue_ym=issue,
+        badge_expiry_ym=np.minimum(issue + BADGE_VALIDITY_MONTHS, end_ym), end_ym=end_ym,
+        active=np.ones(k, bool),
+    )
+
+
+def log_badges(w: World, vehicles: np.ndarray, event: str) -> None:
+    if len(vehicles) == 0:
+        return
+    v = w.vehicles
+    w.log.add(
+        "badges", vehicle=vehicles.astype(np.int32), business=v["business"][vehicles], event=event,
+        event_date=day_in_month(w.ym, w.days(len(vehicles))),
+        issue_ym=v["badge_issue_ym"][vehicles], expiry_ym=v["badge_expiry_ym"][vehicles],
+    )
+
+
+def found_businesses(w: World, owners: np.ndarray, historical: bool) -> np.ndarray:
+    c = w.params.careers
+    k = len(owners)
+    created = w.ym - (w.rng.integers(12, 240, k) if historical else np.zeros(k, np.int64))
+    business = w.businesses.append(
+        owner=owners, number=w.numbers("business", k), growth=w.rng.gamma(2.0, 0.5, k),
+        active=np.ones(k, bool), created_ym=created,
+    )
+    w.people["occupation"][owners] = TRANSPORT_OCCUPATION
+    fleet = 1 + w.rng.poisson(max(c.vehicles_per_business_mean - 1, 0), k)
+    owner_of = np.repeat(business, fleet)
+    n = len(owner_of)
+    if historical:
+        age = w.rng.integers(0, 19 * 12, n)
+        badge_age = np.minimum(w.rng.integers(0, BADGE_VALIDITY_MONTHS, n), age)
+    else:
+        age = w.rng.integers(0, 60, n)
+        badge_age = np.zeros(n, dtype=np.int64)
+    vehicles = add_vehicles(w, owner_of, age, badge_age)
+    w.log.add(
+        "businesses", business=business.astype(np.int32), owner=owners.astype(np.int32),
+        event="licensed", event_date=day_in_month(created, w.days(k)),
+        commune=w.person_commune(owners),
+    )
+    if historical:
+        w.log.add(
+            "badges", vehicle=vehicles.astype(np.int32), business=owner_of.astype(np.int32),
+            event="issued",
+            event_date=day_in_month(w.vehicles["badge_issue_ym"][vehicles], w.days(n)),
+            issue_ym=w.vehicles["badge_issue_ym"][vehicles],
+            expiry_ym=w.vehicles["badge_expiry_ym"][vehicles],
+        )
+    else:
+        log_badges(w, vehicles, "issued")
+    return business
+
+
+def init_transport(w: World, n_people: int) -> None:
+    k = int(round(w.params.careers.transport_businesses_per_10k * n_people / 10_000))
+    owners = pick_holders(w, k, 4, 28, 60)
+    found_businesses(w, owners, historical=True)
+
+
+def business_exit_probability(w: World, business: np.ndarray, ym: int) -> np.ndarray:
+    from needs_model.twin.demography import person_exit_probabilities
+
+    owners = w.businesses["owner"][business]
+    death, household, individual = person_exit_probabilities(w, owners, ym)
+    closure = np.full(len(business), w.params.careers.business_closure_monthly)
+    return 1 - hazards.survive(death, household, individual, closure)
+
+
+def vehicle_event_hazard(w: World, vehicles: np.ndarray, ym: int) -> np.ndarray:
+    """P(a badge is issued for this vehicle or its replacement in month ym), given it is
+    still in service then."""
+    v, c = w.vehicles, w.params.careers
+    retiring = ym == v["end_ym"][vehicles]
+    renewal = hazards.badge_renewal_probability(
+        v["badge_expiry_ym"][vehicles] - ym, c.badge_renewal_by_months_to_expiry
+    )
+    renewal = np.where(ym > v["end_ym"][vehicles], 0.0, renewal)
+    return np.where(retiring, c.vehicle_replacement_share, renewal)
+
+
+def expansion_probability(w: World, business: np.ndarray) -> np.ndarray:
+    c = w.params.careers
+    return np.minimum(c.fleet_expansion_monthly * w.businesses["growth"][business], 0.5)
+
+
+def transport_step(w: World, n_people_start: int) -> None:
+    b, v, c = w.businesses, w.vehicles, w.params.careers
+    active = np.flatnonzero(b["active"])
+    owners = b["owner"][active]
+    owner_gone = ~(w.people["alive"][owners] & w.people["present"][owners])
+    closing = owner_gone | (w.rng.random(len(active)) < c.business_closure_monthly)
+    closed = active[closing]
+    b["active"][closed] = False
+    if len(closed):
+        w.log.add(
+            "businesses", business=closed.astype(np.int32), owner=b["owner"][closed], event="closed",
+            event_date=day_in_month(w.ym, w.days(len(closed))),
+            commune=w.person_commune(b["owner"][closed]),
+        )
+    active = active[~closing]
+    in_service = np.flatnonzero(v["active"])
+    in_service = in_service[b["active"][v["business"][in_service]]]
+    v["active"][np.flatnonzero(v["active"])[~b["active"][v["business"][v["active"]]]]] = False
+
+    u = w.rng.random(len(in_service))
+    hazard = vehicle_event_hazard(w, in_service, w.ym)
+    event = u < hazard
+    retiring = w.ym == v["end_ym"][in_service]
+    v["active"][in_service[retiring]] = False
+    replaced = in_service[retiring & event]
+    new_vehicles = add_vehicles(
+        w, v["business"][replaced], np.zeros(len(replaced), np.int64), np.zeros(len(replaced), np.int64)
+    )
+    renewed = in_service[~retiring & event]
+    v["badge_issue_ym"][renewed] = w.ym
+    v["badge_expiry_ym"][renewed] = np.minimum(w.ym + BADGE_VALIDITY_MONTHS, v["end_ym"][renewed])
+    lapsed = in_service[~retiring & ~event & (v["badge_expiry_ym"][in_service] - w.ym <= -c.badge_lapse_after_months)]
+    v["active"][lapsed] = False
+    expanding = active[w.rng.random(len(active)) < expansion_probability(w, active)]
+    added = add_vehicles(
+        w, expanding, w.rng.integers(0, 36, len(expanding)), np.zeros(len(expanding), np.int64)
+    )
+    log_badges(w, np.concatenate([new_vehicles, added]), "issued")
+    log_badges(w, renewed, "renewed")
+    with_event = np.unique(np.concatenate([v["business"][replaced], v["business"][renewed], expanding]))
+    if len(with_event):
+        w.log.add(
+            "transactions", service="transport_business_license", subject=with_event.astype(np.int32),
+            child=np.full(len(with_event), -1, np.int32),
+            date=day_in_month(w.ym, w.days(len(with_event))),
+            commune=w.person_commune(b["owner"][with_event]),
+        )
+    # New businesses keep the sector near its density.
+    target = c.transport_businesses_per_10k * n_people_start / 10_000
+    k = int(w.rng.poisson(max(target - len(active), 0) * 0.05 + target * c.business_closure_monthly))
+    owners = pick_holders(w, k, 4, 25, 55)
+    if len(owners):
+        founded = found_businesses(w, owners, historical=False)
+        w.log.add(
+            "transactions", service="transport_business_license", subject=founded.astype(np.int32),
+            child=np.full(len(founded), -1, np.int32), date=day_in_month(w.ym, w.days(len(founded))),
+            commune=w.person_commune(owners),
+        )

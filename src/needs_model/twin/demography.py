@@ -1,0 +1,340 @@
+"""Births, deaths, pregnancies, registration, marriage, moves, migration and grade-1 entry."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from needs_model import cccd
+from needs_model.geography import MERGER_DATE
+from needs_model.twin import hazards, names
+from needs_model.twin.population import build_initial_population, draw_deprivations
+from needs_model.twin.world import World, day_in_month, ym_to_date
+
+
+def log_registry(w: World, index: np.ndarray, event: str, day: np.ndarray | None = None) -> None:
+    """An append-only registry row with the person's current state (recorded at write-out)."""
+    if len(index) == 0:
+        return
+    p = w.people
+    w.log.add(
+        "registry_people",
+        person=index.astype(np.int32),
+        event_date=day_in_month(w.ym, w.days(len(index)) if day is None else day),
+        event=event,
+        household=p["household"][index],
+        commune=w.person_commune(index),
+        married=p["married"][index],
+        alive=p["alive"][index],
+        present=p["present"][index],
+    )
+
+
+def log_household(w: World, index: np.ndarray, event: str) -> None:
+    if len(index) == 0:
+        return
+    w.log.add(
+        "registry_households",
+        household=index.astype(np.int32),
+        event_date=day_in_month(w.ym, w.days(len(index))),
+        event=event,
+        commune=w.households["commune"][index],
+        present=w.households["present"][index],
+    )
+
+
+def person_exit_probabilities(
+    w: World, index: np.ndarray, ym: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(death, household out-migration, individual out-migration) probabilities in month ym."""
+    p, d = w.people, w.params.demography
+    age = (ym - p["birth_ym"][index]) // 12
+    mountain = w.person_mountain(index)
+    death = hazards.death_probability(age, p["sex"][index] == 0, d)
+    death = np.where(p["registered"][index], death, 0.0)  # a birth is registered before anything else
+    household = hazards.household_out_migration_probability(
+        mountain, d, w.factor("out_migration", ym, mountain)
+    )
+    individual = hazards.individual_out_migration_probability(
+        age, d, w.factor("out_migration", ym, mountain)
+    )
+    return death, household, individual
+
+
+def exits(w: World) -> None:
+    p, hh = w.people, w.households
+    here = np.flatnonzero(p["alive"] & p["present"])
+    death, _, individual = person_exit_probabilities(w, here, w.ym)
+    hh_here = np.flatnonzero(hh["present"])
+    hh_prob = hazards.household_out_migration_probability(
+        hh["mountain"][hh_here], w.params.demography,
+        w.factor("out_migration", w.ym, hh["mountain"][hh_here]),
+    )
+    u_death, u_ind = w.rng.random(len(here)), w.rng.random(len(here))
+    leaving_households = hh_here[w.rng.random(len(hh_here)) < hh_prob]
+
+    dies = here[u_death < death]
+    p["alive"][dies] = False
+    p["exit_ym"][dies] = w.ym
+    widowed = p["spouse"][dies]
+    p["spouse"][widowed[widowed >= 0]] = -1
+    p["gestation"][dies] = -1
+    log_registry(w, dies, "death")
+
+    survivors = np.setdiff1d(here, dies, assume_unique=True)
+    with_household = np.isin(p["household"][survivors], leaving_households)
+    movers = survivors[with_household]
+    solo_prob = individual[np.searchsorted(here, survivors)]
+    solo = survivors[~with_household & (u_ind[np.searchsorted(here, survivors)] < solo_prob)]
+    # Unregistered infants go with a mother who leaves on her own.
+    infants = np.flatnonzero(
+        ~p["registered"] & p["alive"] & p["present"] & np.isin(p["mother"], solo)
+    )
+    leaving = np.concatenate([movers, solo, infants])
+    p["present"][leaving] = False
+    p["exit_ym"][leaving] = w.ym
+    p["gestation"][solo] = np.where(p["gestation"][solo] >= 0, -1, p["gestation"][solo])
+    p["gestation"][movers] = -1
+    log_registry(w, np.concatenate([movers, solo])[p["registered"][np.concatenate([movers, solo])]],
+                 "emigration")
+    hh["present"][leaving_households] = False
+    hh["exit_ym"][leaving_households] = w.ym
+    log_household(w, leaving_households, "emigration")
+
+
+def births(w: World) -> None:
+    """Pregnancies advance a month; some end in loss, others in a birth (a new person)."""
+    p, d = w.people, w.params.demography
+    pregnant = np.flatnonzero((p["gestation"] >= 0) & p["alive"] & p["present"])
+    gestation = p["gestation"][pregnant] + 1
+    p["gestation"][pregnant] = gestation
+    u = w.rng.random(len(pregnant))
+    loss = hazards.pregnancy_loss_probability(gestation, d)
+    birth = hazards.birth_probability(gestation, d)
+    lost = pregnant[u < loss]
+    born_to = pregnant[(u >= loss) & (u < loss + (1 - loss) * birth)]
+    p["gestation"][lost] = -1
+    p["antenatal"][lost] = False
+    if len(born_to) == 0:
+        return
+    k = len(born_to)
+    mountain = w.person_mountain(born_to)
+    facility = w.rng.random(k) < np.where(
+        mountain, d.facility_birth_share_mountain, d.facility_birth_share
+    )
+    sex = w.rng.integers(0, 2, k).astype(np.int8)
+    middle, given = names.draw_middle_and_given(sex == 1, w.rng)
+    spouse = p["spouse"][born_to]
+    family = np.where(spouse >= 0, p["family"][np.maximum(spouse, 0)], p["family"][born_to])
+    day = w.days(k)
+    children = w.people.append(
+        birth_ym=np.full(k, w.ym), birth_day=day, sex=sex, ethnicity=p["ethnicity"][born_to],
+        religion=p["religion"][born_to], household=p["household"][born_to],
+        alive=np.ones(k, bool), present=np.ones(k, bool), spouse=np.full(k, -1),
+        last_birth_ym=np.full(k, -1), gestation=np.full(k, -1), conception_ym=np.full(k, -1),
+        mother=born_to, registered=np.zeros(k, bool), facility_birth=facility,
+        disabled=w.rng.random(k) < 0.012, family=family, middle=middle, given=given,
+        education=np.zeros(k), exit_ym=np.full(k, -1), birth_province=np.zeros(k),
+    )
+    p["gestation"][born_to] = -1
+    p["antenatal"][born_to] = False
+    p["parity"][born_to] += 1
+    p["last_birth_ym"][born_to] = w.ym
+    w.log.add("truth_births", child=children.astype(np.int32), mother=born_to.astype(np.int32),
+              ym=np.full(k, w.ym, np.int32))
+    at_facility = children[facility]
+    w.log.add(
+        "health_births",
+        child=at_facility.astype(np.int32),
+        mother=p["mother"][at_facility],
+        birth_date=day_in_month(w.ym, day[facility]),
+        commune=w.person_commune(at_facility),
+    )
+
+
+def birth_registrations(w: World) -> None:
+    p, d = w.people, w.params.demography
+    waiting = np.flatnonzero(~p["registered"] & p["alive"] & p["present"])
+    if len(waiting) == 0:
+        return
+    age_months = w.ym - p["birth_ym"][waiting]
+    prob = hazards.birth_registration_probability(
+        age_months, w.person_mountain(waiting), p["facility_birth"][waiting], d
+    )
+    registered = waiting[w.rng.random(len(waiting)) < prob]
+    if len(registered) == 0:
+        return
+    k = len(registered)
+    after_merger = ym_to_date(w.ym) >= MERGER_DATE
+    province = cccd.DA_NANG_CODE if after_merger else cccd.QUANG_NAM_CODE
+    p["birth_province"][registered] = province
+    p["cccd"][registered] = w.issuer.issue(
+        np.full(k, province), p["birth_ym"][registered] // 12, p["sex"][registered], w.rng
+    )
+    p["cccd_ym"][registered] = w.ym
+    p["registered"][registered] = True
+    same_month = p["birth_ym"][registered] == w.ym
+    day = np.where(
+        same_month,
+        np.minimum(p["birth_day"][registered] + w.rng.integers(0, 10, k), 28),
+        w.days(k),
+    )
+    log_registry(w, registered, "birth_registration", day)
+    w.log.add(
+        "transactions", service="birth_registration", subject=p["mother"][registered],
+        child=registered.astype(np.int32), date=day_in_month(w.ym, day),
+        commune=w.person_commune(registered),
+    )
+
+
+def conceptions(w: World) -> None:
+    p, d = w.people, w.params.demography
+    women = np.flatnonzero(
+        (p["sex"] == 1) & p["alive"] & p["present"] & (p["gestation"] < 0)
+        & ((w.ym - p["last_birth_ym"] >= d.postpartum_months_without_conception)
+           | (p["last_birth_ym"] < 0))
+    )
+    age = w.person_age(women)
+    fertile = women[(age >= 15) & (age <= 49)]
+    age = w.person_age(fertile)
+    hh = p["household"][fertile]
+    mountain = w.households["mountain"][hh]
+    prob = hazards.conception_probability(
+        age, p["married"][fertile], p["parity"][fertile], w.households["urban"][hh], mountain,
+        d, w.factor("conception", w.ym, mountain),
+    )
+    conceived = fertile[w.rng.random(len(fertile)) < prob]
+    p["gestation"][conceived] = 0
+    p["conception_ym"][conceived] = w.ym
+    p["antenatal"][conceived] = False
+
+    # Antenatal care: a pregnancy is first seen, with an expected due date.
+    pregnant = np.flatnonzero((p["gestation"] >= 2) & ~p["antenatal"] & p["alive"] & p["present"])
+    prob = np.zeros(len(pregnant))
+    for g, share in d.antenatal_registration_by_gestation.items():
+        prob = np.where(p["gestation"][pregnant] == g, share, prob)
+    prob = prob * np.where(w.person_mountain(pregnant), d.antenatal_mountain_factor, 1.0)
+    seen = pregnant[w.rng.random(len(pregnant)) < prob]
+    p["antenatal"][seen] = True
+    conception_day = day_in_month(p["conception_ym"][seen], 14)
+    due = conception_day + (266 + w.rng.normal(0, 7, len(seen)).round()).astype("timedelta64[D]")
+    w.log.add(
+        "health_pregnancies", mother=seen.astype(np.int32),
+        visit_date=day_in_month(w.ym, w.days(len(seen))), expected_due_date=due,
+        commune=w.person_commune(seen),
+    )
+
+
+def marriages(w: World) -> None:
+    p, d = w.people, w.params.demography
+    single = p["alive"] & p["present"] & p["registered"] & ~p["married"]
+    age = w.person_age()
+    women = np.flatnonzero(single & (p["sex"] == 1) & (age >= 18) & (age <= 35))
+    brides = women[w.rng.random(len(women)) < d.marriage_monthly_women_18_35]
+    men = np.flatnonzero(single & (p["sex"] == 0) & (age >= 20) & (age <= 40))
+    k = min(len(brides), len(men))
+    if k == 0:
+        return
+    brides = brides[:k]
+    grooms = w.rng.choice(men, size=k, replace=False)
+    p["married"][brides] = True
+    p["married"][grooms] = True
+    p["spouse"][brides] = grooms
+    p["spouse"][grooms] = brides
+    own_home = w.rng.random(k) < d.marriage_new_household_share
+    # The bride joins the groom's household, or the couple founds a new one in his commune.
+    p["household"][brides[~own_home]] = p["household"][grooms[~own_home]]
+    if own_home.any():
+        parent = p["household"][grooms[own_home]]
+        hh = w.households
+        log_income = hh["log_income"][parent] + w.rng.normal(0, 0.15, len(parent))
+        new = hh.append(
+            commune=hh["commune"][parent], urban=hh["urban"][parent],
+            mountain=hh["mountain"][parent],
+            vulnerability=w.rng.gamma(2.0, 0.5, len(parent)), log_income=log_income,
+            deprivations=draw_deprivations(hh["mountain"][parent], log_income, w.params, w.rng),
+            present=np.ones(len(parent), bool), created_ym=np.full(len(parent), w.ym),
+            exit_ym=np.full(len(parent), -1),
+        )
+        p["household"][brides[own_home]] = new
+        p["household"][grooms[own_home]] = new
+        log_household(w, new, "founded")
+    log_registry(w, np.concatenate([brides, grooms]), "marriage")
+
+
+def internal_moves(w: World) -> None:
+    """Whole households move to another commune of the province."""
+    hh, d = w.households, w.params.demography
+    here = np.flatnonzero(hh["present"])
+    moving = here[w.rng.random(len(here)) < d.internal_move_monthly]
+    if len(moving) == 0:
+        return
+    weights = w.communes["population_weight"].to_numpy()
+    destination = w.rng.choice(len(weights), size=len(moving), p=weights / weights.sum())
+    hh["commune"][moving] = destination
+    hh["urban"][moving] = w.communes["is_urban"].to_numpy()[destination]
+    hh["mountain"][moving] = w.communes["is_mountain"].to_numpy()[destination]
+    log_household(w, moving, "moved")
+    members = np.flatnonzero(np.isin(w.people["household"], moving) & w.people["alive"]
+                             & w.people["present"] & w.people["registered"])
+    log_registry(w, members, "moved")
+
+
+def arrivals(w: World) -> None:
+    """Households moving into the province (registered with their CCCD from elsewhere)."""
+    hh, d = w.households, w.params.demography
+    n_here = int(hh["present"].sum())
+    factor = float(w.factor("in_migration", w.ym, np.array([False]))[0])
+    k = int(w.rng.poisson(n_here * d.household_in_migration_monthly * factor))
+    if k == 0:
+        return
+    people, households = build_initial_population(
+        max(int(k * w.params.people_per_household_target), 1), w.communes, w.ym, w.params,
+        w.rng, w.issuer, native_share=0.15,
+    )
+    offset = w.households.n
+    new_households = w.households.append(
+        **{name: households[name] for name in households.names}
+    )
+    hh["created_ym"][new_households] = w.ym
+    columns = {name: people[name] for name in people.names}
+    columns["household"] = columns["household"] + offset
+    spouse = columns["spouse"]
+    columns["spouse"] = np.where(spouse >= 0, spouse + w.people.n, -1)
+    new_people = w.people.append(**columns)
+    log_household(w, new_households, "immigration")
+    log_registry(w, new_people, "immigration")
+
+
+def school_entry_probability(
+    w: World, index: np.ndarray, round_year: int
+) -> np.ndarray:
+    p, s = w.people, w.params.school
+    years = round_year - p["birth_ym"][index] // 12
+    prob = np.zeros(len(index))
+    for age, share in s.entry_by_age.items():
+        prob = np.where(years == age, share, prob)
+    prob = prob * np.where(p["disabled"][index], s.disability_factor, 1.0)
+    remote_minority = w.person_mountain(index) & (p["ethnicity"][index] >= 2)
+    return prob * np.where(remote_minority, s.remote_minority_factor, 1.0)
+
+
+def school_admissions(w: World) -> None:
+    p, s = w.people, w.params.school
+    if w.ym % 12 + 1 != s.admission_month:
+        return
+    candidates = np.flatnonzero(p["alive"] & p["present"] & ~p["grade1"] & p["registered"])
+    years = w.ym // 12 - p["birth_ym"][candidates] // 12
+    candidates = candidates[(years >= 4) & (years <= 12)]
+    prob = school_entry_probability(w, candidates, w.ym // 12)
+    admitted = candidates[w.rng.random(len(candidates)) < prob]
+    p["grade1"][admitted] = True
+    day = w.days(len(admitted))
+    w.log.add(
+        "education_enrolments", person=admitted.astype(np.int32), enrol_date=day_in_month(w.ym, day),
+        commune=w.person_commune(admitted),
+    )
+    w.log.add(
+        "transactions", service="school_admission", subject=admitted.astype(np.int32),
+        child=admitted.astype(np.int32), date=day_in_month(w.ym, day),
+        commune=w.person_commune(admitted),
+    )

@@ -1,0 +1,148 @@
+"""The twin's monthly transition probabilities, as pure functions of the true state.
+
+The simulator draws every event from these functions, and the oracle integrates the
+same functions over a label horizon, so the oracle is exactly the probability the
+simulator used — not an estimate fitted to what happened.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from needs_model.twin.params import DemographyParameters, LicenceParameters
+
+# Age-specific fertility shape (births per woman-year by 5-year group from 15), the
+# Vietnamese pattern peaking at 25-29; scaled to the target total fertility.
+ASFR_SHAPE = np.array([0.030, 0.125, 0.135, 0.090, 0.042, 0.010, 0.002])
+# Calibrated once so that the simulated TFR matches the target (see calibration.json).
+CONCEPTION_SCALE = 3.0
+
+
+def age_years(birth_ym: np.ndarray, ym: int) -> np.ndarray:
+    """Completed years of age at month `ym` (months since year 0)."""
+    return (ym - birth_ym) // 12
+
+
+def death_probability(
+    age: np.ndarray, male: np.ndarray, p: DemographyParameters
+) -> np.ndarray:
+    annual = np.exp(p.mortality_gompertz_a + p.mortality_gompertz_b * age)
+    annual = np.where(male, annual * p.mortality_male_factor, annual)
+    annual = np.where(age == 0, p.infant_mortality_annual, annual)
+    return np.minimum(1.0 - (1.0 - np.minimum(annual, 0.9)) ** (1 / 12), 0.5)
+
+
+def individual_out_migration_probability(
+    age: np.ndarray, p: DemographyParameters, factor: float | np.ndarray = 1.0
+) -> np.ndarray:
+    young = (age >= 18) & (age <= 30)
+    return np.where(young, p.young_adult_out_migration_monthly * factor, 0.0)
+
+
+def household_out_migration_probability(
+    mountain: np.ndarray, p: DemographyParameters, factor: float | np.ndarray = 1.0
+) -> np.ndarray:
+    base = np.where(
+        mountain,
+        p.household_out_migration_monthly * p.household_out_migration_mountain_factor,
+        p.household_out_migration_monthly,
+    )
+    return base * factor
+
+
+def conception_probability(
+    age: np.ndarray,
+    married: np.ndarray,
+    parity: np.ndarray,
+    urban: np.ndarray,
+    mountain: np.ndarray,
+    p: DemographyParameters,
+    factor: float | np.ndarray = 1.0,
+) -> np.ndarray:
+    group = np.clip((age - 15) // 5, 0, 6)
+    annual = ASFR_SHAPE[group] * p.total_fertility_target / (5 * ASFR_SHAPE.sum())
+    monthly = annual / 12 * CONCEPTION_SCALE
+    monthly = monthly * np.where(married, 1.0, p.unmarried_conception_factor)
+    monthly = monthly * np.where(parity >= 2, p.parity2_conception_factor, 1.0)
+    monthly = monthly * np.where(urban, p.urban_fertility_factor, 1.0)
+    monthly = monthly * np.where(mountain, p.mountain_fertility_factor, 1.0)
+    fertile = (age >= 15) & (age <= 49)
+    return np.where(fertile, np.minimum(monthly * factor, 0.5), 0.0)
+
+
+def pregnancy_loss_probability(gestation: np.ndarray, p: DemographyParameters) -> np.ndarray:
+    table = np.array(p.pregnancy_loss_by_gestation)
+    return np.where(gestation < len(table), table[np.minimum(gestation, len(table) - 1)], 0.0)
+
+
+def birth_probability(gestation: np.ndarray, p: DemographyParameters) -> np.ndarray:
+    out = np.zeros(gestation.shape)
+    for g, prob in p.birth_hazard_by_gestation.items():
+        out = np.where(gestation == g, prob, out)
+    return np.where(gestation > max(p.birth_hazard_by_gestation), 1.0, out)
+
+
+def birth_registration_probability(
+    age_months: np.ndarray, mountain: np.ndarray, facility_birth: np.ndarray,
+    p: DemographyParameters,
+) -> np.ndarray:
+    table = np.array(p.birth_registration_by_age_months)
+    base = table[np.minimum(age_months, len(table) - 1)]
+    base = base * np.where(mountain, p.birth_registration_mountain_factor, 1.0)
+    base = base * np.where(facility_birth, p.birth_registration_facility_factor, 1.0)
+    return np.minimum(base, 0.95)
+
+
+def licence_renewal_probability(
+    months_to_expiry: np.ndarray,
+    requirement_met: np.ndarray,
+    engagement: np.ndarray,
+    age: np.ndarray,
+    p: LicenceParameters,
+) -> np.ndarray:
+    base = np.zeros(months_to_expiry.shape)
+    for months, prob in p.renewal_by_months_to_expiry.items():
+        base = np.where(months_to_expiry == months, prob, base)
+    base = base * np.where(requirement_met, p.requirement_met_factor, p.requirement_missing_factor)
+    base = base * (p.engagement_floor + (1 - p.engagement_floor) * engagement)
+    base = base * np.where(age >= p.retirement_age, p.retirement_factor, 1.0)
+    return np.minimum(base, 0.97)
+
+
+def licence_quit_probability(
+    engagement: np.ndarray, age: np.ndarray, p: LicenceParameters
+) -> np.ndarray:
+    quit = p.quit_monthly * (1.5 - engagement)
+    return np.where(age >= p.retirement_age, quit * 4, quit)
+
+
+def badge_renewal_probability(
+    months_to_expiry: np.ndarray, table: dict[int, float]
+) -> np.ndarray:
+    out = np.zeros(months_to_expiry.shape)
+    for months, prob in table.items():
+        out = np.where(months_to_expiry == months, prob, out)
+    return out
+
+
+def survive(*exit_probabilities: np.ndarray) -> np.ndarray:
+    """Probability of none of several independent exits."""
+    out = np.ones_like(exit_probabilities[0], dtype=float)
+    for q in exit_probabilities:
+        out = out * (1.0 - q)
+    return out
+
+
+def first_event_within(hazards: np.ndarray, exits: np.ndarray) -> np.ndarray:
+    """P(event in one of H months) for rows of monthly hazards and exit probabilities.
+
+    Each month, exits are drawn first; a subject still present then has the event with
+    that month's hazard. `hazards` and `exits` have shape (n, H).
+    """
+    still_at_risk = np.ones(hazards.shape[0])
+    probability = np.zeros(hazards.shape[0])
+    for month in range(hazards.shape[1]):
+        present = still_at_risk * (1.0 - exits[:, month])
+        probability += present * hazards[:, month]
+        still_at_risk = present * (1.0 - hazards[:, month])
+    return probability

@@ -1,0 +1,187 @@
+"""Every rate the twin draws from, in one place, with where its value comes from.
+
+Values marked [U] are calibration choices, not published figures; `calibration.json`
+reports how the resulting province compares with the published ones. Scenarios (a storm
+season, a new poverty line, an out-migration wave) are `Scenario` entries that scale a
+named rate over a date range, so drift experiments need no change to the simulator.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Multiply rate `rate` by `factor` for months in [start, end], optionally only in the
+    mountain districts. Rates: storm, out_migration, in_migration, conception, income_drift."""
+
+    name: str
+    rate: str
+    factor: float
+    start: dt.date
+    end: dt.date
+    mountain_only: bool = False
+
+
+@dataclass(frozen=True)
+class DemographyParameters:
+    total_fertility_target: float = 1.95  # national TFR 1.91-2.01, 2022-2024 [V]
+    urban_fertility_factor: float = 0.82  # urban 1.67 vs rural 2.08 (2024) [V]
+    mountain_fertility_factor: float = 1.25  # [U] higher fertility in mountain districts
+    unmarried_conception_factor: float = 0.06  # [U]
+    parity2_conception_factor: float = 0.35  # [U] the two-child norm
+    postpartum_months_without_conception: int = 3  # [U]
+    pregnancy_loss_by_gestation: tuple[float, ...] = (0.0, 0.03, 0.03, 0.025, 0.02)  # g=0..4 [U]
+    birth_hazard_by_gestation: dict[int, float] = field(
+        default_factory=lambda: {8: 0.08, 9: 0.85, 10: 1.0}
+    )  # [U] ~8% born a month early, ~13% a month late
+    antenatal_registration_by_gestation: dict[int, float] = field(
+        default_factory=lambda: {2: 0.45, 3: 0.55, 4: 0.5}
+    )  # [U] share of remaining pregnancies first seen at antenatal care in that month
+    antenatal_mountain_factor: float = 0.6  # [U]
+    facility_birth_share: float = 0.95  # [U]
+    facility_birth_share_mountain: float = 0.75  # [U]
+    # Monthly probability that a birth not yet registered is registered, by the child's age
+    # in months (age 0 = month of birth). With these, ~85% register within 60 days [U].
+    birth_registration_by_age_months: tuple[float, ...] = (0.45, 0.62, 0.45, 0.3, 0.2)
+    birth_registration_mountain_factor: float = 0.7  # [U] distance to the commune office
+    birth_registration_facility_factor: float = 1.15  # [U] the facility nudges parents
+    # Gompertz mortality: annual rate exp(a + b * age), male factor; infant mortality.
+    mortality_gompertz_a: float = -9.85  # [U] gives a crude death rate near 6-7 per mille
+    mortality_gompertz_b: float = 0.088
+    mortality_male_factor: float = 1.45
+    infant_mortality_annual: float = 0.012  # [U] IMR ~ 12-13 per mille
+    marriage_monthly_women_18_35: float = 0.012  # [U]
+    marriage_new_household_share: float = 0.35  # [U] the couple sets up its own household
+    household_out_migration_monthly: float = 0.0009  # [U]
+    household_out_migration_mountain_factor: float = 0.6  # [U]
+    young_adult_out_migration_monthly: float = 0.0035  # [U] ages 18-30, to cities / industrial zones
+    household_in_migration_monthly: float = 0.0007  # [U] per resident household
+    internal_move_monthly: float = 0.0008  # [U] household moves to another commune
+
+
+@dataclass(frozen=True)
+class SchoolParameters:
+    admission_month: int = 8  # grade-1 admission round (recorded in August) [U]
+    # Probability of entering grade 1 at the round of the calendar year the child turns k.
+    entry_by_age: dict[int, float] = field(
+        default_factory=lambda: {6: 0.965, 7: 0.75, 8: 0.6, 9: 0.5}
+    )  # [U]; delays allowed up to 3 years (Circular 28/2020 art. 33)
+    disability_factor: float = 0.55  # [U]
+    remote_minority_factor: float = 0.93  # [U] ethnic-minority children in mountain communes
+
+
+@dataclass(frozen=True)
+class LicenceParameters:
+    """A profession whose practice document expires and is renewed (or not)."""
+
+    holders_per_10k: float  # [U]
+    validity_months: int
+    # Monthly renewal probability by months to expiry (positive: before expiry).
+    renewal_by_months_to_expiry: dict[int, float]
+    lapse_after_months: int  # not renewed this many months after expiry: practice ends
+    quit_monthly: float  # leaves the profession, for reasons the agencies never record [U]
+    requirement_met_factor: float  # CME hours / refresher course done
+    requirement_missing_factor: float
+    engagement_floor: float  # renewal factor for the least engaged holder [U]
+    retirement_age: int
+    retirement_factor: float
+    requirement_rate_mean: float  # CME hours per month (medical) [U]; course hazard otherwise
+    requirement_rate_sd: float
+
+
+RENEWAL_WINDOW = {6: 0.05, 5: 0.07, 4: 0.1, 3: 0.15, 2: 0.25, 1: 0.35, 0: 0.4, -1: 0.3, -2: 0.3, -3: 0.3}
+
+
+@dataclass(frozen=True)
+class CareerParameters:
+    medical: LicenceParameters = LicenceParameters(
+        holders_per_10k=30.0, validity_months=60, renewal_by_months_to_expiry=RENEWAL_WINDOW,
+        lapse_after_months=3, quit_monthly=0.002, requirement_met_factor=1.0,
+        requirement_missing_factor=0.3, engagement_floor=0.35, retirement_age=62,
+        retirement_factor=0.5, requirement_rate_mean=2.1, requirement_rate_sd=0.55,
+    )
+    tour_guide: LicenceParameters = LicenceParameters(
+        holders_per_10k=10.0, validity_months=60, renewal_by_months_to_expiry=RENEWAL_WINDOW,
+        lapse_after_months=3, quit_monthly=0.005, requirement_met_factor=1.0,
+        requirement_missing_factor=0.25, engagement_floor=0.2, retirement_age=60,
+        retirement_factor=0.5, requirement_rate_mean=0.04, requirement_rate_sd=0.0,
+    )
+    veterinary: LicenceParameters = LicenceParameters(
+        holders_per_10k=2.5, validity_months=60, renewal_by_months_to_expiry=RENEWAL_WINDOW,
+        lapse_after_months=3, quit_monthly=0.003, requirement_met_factor=1.0,
+        requirement_missing_factor=1.0, engagement_floor=0.3, retirement_age=60,
+        retirement_factor=0.6, requirement_rate_mean=0.0, requirement_rate_sd=0.0,
+    )
+    transport_businesses_per_10k: float = 8.0  # [U]
+    vehicles_per_business_mean: float = 3.5  # [U]
+    vehicle_service_life_years: tuple[int, int] = (20, 25)  # passenger / freight (Decree 10/2020)
+    badge_renewal_by_months_to_expiry: dict[int, float] = field(
+        default_factory=lambda: {2: 0.25, 1: 0.45, 0: 0.55, -1: 0.5}
+    )  # [U]
+    badge_lapse_after_months: int = 1
+    fleet_expansion_monthly: float = 0.012  # [U] scaled by the business's growth latent
+    vehicle_replacement_share: float = 0.6  # [U] a retired vehicle is replaced
+    business_closure_monthly: float = 0.003  # [U]
+
+
+@dataclass(frozen=True)
+class PovertyParameters:
+    # Log monthly income per person (VND): mean by area, spread, for the start of 2021.
+    log_income_mean_urban: float = 15.55  # [U] ~ 5.7M VND
+    log_income_mean_rural: float = 14.87  # [U] ~ 2.9M VND
+    log_income_mean_mountain: float = 14.40  # [U] ~ 1.8M VND
+    log_income_sd: float = 0.42  # [U]
+    monthly_drift: float = 0.0065  # [U] real income growth ~8% a year (poverty fell ~1 pt a year)
+    monthly_volatility: float = 0.035  # [U]
+    # Down shocks (illness, disability, job loss): monthly probability x vulnerability.
+    shock_monthly: float = 0.006  # [U]
+    shock_log_size: float = 0.22  # [U]
+    recovery_monthly: float = 0.01  # [U] a new job / recovered member
+    recovery_log_size: float = 0.15  # [U]
+    storm_monthly_in_season_mountain: float = 0.08  # [U] Sep-Nov, per commune
+    storm_monthly_in_season_other: float = 0.03  # [U]
+    storm_season_months: tuple[int, ...] = (9, 10, 11)
+    storm_log_size: float = 0.18  # [U]
+    review_month: int = 12  # the annual commune review, approved at year end
+    review_measurement_sd: float = 0.15  # [U] survey error on income
+    review_take_up: float = 0.96  # [U] eligible households that go through the review
+    deprivation_base_probability: float = 0.10  # [U] per indicator, average household
+    deprivation_mountain_odds: float = 2.8  # [U]
+    deprivation_low_income_odds: float = 2.5  # [U]
+
+
+@dataclass(frozen=True)
+class ErrorRates:
+    """Real-world registry errors injected into the extracts (each a probability)."""
+
+    name_without_diacritics: float = 0.03
+    name_misspelt: float = 0.01
+    birth_date_typo: float = 0.02
+    duplicate_registry_record: float = 0.01
+    missing_cccd: float = 0.03
+    late_move_registration: float = 0.10  # move recorded 1-6 months late
+    stale_address: float = 0.03  # move never recorded by the registry
+
+
+@dataclass(frozen=True)
+class TwinParameters:
+    demography: DemographyParameters = DemographyParameters()
+    school: SchoolParameters = SchoolParameters()
+    careers: CareerParameters = CareerParameters()
+    poverty: PovertyParameters = PovertyParameters()
+    errors: ErrorRates = ErrorRates()
+    scenarios: tuple[Scenario, ...] = ()
+    people_per_household_target: float = 3.4  # FACTS.md: 442,673 households, ~1.5M people
+
+    def with_scenarios(self, *scenarios: Scenario) -> TwinParameters:
+        return replace(self, scenarios=self.scenarios + scenarios)
+
+    def scenario_factor(self, rate: str, month: dt.date, mountain: bool) -> float:
+        factor = 1.0
+        for s in self.scenarios:
+            if s.rate == rate and s.start <= month <= s.end and (mountain or not s.mountain_only):
+                factor *= s.factor
+        return factor

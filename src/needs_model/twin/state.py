@@ -1,0 +1,78 @@
+"""Struct-of-arrays storage for the twin's entities (people, households, licences, ...).
+
+The simulator is vectorised: each entity kind is a set of equally long NumPy columns that
+grow as entities are born, arrive or are founded.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+
+class Columns:
+    """Equal-length NumPy columns with amortised appends."""
+
+    def __init__(self, dtypes: dict[str, np.dtype | type], capacity: int = 1024) -> None:
+        self._dtypes = {name: np.dtype(t) for name, t in dtypes.items()}
+        self._data = {name: np.zeros(capacity, dtype=t) for name, t in self._dtypes.items()}
+        self.n = 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._data[name][: self.n]
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        self._data[name][: self.n] = values
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._dtypes)
+
+    def append(self, **columns: np.ndarray) -> np.ndarray:
+        """Append rows; columns not given are zero. Returns the new rows' indices."""
+        lengths = {len(np.atleast_1d(v)) for v in columns.values()}
+        if len(lengths) != 1:
+            raise ValueError(f"columns of unequal length: {lengths}")
+        (k,) = lengths
+        unknown = set(columns) - set(self._dtypes)
+        if unknown:
+            raise KeyError(f"unknown columns {sorted(unknown)}")
+        if self.n + k > len(next(iter(self._data.values()))):
+            capacity = max(int((self.n + k) * 1.5), 1024)
+            for name, array in self._data.items():
+                grown = np.zeros(capacity, dtype=array.dtype)
+                grown[: self.n] = array[: self.n]
+                self._data[name] = grown
+        for name, values in columns.items():
+            self._data[name][self.n : self.n + k] = values
+        index = np.arange(self.n, self.n + k)
+        self.n += k
+        return index
+
+
+class EventLog:
+    """What happened, as columnar chunks per table; concatenated once at the end."""
+
+    def __init__(self) -> None:
+        self._chunks: dict[str, list[dict[str, np.ndarray]]] = defaultdict(list)
+
+    def add(self, table: str, **columns: np.ndarray | int | float | str) -> None:
+        lengths = {len(v) for v in columns.values() if isinstance(v, np.ndarray)}
+        if len(lengths) > 1:
+            raise ValueError(f"{table}: columns of unequal length {lengths}")
+        n = lengths.pop() if lengths else 1
+        if n == 0:
+            return
+        self._chunks[table].append(
+            {k: v if isinstance(v, np.ndarray) else np.full(n, v) for k, v in columns.items()}
+        )
+
+    def tables(self) -> list[str]:
+        return sorted(self._chunks)
+
+    def frame(self, table: str) -> dict[str, np.ndarray]:
+        chunks = self._chunks.get(table, [])
+        if not chunks:
+            return {}
+        return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}

@@ -1,0 +1,70 @@
+"""The twin's full state at one moment, shared by the process modules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from needs_model import cccd
+from needs_model.twin.params import TwinParameters
+from needs_model.twin.state import Columns, EventLog
+
+
+def ym_to_date(ym: int) -> dt.date:
+    return dt.date(ym // 12, ym % 12 + 1, 1)
+
+
+def month_end(ym: int) -> dt.date:
+    return ym_to_date(ym + 1) - dt.timedelta(days=1)
+
+
+def day_in_month(ym: np.ndarray | int, day: np.ndarray | int) -> np.ndarray:
+    """numpy datetime64[D] for day `day` (1-28) of month `ym`."""
+    ym = np.asarray(ym)
+    first = (ym - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
+    return first + (np.asarray(day) - 1).astype("timedelta64[D]")
+
+
+@dataclass
+class World:
+    params: TwinParameters
+    communes: pd.DataFrame
+    rng: np.random.Generator
+    issuer: cccd.CccdIssuer
+    people: Columns
+    households: Columns
+    licences: Columns
+    businesses: Columns
+    vehicles: Columns
+    log: EventLog = field(default_factory=EventLog)
+    ym: int = 0
+    next_number: dict[str, int] = field(default_factory=dict)
+
+    def numbers(self, kind: str, k: int) -> np.ndarray:
+        """Fresh serial numbers for agency documents of `kind` (licences, badges, ...)."""
+        start = self.next_number.get(kind, 1)
+        self.next_number[kind] = start + k
+        return np.arange(start, start + k)
+
+    def days(self, k: int) -> np.ndarray:
+        return self.rng.integers(1, 29, k)
+
+    def factor(self, rate: str, ym: int, mountain: np.ndarray) -> np.ndarray:
+        """Scenario multiplier of `rate` in month `ym` for subjects in (non-)mountain areas."""
+        day = ym_to_date(ym)
+        in_mountain = self.params.scenario_factor(rate, day, True)
+        elsewhere = self.params.scenario_factor(rate, day, False)
+        return np.where(mountain, in_mountain, elsewhere)
+
+    def person_age(self, index: np.ndarray | slice | None = None, ym: int | None = None) -> np.ndarray:
+        birth = self.people["birth_ym"] if index is None else self.people["birth_ym"][index]
+        return ((self.ym if ym is None else ym) - birth) // 12
+
+    def person_mountain(self, index: np.ndarray) -> np.ndarray:
+        return self.households["mountain"][self.people["household"][index]]
+
+    def person_commune(self, index: np.ndarray) -> np.ndarray:
+        return self.households["commune"][self.people["household"][index]]

@@ -123,28 +123,31 @@ def invalid_reasons(
     decides whether a column may be missing).
     """
     text = numbers.astype("string")
-    reasons = pd.Series(pd.NA, index=numbers.index, dtype="string")
-    present = text.notna()
-    well_formed = text.str.fullmatch(r"\d{12}").fillna(False).astype(bool)
+    reasons = np.full(len(text), None, dtype=object)
+    present = text.notna().to_numpy()
+    well_formed = text.str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
     reasons[present & ~well_formed] = "CCCD is not exactly 12 digits"
     ok = present & well_formed
-    province = pd.to_numeric(text.where(ok).str[:3], errors="coerce")
-    bad_province = ok & ~province.isin(list(PROVINCE_CODES))
+    digits = text.where(ok, "000000000000").fillna("000000000000")
+    province = digits.str[:3].astype(int).to_numpy()
+    bad_province = ok & ~np.isin(province, list(PROVINCE_CODES))
     reasons[bad_province] = "CCCD has an unknown province code"
     ok &= ~bad_province
-    g = pd.to_numeric(text.where(ok).str[3], errors="coerce")
-    yy = pd.to_numeric(text.where(ok).str[4:6], errors="coerce")
+    g = digits.str[3].astype(int).to_numpy()
+    yy = digits.str[4:6].astype(int).to_numpy()
     if birth_dates is not None:
         year = pd.to_datetime(birth_dates, errors="coerce").dt.year
+        known = year.notna().to_numpy()
         encoded = 1900 + 100 * (g // 2) + yy
-        mismatch = ok & year.notna() & (encoded != year)
+        mismatch = ok & known & (encoded != year.fillna(0).to_numpy())
         reasons[mismatch] = "CCCD birth year disagrees with birth_date"
         ok &= ~mismatch
     if sexes is not None:
-        female = sexes.astype("string").eq("female")
-        mismatch = ok & sexes.notna() & ((g % 2 == 1) != female)
+        known = sexes.notna().to_numpy()
+        female = sexes.astype("string").eq("female").fillna(False).to_numpy(dtype=bool)
+        mismatch = ok & known & ((g % 2 == 1) != female)
         reasons[mismatch] = "CCCD sex digit disagrees with sex"
-    return reasons
+    return pd.Series(reasons, index=numbers.index, dtype="string")
 
 
 def validate_many(numbers: Iterable[object]) -> list[str | None]:

@@ -96,6 +96,11 @@ def new_world(spec: SimulationSpec, params: TwinParameters) -> World:
         vehicles=Columns(careers.VEHICLE_COLUMNS, 4096),
         ym=spec.start_ym,
     )
+    world.initial = {
+        "people": np.arange(people.n), "household": people["household"].copy(),
+        "married": people["married"].copy(), "households": np.arange(households.n),
+        "household_commune": households["commune"].copy(),
+    }
     careers.init_careers(world, spec.people)
     initial_pregnancies(world)
     return world

@@ -42,6 +42,8 @@ class World:
     log: EventLog = field(default_factory=EventLog)
     ym: int = 0
     next_number: dict[str, int] = field(default_factory=dict)
+    # People and households as they were on the first day (the registry's opening rows).
+    initial: dict[str, np.ndarray] = field(default_factory=dict)
 
     def numbers(self, kind: str, k: int) -> np.ndarray:
         """Fresh serial numbers for agency documents of `kind` (licences, badges, ...)."""

@@ -150,7 +150,7 @@ class PovertyParameters:
     review_take_up: float = 0.96  # [U] eligible households that go through the review
     deprivation_base_probability: float = 0.10  # [U] per indicator, average household
     deprivation_mountain_odds: float = 2.8  # [U]
-    deprivation_low_income_odds: float = 2.5  # [U]
+    deprivation_low_income_odds: float = 3.2  # [U]
 
 
 @dataclass(frozen=True)

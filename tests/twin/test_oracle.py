@@ -1,0 +1,80 @@
+"""The oracle is the probability the twin used: on average it matches what then happened."""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from needs_model.services import SERVICE_IDS, service
+from needs_model.twin.oracle import oracle
+from needs_model.twin.world import month_end
+
+
+def _labels(world, service_id: str, as_of: pd.Timestamp) -> set[int]:
+    tx = pd.DataFrame(world.log.frame("transactions"))
+    tx = tx[tx["service"] == service_id]
+    horizon_end = pd.Timestamp(month_end(as_of.year * 12 + as_of.month - 1 + service(service_id).horizon_months))
+    dates = pd.to_datetime(tx["date"])
+    return set(tx.loc[(dates > as_of) & (dates <= horizon_end), "subject"].astype(int))
+
+
+@pytest.mark.parametrize("service_id", SERVICE_IDS)
+def test_mean_oracle_matches_realised_rate(province, service_id):
+    world, raw = province
+    realised, expected, variance, n = 0.0, 0.0, 0.0, 0
+    for as_of in pd.date_range("2021-06-30", "2024-09-30", freq="3ME"):
+        table = oracle(as_of.date(), service_id, raw)
+        labels = _labels(world, service_id, as_of)
+        # Only subjects the oracle covers; labels of new subjects (e.g. new businesses) excluded.
+        hit = table["subject_id"].isin(labels).to_numpy()
+        p = table["probability"].to_numpy(dtype=float)
+        realised += hit.sum()
+        expected += p.sum()
+        variance += (p * (1 - p)).sum()
+        n += len(p)
+    assert n > 0 and expected > 5, (service_id, n, expected)
+    # Rows of one subject across quarters are correlated; allow 4 standard errors.
+    assert abs(realised - expected) <= 4 * math.sqrt(variance) + 2, (service_id, realised, expected)
+
+
+def test_oracle_separates_those_who_act(province):
+    """Higher-oracle subjects act more often (the oracle carries information, not only a mean)."""
+    world, raw = province
+    as_of = pd.Timestamp("2023-03-31")
+    table = oracle(as_of.date(), "poor_household_confirmation", raw)
+    labels = _labels(world, "poor_household_confirmation", as_of)
+    hit = table["subject_id"].isin(labels)
+    top = table["probability"] > 0.5
+    assert hit[top].mean() > 0.6 and hit[~top].mean() < 0.05
+
+
+def test_oracle_rejects_unknown_services_and_dates(province):
+    _, raw = province
+    with pytest.raises(KeyError, match="known"):
+        oracle("2023-03-31", "no_such_service", raw)
+    with pytest.raises(ValueError, match="month end"):
+        oracle("2023-03-15", "school_admission", raw)
+
+
+def test_nothing_outside_truth_holds_oracle_values(province):
+    _, raw = province
+    for path in raw.rglob("*.parquet"):
+        if "truth" in path.relative_to(raw).parts:
+            continue
+        schema = pq.read_schema(path)
+        for field in schema:
+            assert not re.search(r"probab|oracle|hazard|truth", field.name), (path, field.name)
+            assert not str(field.type).startswith(("float", "double")), (path, field.name)
+
+
+def test_no_package_code_outside_the_twin_reads_truth():
+    package = Path(__file__).parents[2] / "src" / "needs_model"
+    for source in package.rglob("*.py"):
+        if "twin" in source.relative_to(package).parts:
+            continue
+        text = source.read_text(encoding="utf-8")
+        assert "truth" not in text and "oracle" not in text, source

@@ -50,7 +50,10 @@ def compose(
 
 def to_string(numbers: np.ndarray) -> np.ndarray:
     """Zero-padded 12-character strings."""
-    return np.char.zfill(np.asarray(numbers, dtype=np.int64).astype(str), 12)
+    values = np.asarray(numbers, dtype=np.int64)
+    if values.size == 0:
+        return np.array([], dtype="<U12")
+    return np.char.zfill(values.astype(str), 12)
 
 
 class CccdIssuer:

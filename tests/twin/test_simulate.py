@@ -69,8 +69,14 @@ def test_grade_one_in_the_year_the_child_turns_six_or_a_permitted_delay(province
 def test_poverty_review_applies_decree_07(province):
     _, raw = province
     surveys = _read(raw, "welfare/household_surveys")
-    households = _read(raw, "registry/households").drop_duplicates("household_id", keep="last")
-    area = surveys["household_id"].map(households.set_index("household_id")["area_type"])
+    # The household's area on the survey date (households move between communes).
+    households = _read(raw, "registry/households").sort_values("event_date")
+    surveys = pd.merge_asof(
+        surveys.assign(when=pd.to_datetime(surveys["survey_date"])).sort_values("when"),
+        households.assign(when=pd.to_datetime(households["event_date"]))[["when", "household_id", "area_type"]],
+        on="when", by="household_id",
+    )
+    area = surveys["area_type"]
     line = np.where(area == "urban", 2_000_000, 1_500_000)
     income = surveys["per_capita_income_vnd"].to_numpy()
     result = surveys["review_result"].to_numpy()

@@ -28,12 +28,17 @@ SUBJECT_KIND = {
 }
 
 
+def padded(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    """Document numbers such as HK000000042 (an object array; empty input gives empty output)."""
+    return np.array([f"{prefix}{int(n):0{width}d}" for n in np.asarray(numbers)], dtype=object)
+
+
 def household_ids(index: np.ndarray) -> np.ndarray:
-    return np.char.add("HK", np.char.zfill((np.asarray(index) + 1).astype(str), 9))
+    return padded("HK", np.asarray(index) + 1, 9)
 
 
 def business_ids(index: np.ndarray) -> np.ndarray:
-    return np.char.add("VT", np.char.zfill((np.asarray(index) + 1).astype(str), 7))
+    return padded("VT", np.asarray(index) + 1, 7)
 
 
 @dataclass
@@ -159,7 +164,7 @@ class ExtractWriter:
 
     @staticmethod
     def ids(prefix: str, n: int, start: int = 1) -> np.ndarray:
-        return np.char.add(prefix, np.char.zfill(np.arange(start, start + n).astype(str), 9)).astype(object)
+        return padded(prefix, np.arange(start, start + n), 9)
 
     # -- tables -------------------------------------------------------------------------
     def registry_people(self) -> int:
@@ -300,7 +305,7 @@ class ExtractWriter:
         licence = rows["licence"].to_numpy().astype(np.int64)
         columns: dict[str, np.ndarray] = {
             "record_id": record_id,
-            number_column: np.char.add(f"{name[:2].upper()}-", np.char.zfill((licence + 1).astype(str), 6)).astype(object),
+            number_column: padded(f"{name[:2].upper()}-", licence + 1, 6),
             **self.person_columns(f"{agency}/{name}", "", person, recorded, record_id),
             "event": rows["event"].to_numpy(),
             "issue_date": day_in_month(rows["issue_ym"].to_numpy().astype(np.int64), 15),
@@ -335,9 +340,9 @@ class ExtractWriter:
         event_date = badges["event_date"].astype("datetime64[D]")
         n_badges = self.write(contract.table("transport", "vehicle_badges"), {
             "record_id": self.ids("TV", len(vehicle)),
-            "badge_no": np.char.add("PH-", np.char.zfill(np.arange(1, len(vehicle) + 1).astype(str), 7)).astype(object),
+            "badge_no": padded("PH-", np.arange(1, len(vehicle) + 1), 7),
             "business_id": business_ids(badges["business"]).astype(object),
-            "plate_no": np.char.add("92H-", np.char.zfill((w.vehicles["number"][vehicle]).astype(str), 5)).astype(object),
+            "plate_no": padded("92H-", w.vehicles["number"][vehicle], 5),
             "vehicle_type": np.where(w.vehicles["freight"][vehicle], "freight", "passenger"),
             "event": badges["event"], "issue_date": issue,
             "expiry_date": day_in_month(badges["expiry_ym"].astype(np.int64), 1),
@@ -391,7 +396,7 @@ class ExtractWriter:
                  "expected_due_date": lambda g: g["expected_due_date"].astype("datetime64[D]")}),
             "health/births": self.simple_person_table(
                 "health", "births", "health_births", "mother", "mother_", "birth_date",
-                {"birth_certificate_no": lambda g: np.char.add("CS-", np.char.zfill(g["child"].astype(str), 8)).astype(object),
+                {"birth_certificate_no": lambda g: padded("CS-", g["child"], 8),
                  "child_sex": lambda g: self.sex[g["child"]],
                  "child_birth_date": lambda g: g["birth_date"].astype("datetime64[D]")}),
             "health/conditions": self.simple_person_table(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 from scipy.special import ndtr
 
@@ -233,7 +234,7 @@ def oracle(as_of: dt.date | str, service_id: str, raw_dir: str | Path) -> pd.Dat
         raise KeyError(f"unknown service {service_id!r}; known: {', '.join(SERVICE_IDS)}")
     path = Path(raw_dir) / ORACLE_DIR / f"{service_id}.parquet"
     day = pd.Timestamp(as_of).date()
-    table = ds.dataset(path).to_table(filter=ds.field("as_of") == pd.Timestamp(day).to_datetime64().astype("datetime64[D]"))
+    table = ds.dataset(path).to_table(filter=ds.field("as_of") == pa.scalar(day, pa.date32()))
     frame = table.to_pandas()
     if frame.empty:
         raise ValueError(f"no oracle for {service_id} on {day}: as_of must be a simulated month end")

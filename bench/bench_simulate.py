@@ -25,8 +25,18 @@ RESULTS = Path(__file__).parent / "results" / "simulate.json"
 def run_once(people: int, seed: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "raw"
-        command = [sys.executable, "-m", "needs_model.cli", "simulate", "--people", str(people),
-                   "--seed", str(seed), "--out", str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "needs_model.cli",
+            "simulate",
+            "--people",
+            str(people),
+            "--seed",
+            str(seed),
+            "--out",
+            str(out),
+        ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
@@ -49,10 +59,13 @@ def main() -> None:
         repeats = args.repeats or (3 if people < 500_000 else 1)
         runs = [run_once(people, seed=0) for _ in range(repeats)]
         row = {
-            "people": people, "repeats": repeats,
+            "people": people,
+            "repeats": repeats,
             "median_seconds": statistics.median(r["seconds"] for r in runs),
             "peak_rss_gib": max(r["peak_rss_gib"] for r in runs),
-            "output_mib": runs[0]["output_mib"], "runs": runs, "cpus": os.cpu_count(),
+            "output_mib": runs[0]["output_mib"],
+            "runs": runs,
+            "cpus": os.cpu_count(),
         }
         results.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "runs"}))

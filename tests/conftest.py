@@ -13,8 +13,11 @@ from needs_model.twin.world import World
 
 
 def simulate_to(out: Path, people: int, seed: int, start: str, end: str) -> World:
-    world = run(SimulationSpec(people=people, seed=seed, start=start, end=end), TwinParameters(),
-                out / "truth")
+    world = run(
+        SimulationSpec(people=people, seed=seed, start=start, end=end),
+        TwinParameters(),
+        out / "truth",
+    )
     write_extracts(world, out)
     return world
 

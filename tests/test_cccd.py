@@ -6,15 +6,22 @@ from needs_model import cccd
 
 
 def test_compose_follows_the_published_layout():
-    numbers = cccd.to_string(cccd.compose(np.array([49, 48]), np.array([1990, 2005]),
-                                          np.array([1, 0]), np.array([123456, 42])))
+    numbers = cccd.to_string(
+        cccd.compose(
+            np.array([49, 48]), np.array([1990, 2005]), np.array([1, 0]), np.array([123456, 42])
+        )
+    )
     assert list(numbers) == ["049190123456", "048205000042"]
 
 
 @pytest.mark.parametrize(
     ("number", "reason_part"),
-    [("04919012345", "12 digits"), ("04919012345a", "12 digits"), ("050190123456", "province"),
-     (49190123456, "string")],
+    [
+        ("04919012345", "12 digits"),
+        ("04919012345a", "12 digits"),
+        ("050190123456", "province"),
+        (49190123456, "string"),
+    ],
 )
 def test_malformed_numbers_are_explained(number, reason_part):
     assert reason_part in cccd.explain_invalid(number)

@@ -34,8 +34,20 @@ def test_simulate_rejects_a_bad_month(tmp_path):
 
 def test_simulate_then_validate_end_to_end(tmp_path):
     out = tmp_path / "raw"
-    result = runner.invoke(app, ["simulate", "--people", "1500", "--start", "2021-01", "--end", "2021-12",
-                                 "--out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--people",
+            "1500",
+            "--start",
+            "2021-01",
+            "--end",
+            "2021-12",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert (out / "_SUCCESS").exists() and (out / "calibration.json").exists()
     assert not (tmp_path / ".raw.partial").exists()

@@ -15,7 +15,10 @@ def test_decree_07_income_lines():
 
 def test_the_next_poverty_standard_is_a_dated_entry():
     assert legal_value("poverty_income_line_rural_vnd", dt.date(2027, 6, 1)) == 2_200_000
-    assert legal_parameter("poverty_income_line_urban_vnd", dt.date(2027, 6, 1)).certainty == "uncertain"
+    assert (
+        legal_parameter("poverty_income_line_urban_vnd", dt.date(2027, 6, 1)).certainty
+        == "uncertain"
+    )
 
 
 def test_service_rule_facts():

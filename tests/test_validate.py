@@ -38,7 +38,9 @@ def test_missing_table(copy_of_province, tmp_path):
 def test_missing_column(copy_of_province, tmp_path):
     path = copy_of_province / "education" / "enrolments.parquet"
     pq.write_table(pq.read_table(path).drop(["school_year"]), path)
-    with pytest.raises(ContractViolation, match=r"education/enrolments: missing column 'school_year'"):
+    with pytest.raises(
+        ContractViolation, match=r"education/enrolments: missing column 'school_year'"
+    ):
         validate_folder(copy_of_province, tmp_path / "report")
 
 
@@ -46,9 +48,13 @@ def test_mistyped_column(copy_of_province, tmp_path):
     path = copy_of_province / "welfare" / "household_surveys.parquet"
     table = pq.read_table(path)
     index = table.column_names.index("survey_year")
-    table = table.set_column(index, "survey_year", pa.array([str(x) for x in table["survey_year"].to_pylist()]))
+    table = table.set_column(
+        index, "survey_year", pa.array([str(x) for x in table["survey_year"].to_pylist()])
+    )
     pq.write_table(table, path)
-    with pytest.raises(ContractViolation, match=r"'survey_year' has type string, the contract says int64"):
+    with pytest.raises(
+        ContractViolation, match=r"'survey_year' has type string, the contract says int64"
+    ):
         validate_folder(copy_of_province, tmp_path / "report")
 
 
@@ -83,8 +89,13 @@ def test_bad_rows_are_quarantined_with_their_reasons(copy_of_province, tmp_path)
     assert people.rows == n and people.valid + people.quarantined == n
     quarantined = pd.read_parquet(tmp_path / "report" / "quarantine" / "registry__people.parquet")
     reasons = " | ".join(quarantined["quarantine_reason"])
-    for expected in ("invalid CCCD in cccd", "recorded_at before event_date", "duplicate record_id",
-                     "status not one of", "missing required household_id"):
+    for expected in (
+        "invalid CCCD in cccd",
+        "recorded_at before event_date",
+        "duplicate record_id",
+        "status not one of",
+        "missing required household_id",
+    ):
         assert expected in reasons
     assert people.quarantined >= 5
     # The extract itself is untouched.

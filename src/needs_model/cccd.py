@@ -20,9 +20,71 @@ DA_NANG_CODE = 48
 # The 63 provincial codes in use before the 2025 merger (the 34 merged provinces kept one
 # of their members' codes, so this set covers numbers issued before and after 2025).
 PROVINCE_CODES: frozenset[int] = frozenset(
-    [1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33, 34, 35,
-     36, 37, 38, 40, 42, 44, 45, 46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70,
-     72, 74, 75, 77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96]
+    [
+        1,
+        2,
+        4,
+        6,
+        8,
+        10,
+        11,
+        12,
+        14,
+        15,
+        17,
+        19,
+        20,
+        22,
+        24,
+        25,
+        26,
+        27,
+        30,
+        31,
+        33,
+        34,
+        35,
+        36,
+        37,
+        38,
+        40,
+        42,
+        44,
+        45,
+        46,
+        48,
+        49,
+        51,
+        52,
+        54,
+        56,
+        58,
+        60,
+        62,
+        64,
+        66,
+        67,
+        68,
+        70,
+        72,
+        74,
+        75,
+        77,
+        79,
+        80,
+        82,
+        83,
+        84,
+        86,
+        87,
+        89,
+        91,
+        92,
+        93,
+        94,
+        95,
+        96,
+    ]
 )
 
 _CCCD_PATTERN = re.compile(r"^\d{12}$")
@@ -81,8 +143,10 @@ class CccdIssuer:
                 break
             k = int(clash.sum())
             numbers[clash] = compose(
-                np.asarray(province_code)[clash], np.asarray(birth_year)[clash],
-                np.asarray(sex)[clash], rng.integers(0, 10**6, k),
+                np.asarray(province_code)[clash],
+                np.asarray(birth_year)[clash],
+                np.asarray(sex)[clash],
+                rng.integers(0, 10**6, k),
             )
         self.issued_.update(int(x) for x in numbers)
         return numbers

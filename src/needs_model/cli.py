@@ -14,34 +14,48 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(help="Needs: who will need which proactive public service soon.", no_args_is_help=True)
+app = typer.Typer(
+    help="Needs: who will need which proactive public service soon.", no_args_is_help=True
+)
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
     """Configure logging once, here, never at import."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.command()
 def simulate(
-    people: Annotated[int, typer.Option(help="People in the province (1,500,000 = full size).")] = 75_000,
+    people: Annotated[
+        int, typer.Option(help="People in the province (1,500,000 = full size).")
+    ] = 75_000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same bytes.")] = 0,
     start: Annotated[str, typer.Option(help="First simulated month, YYYY-MM.")] = "2021-01",
     end: Annotated[str, typer.Option(help="Last simulated month, YYYY-MM.")] = "2025-12",
-    out: Annotated[Path, typer.Option(help="Folder for the extracts and truth/.")] = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="Folder for the extracts and truth/.")] = Path(
+        "data/raw"
+    ),
     overwrite: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
 ) -> None:
     """Simulate the digital-twin province and write its agency extracts, truth and calibration."""
-    from needs_model.twin.calibration import FULL_PROVINCE_PEOPLE, calibration_table, write_calibration
+    from needs_model.twin.calibration import (
+        FULL_PROVINCE_PEOPLE,
+        calibration_table,
+        write_calibration,
+    )
     from needs_model.twin.extracts import write_extracts
     from needs_model.twin.params import TwinParameters
     from needs_model.twin.simulate import SimulationSpec, run
 
     if out.exists() and any(out.iterdir()) and not overwrite:
-        err_console.print(f"[red]error:[/] {out} already holds data; pass --overwrite to replace it.")
+        err_console.print(
+            f"[red]error:[/] {out} already holds data; pass --overwrite to replace it."
+        )
         raise typer.Exit(2)
     try:
         spec = SimulationSpec(people=people, seed=seed, start=start, end=end)
@@ -55,11 +69,21 @@ def simulate(
     staging.mkdir(parents=True)
     started = time.perf_counter()
     try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} months"),
-                      TimeElapsedColumn(), console=console, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} months"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task(f"Simulating {people:,} people", total=None)
-            world = run(spec, TwinParameters(), staging / "truth",
-                        progress=lambda done, total: progress.update(task, completed=done, total=total))
+            world = run(
+                spec,
+                TwinParameters(),
+                staging / "truth",
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
         with console.status("Writing agency extracts"):
             counts = write_extracts(world, staging)
     except ValueError as error:
@@ -79,17 +103,29 @@ def simulate(
     for column in ("measure", "simulated", "published", "±", "ok"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r.measure, f"{r.simulated:,.4g}", f"{r.published:,.4g}", f"{r.tolerance:,.3g}",
-                      "[green]yes[/]" if r.within else "[red]no[/]")
+        table.add_row(
+            r.measure,
+            f"{r.simulated:,.4g}",
+            f"{r.published:,.4g}",
+            f"{r.tolerance:,.3g}",
+            "[green]yes[/]" if r.within else "[red]no[/]",
+        )
     console.print(table)
-    console.print(f"Wrote {sum(counts.values()):,} rows in {len(counts)} tables to {out} in {elapsed:.1f} s.")
+    console.print(
+        f"Wrote {sum(counts.values()):,} rows in {len(counts)} tables to {out} in {elapsed:.1f} s."
+    )
 
 
 @app.command()
 def validate(
     folder: Annotated[Path, typer.Argument(help="Folder of agency extracts (the data contract).")],
-    report: Annotated[Path | None, typer.Option(help="Where to write the report and quarantined rows "
-                                                "(default: <FOLDER>_validation next to it).")] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the report and quarantined rows "
+            "(default: <FOLDER>_validation next to it)."
+        ),
+    ] = None,
 ) -> None:
     """Validate extracts against the contract; quarantine bad rows with their reasons."""
     from needs_model.validate import ContractViolation, validate_folder
@@ -108,12 +144,17 @@ def validate(
     for t in result.tables:
         table.add_row(t.table, f"{t.rows:,}", f"{t.valid:,}", f"{t.quarantined:,}")
     console.print(table)
-    console.print(f"{result.quarantined:,} of {result.rows:,} rows quarantined; report in {report_dir}/report.md")
+    console.print(
+        f"{result.quarantined:,} of {result.rows:,} rows quarantined; "
+        f"report in {report_dir}/report.md"
+    )
 
 
 @app.command("contract-docs")
 def contract_docs(
-    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path("docs/data-contract.md"),
+    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path(
+        "docs/data-contract.md"
+    ),
 ) -> None:
     """Regenerate the data-contract documentation from the schema objects."""
     from needs_model.contract import render_markdown

@@ -14,13 +14,25 @@ import pyarrow as pa
 
 DType = Literal["string", "int64", "float64", "date", "bool"]
 ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "date": pa.date32(),
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "date": pa.date32(),
     "bool": pa.bool_(),
 }
 DEPRIVATION_INDICATORS = (
-    "employment", "dependants", "nutrition", "health_insurance", "adult_education",
-    "child_school_attendance", "housing_quality", "floor_area", "water_source",
-    "hygienic_latrine", "telecom_use", "information_access",
+    "employment",
+    "dependants",
+    "nutrition",
+    "health_insurance",
+    "adult_education",
+    "child_school_attendance",
+    "housing_quality",
+    "floor_area",
+    "water_source",
+    "hygienic_latrine",
+    "telecom_use",
+    "information_access",
 )
 
 
@@ -64,19 +76,32 @@ def _recorded() -> Column:
 
 def _commune() -> tuple[Column, Column]:
     return (
-        Column("commune_code", "string", "Commune-level unit code in force on recorded_at "
-               "(legacy Quang Nam codes before 2025-07-01, Đà Nẵng codes from then)."),
-        Column("province_code", "string", "Province code in force on recorded_at.",
-               allowed=("49", "48")),
+        Column(
+            "commune_code",
+            "string",
+            "Commune-level unit code in force on recorded_at "
+            "(legacy Quang Nam codes before 2025-07-01, Đà Nẵng codes from then).",
+        ),
+        Column(
+            "province_code",
+            "string",
+            "Province code in force on recorded_at.",
+            allowed=("49", "48"),
+        ),
     )
 
 
 def _person(prefix: str = "", nullable_cccd: bool = True) -> tuple[Column, ...]:
     who = prefix.rstrip("_") or "person"
     return (
-        Column(f"{prefix}cccd", "string", f"The {who}'s 12-digit personal identification number "
-               "(may be missing in extracts of agencies other than the registry).",
-               nullable=nullable_cccd, is_cccd=True),
+        Column(
+            f"{prefix}cccd",
+            "string",
+            f"The {who}'s 12-digit personal identification number "
+            "(may be missing in extracts of agencies other than the registry).",
+            nullable=nullable_cccd,
+            is_cccd=True,
+        ),
         Column(f"{prefix}full_name", "string", f"The {who}'s full name as this agency wrote it."),
         Column(f"{prefix}birth_date", "date", f"The {who}'s birth date as this agency wrote it."),
     )
@@ -87,23 +112,41 @@ LICENCE_EVENTS = ("issued", "renewed", "lapsed")
 
 TABLES: tuple[Table, ...] = (
     Table(
-        "registry", "people",
+        "registry",
+        "people",
         "Civil-status and residence registry: one row per registered change of a person.",
         "record_id",
         (
             Column("record_id", "string", "Registry row number."),
             *_person(nullable_cccd=True),
             SEX,
-            Column("ethnicity", "string", "Ethnic group (sensitive: audits only, never a model input)."),
+            Column(
+                "ethnicity", "string", "Ethnic group (sensitive: audits only, never a model input)."
+            ),
             Column("religion", "string", "Religion (sensitive: audits only, never a model input)."),
             Column("household_id", "string", "Household book number the person belongs to."),
             *_commune(),
             Column("marital_status", "string", "Marital status.", allowed=("single", "married")),
-            Column("status", "string", "Residence status after this change.",
-                   allowed=("resident", "deceased", "moved_out")),
-            Column("event", "string", "What changed.", allowed=(
-                "initial", "birth_registration", "immigration", "marriage", "moved", "death",
-                "emigration")),
+            Column(
+                "status",
+                "string",
+                "Residence status after this change.",
+                allowed=("resident", "deceased", "moved_out"),
+            ),
+            Column(
+                "event",
+                "string",
+                "What changed.",
+                allowed=(
+                    "initial",
+                    "birth_registration",
+                    "immigration",
+                    "marriage",
+                    "moved",
+                    "death",
+                    "emigration",
+                ),
+            ),
             Column("event_date", "date", "When the change happened."),
             _recorded(),
         ),
@@ -111,24 +154,36 @@ TABLES: tuple[Table, ...] = (
         cccd_birth=("cccd", "birth_date", "sex"),
     ),
     Table(
-        "registry", "households", "Household books: founding, moves and departures.",
+        "registry",
+        "households",
+        "Household books: founding, moves and departures.",
         "record_id",
         (
             Column("record_id", "string", "Registry row number."),
             Column("household_id", "string", "Household book number."),
             *_commune(),
-            Column("area_type", "string", "Urban (ward/township) or rural commune.",
-                   allowed=("urban", "rural")),
+            Column(
+                "area_type",
+                "string",
+                "Urban (ward/township) or rural commune.",
+                allowed=("urban", "rural"),
+            ),
             Column("status", "string", "Status after this row.", allowed=("resident", "moved_out")),
-            Column("event", "string", "What changed.",
-                   allowed=("initial", "founded", "immigration", "moved", "emigration")),
+            Column(
+                "event",
+                "string",
+                "What changed.",
+                allowed=("initial", "founded", "immigration", "moved", "emigration"),
+            ),
             Column("event_date", "date", "When the change happened."),
             _recorded(),
         ),
         date_order=(("event_date", "recorded_at"),),
     ),
     Table(
-        "health", "pregnancies", "Antenatal registrations, with the expected due date.",
+        "health",
+        "pregnancies",
+        "Antenatal registrations, with the expected due date.",
         "record_id",
         (
             Column("record_id", "string", "Antenatal record number."),
@@ -138,11 +193,16 @@ TABLES: tuple[Table, ...] = (
             Column("expected_due_date", "date", "Expected date of delivery from the visit."),
             _recorded(),
         ),
-        date_order=(("mother_birth_date", "visit_date"), ("visit_date", "expected_due_date"),
-                    ("visit_date", "recorded_at")),
+        date_order=(
+            ("mother_birth_date", "visit_date"),
+            ("visit_date", "expected_due_date"),
+            ("visit_date", "recorded_at"),
+        ),
     ),
     Table(
-        "health", "births", "Births in health facilities (the birth certificate).",
+        "health",
+        "births",
+        "Births in health facilities (the birth certificate).",
         "record_id",
         (
             Column("record_id", "string", "Facility record number."),
@@ -156,7 +216,9 @@ TABLES: tuple[Table, ...] = (
         date_order=(("mother_birth_date", "child_birth_date"), ("child_birth_date", "recorded_at")),
     ),
     Table(
-        "health", "conditions", "Diagnosed chronic illness and disability.",
+        "health",
+        "conditions",
+        "Diagnosed chronic illness and disability.",
         "record_id",
         (
             Column("record_id", "string", "Health record number."),
@@ -169,7 +231,9 @@ TABLES: tuple[Table, ...] = (
         date_order=(("birth_date", "diagnosis_date"), ("diagnosis_date", "recorded_at")),
     ),
     Table(
-        "education", "enrolments", "Grade-1 enrolments.",
+        "education",
+        "enrolments",
+        "Grade-1 enrolments.",
         "record_id",
         (
             Column("record_id", "string", "Enrolment number."),
@@ -184,7 +248,8 @@ TABLES: tuple[Table, ...] = (
         date_order=(("birth_date", "enrol_date"), ("enrol_date", "recorded_at")),
     ),
     Table(
-        "licensing", "medical_licenses",
+        "licensing",
+        "medical_licenses",
         "Medical practice licences (Law 15/2023): issues, renewals, lapses and yearly CME reports.",
         "record_id",
         (
@@ -194,8 +259,9 @@ TABLES: tuple[Table, ...] = (
             Column("event", "string", "Row type.", allowed=(*LICENCE_EVENTS, "cme_report")),
             Column("issue_date", "date", "Issue date of the licence in force."),
             Column("expiry_date", "date", "Expiry date of the licence in force."),
-            Column("cme_hours", "int64", "CME hours since issue (cme_report rows only).",
-                   nullable=True),
+            Column(
+                "cme_hours", "int64", "CME hours since issue (cme_report rows only).", nullable=True
+            ),
             Column("event_date", "date", "Date of the issue, renewal, lapse or report."),
             *_commune(),
             _recorded(),
@@ -203,24 +269,34 @@ TABLES: tuple[Table, ...] = (
         date_order=(("issue_date", "expiry_date"), ("event_date", "recorded_at")),
     ),
     Table(
-        "tourism", "guide_cards", "Tour-guide cards (Law on Tourism 2017, arts. 58-59).",
+        "tourism",
+        "guide_cards",
+        "Tour-guide cards (Law on Tourism 2017, arts. 58-59).",
         "record_id",
         (
             Column("record_id", "string", "Row number."),
             Column("card_no", "string", "Card number."),
-            Column("card_type", "string", "Card type.", allowed=("international", "domestic", "on_site")),
+            Column(
+                "card_type",
+                "string",
+                "Card type.",
+                allowed=("international", "domestic", "on_site"),
+            ),
             *_person(),
             Column("event", "string", "Row type.", allowed=(*LICENCE_EVENTS, "refresher_course")),
             Column("issue_date", "date", "Issue date of the card in force."),
             Column("expiry_date", "date", "Expiry date of the card in force."),
-            Column("event_date", "date", "Date of the issue, renewal, lapse or course certificate."),
+            Column(
+                "event_date", "date", "Date of the issue, renewal, lapse or course certificate."
+            ),
             *_commune(),
             _recorded(),
         ),
         date_order=(("issue_date", "expiry_date"), ("event_date", "recorded_at")),
     ),
     Table(
-        "agriculture", "vet_certificates",
+        "agriculture",
+        "vet_certificates",
         "Veterinary practice certificates (Law on Veterinary Medicine 2015, art. 109).",
         "record_id",
         (
@@ -237,7 +313,9 @@ TABLES: tuple[Table, ...] = (
         date_order=(("issue_date", "expiry_date"), ("event_date", "recorded_at")),
     ),
     Table(
-        "transport", "businesses", "Transport business licences (Decree 10/2020, 158/2024).",
+        "transport",
+        "businesses",
+        "Transport business licences (Decree 10/2020, 158/2024).",
         "record_id",
         (
             Column("record_id", "string", "Row number."),
@@ -251,7 +329,9 @@ TABLES: tuple[Table, ...] = (
         date_order=(("event_date", "recorded_at"),),
     ),
     Table(
-        "transport", "vehicle_badges", "Vehicle badges (phù hiệu), valid up to 7 years.",
+        "transport",
+        "vehicle_badges",
+        "Vehicle badges (phù hiệu), valid up to 7 years.",
         "record_id",
         (
             Column("record_id", "string", "Row number."),
@@ -267,7 +347,8 @@ TABLES: tuple[Table, ...] = (
         date_order=(("issue_date", "expiry_date"), ("issue_date", "recorded_at")),
     ),
     Table(
-        "welfare", "household_surveys",
+        "welfare",
+        "household_surveys",
         "The annual poverty review (Decree 07/2021): income, 12 deprivations and the result.",
         "record_id",
         (
@@ -275,11 +356,17 @@ TABLES: tuple[Table, ...] = (
             Column("household_id", "string", "Household book number."),
             Column("survey_year", "int64", "Review year."),
             Column("per_capita_income_vnd", "int64", "Measured income per person per month (VND)."),
-            *(Column(f"deprived_{name}", "bool", f"Deprived in '{name.replace('_', ' ')}'.")
-              for name in DEPRIVATION_INDICATORS),
+            *(
+                Column(f"deprived_{name}", "bool", f"Deprived in '{name.replace('_', ' ')}'.")
+                for name in DEPRIVATION_INDICATORS
+            ),
             Column("deprivation_count", "int64", "Number of deprivations (0-12)."),
-            Column("review_result", "string", "Result of the review.",
-                   allowed=("poor", "near_poor", "not_poor")),
+            Column(
+                "review_result",
+                "string",
+                "Result of the review.",
+                allowed=("poor", "near_poor", "not_poor"),
+            ),
             Column("survey_date", "date", "Survey date."),
             *_commune(),
             _recorded(),
@@ -287,21 +374,45 @@ TABLES: tuple[Table, ...] = (
         date_order=(("survey_date", "recorded_at"),),
     ),
     Table(
-        "services", "transactions", "Every service actually delivered: the labels.",
+        "services",
+        "transactions",
+        "Every service actually delivered: the labels.",
         "transaction_id",
         (
             Column("transaction_id", "string", "Transaction number."),
             Column("service_id", "string", "Service (the catalogue id)."),
-            Column("subject_kind", "string", "Kind of subject.",
-                   allowed=("person", "household", "business")),
-            Column("subject_cccd", "string", "Subject's CCCD (person services).", nullable=True,
-                   is_cccd=True),
-            Column("subject_household_id", "string", "Subject household (household services).",
-                   nullable=True),
-            Column("subject_business_id", "string", "Subject business (business services).",
-                   nullable=True),
-            Column("child_cccd", "string", "The registered child (birth registration).",
-                   nullable=True, is_cccd=True),
+            Column(
+                "subject_kind",
+                "string",
+                "Kind of subject.",
+                allowed=("person", "household", "business"),
+            ),
+            Column(
+                "subject_cccd",
+                "string",
+                "Subject's CCCD (person services).",
+                nullable=True,
+                is_cccd=True,
+            ),
+            Column(
+                "subject_household_id",
+                "string",
+                "Subject household (household services).",
+                nullable=True,
+            ),
+            Column(
+                "subject_business_id",
+                "string",
+                "Subject business (business services).",
+                nullable=True,
+            ),
+            Column(
+                "child_cccd",
+                "string",
+                "The registered child (birth registration).",
+                nullable=True,
+                is_cccd=True,
+            ),
             Column("delivered_on", "date", "Date the service was delivered."),
             *_commune(),
             _recorded(),
@@ -323,7 +434,8 @@ def render_markdown() -> str:
     lines = [
         "# Data contract",
         "",
-        "Generated by `needs-model contract-docs` from `needs_model.contract`; do not edit by hand.",
+        "Generated by `needs-model contract-docs` from `needs_model.contract`; "
+        "do not edit by hand.",
         "",
         "Each agency delivers Parquet files `<agency>/<table>.parquet`. Every table is an "
         "append-only history: a change, correction or renewal is a new row with its own "

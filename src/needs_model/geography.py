@@ -19,8 +19,16 @@ MERGED_PROVINCE_CODE = "48"
 
 # Western mountain districts (poverty, ethnic minorities, low density) — FACTS.md.
 MOUNTAIN_DISTRICTS = frozenset(
-    ["Tây Giang", "Đông Giang", "Nam Giang", "Phước Sơn", "Bắc Trà My", "Nam Trà My",
-     "Hiệp Đức", "Tiên Phước"]
+    [
+        "Tây Giang",
+        "Đông Giang",
+        "Nam Giang",
+        "Phước Sơn",
+        "Bắc Trà My",
+        "Nam Trà My",
+        "Hiệp Đức",
+        "Tiên Phước",
+    ]
 )
 # Communes of the former Nông Sơn district, merged into Quế Sơn (Res. 1241/NQ-UBTVQH15):
 # mountainous like their western neighbours, so treated as mountain communes.
@@ -66,10 +74,14 @@ def _load_units() -> pd.DataFrame:
     )
     units = pd.DataFrame(rows).rename(
         columns={
-            "district": "district_name", "districtShort": "district_short",
-            "districtCode": "district_code", "ward": "commune_name",
-            "wardType": "commune_type", "wardCode": "commune_code",
-            "wardLat": "latitude", "wardLon": "longitude",
+            "district": "district_name",
+            "districtShort": "district_short",
+            "districtCode": "district_code",
+            "ward": "commune_name",
+            "wardType": "commune_type",
+            "wardCode": "commune_code",
+            "wardLat": "latitude",
+            "wardLon": "longitude",
         }
     )
     new_units = [
@@ -97,15 +109,28 @@ def quang_nam_communes() -> pd.DataFrame:
     ].isin(FORMER_NONG_SON_COMMUNES)
     units["is_tourism"] = units["district_short"].isin(TOURISM_DISTRICTS)
     raw_weight = units["is_urban"].map({True: URBAN_COMMUNE_WEIGHT, False: 1.0})
-    district_share = units["district_short"].map(
-        lambda d: DISTRICT_POPULATION_WEIGHTS[d][0]
-    ) / sum(w for w, _ in DISTRICT_POPULATION_WEIGHTS.values())
+    district_share = units["district_short"].map(lambda d: DISTRICT_POPULATION_WEIGHTS[d][0]) / sum(
+        w for w, _ in DISTRICT_POPULATION_WEIGHTS.values()
+    )
     within = raw_weight / raw_weight.groupby(units["district_short"]).transform("sum")
     units["population_weight"] = district_share * within
     return units[
-        ["commune_index", "commune_code", "commune_name", "commune_type", "district_code",
-         "district_short", "latitude", "longitude", "is_urban", "is_mountain", "is_tourism",
-         "population_weight", "commune_code_2025", "commune_name_2025"]
+        [
+            "commune_index",
+            "commune_code",
+            "commune_name",
+            "commune_type",
+            "district_code",
+            "district_short",
+            "latitude",
+            "longitude",
+            "is_urban",
+            "is_mountain",
+            "is_tourism",
+            "population_weight",
+            "commune_code_2025",
+            "commune_name_2025",
+        ]
     ].rename(columns={"district_short": "district_name"})
 
 

@@ -55,15 +55,22 @@ class ValidationReport:
 
     def to_markdown(self) -> str:
         lines = [
-            f"# Validation of `{self.folder}`", "",
+            f"# Validation of `{self.folder}`",
+            "",
             f"{self.rows:,} rows in {len(self.tables)} tables; {self.quarantined:,} quarantined "
-            "(copied with their reasons to `quarantine/`; the extracts are unchanged).", "",
-            "| table | rows | valid | quarantined |", "|---|---:|---:|---:|",
+            "(copied with their reasons to `quarantine/`; the extracts are unchanged).",
+            "",
+            "| table | rows | valid | quarantined |",
+            "|---|---:|---:|---:|",
         ]
-        lines += [f"| {t.table} | {t.rows:,} | {t.valid:,} | {t.quarantined:,} |" for t in self.tables]
+        lines += [
+            f"| {t.table} | {t.rows:,} | {t.valid:,} | {t.quarantined:,} |" for t in self.tables
+        ]
         lines += ["", "## Reasons", "", "| table | reason | rows |", "|---|---|---:|"]
         for t in self.tables:
-            lines += [f"| {t.table} | {reason} | {n:,} |" for reason, n in sorted(t.reasons.items())]
+            lines += [
+                f"| {t.table} | {reason} | {n:,} |" for reason, n in sorted(t.reasons.items())
+            ]
         return "\n".join(lines) + "\n"
 
 
@@ -75,7 +82,11 @@ def _type_matches(actual: pa.DataType, expected: pa.DataType) -> bool:
     if pa.types.is_integer(expected):
         return pa.types.is_integer(actual)
     if pa.types.is_string(expected):
-        return pa.types.is_string(actual) or pa.types.is_large_string(actual) or pa.types.is_dictionary(actual)
+        return (
+            pa.types.is_string(actual)
+            or pa.types.is_large_string(actual)
+            or pa.types.is_dictionary(actual)
+        )
     if pa.types.is_floating(expected):
         return pa.types.is_floating(actual) or pa.types.is_integer(actual)
     return False
@@ -118,12 +129,17 @@ def row_reasons(t: contract.Table, frame: pd.DataFrame) -> pd.Series:
         if column.dtype == "date":
             values = pd.to_datetime(values, errors="coerce")
             frame[column.name] = values
-            add(values.notna() & ((values < EARLIEST_DATE) | (values > LATEST_DATE)),
-                f"{column.name} outside 1900-2100")
+            add(
+                values.notna() & ((values < EARLIEST_DATE) | (values > LATEST_DATE)),
+                f"{column.name} outside 1900-2100",
+            )
         if not column.nullable:
             add(values.isna(), f"missing required {column.name}")
         if column.allowed is not None:
-            add(values.notna() & ~values.isin(column.allowed), f"{column.name} not one of {'/'.join(column.allowed)}")
+            add(
+                values.notna() & ~values.isin(column.allowed),
+                f"{column.name} not one of {'/'.join(column.allowed)}",
+            )
         if column.is_cccd:
             invalid = cccd.invalid_reasons(values).notna()
             add(invalid, f"invalid CCCD in {column.name}")
@@ -133,7 +149,10 @@ def row_reasons(t: contract.Table, frame: pd.DataFrame) -> pd.Series:
         mismatch &= cccd.invalid_reasons(frame[id_col]).isna()
         add(mismatch, f"{id_col} disagrees with {birth_col}/{sex_col}")
     for earlier, later in t.date_order:
-        a, b = pd.to_datetime(frame[earlier], errors="coerce"), pd.to_datetime(frame[later], errors="coerce")
+        a, b = (
+            pd.to_datetime(frame[earlier], errors="coerce"),
+            pd.to_datetime(frame[later], errors="coerce"),
+        )
         add(a.notna() & b.notna() & (b < a), f"{later} before {earlier}")
     add(frame[t.key].duplicated(keep="first") & frame[t.key].notna(), f"duplicate {t.key}")
     return pd.Series(out, index=frame.index, dtype=object)
@@ -170,7 +189,11 @@ def validate_folder(folder: Path, report_dir: Path) -> ValidationReport:
             ).to_pandas().to_parquet(target, index=False)
         elif target.exists():
             target.unlink()
-        reports.append(TableReport(f"{t.agency}/{t.name}", len(frame), int((~bad).sum()), int(bad.sum()), counts))
+        reports.append(
+            TableReport(
+                f"{t.agency}/{t.name}", len(frame), int((~bad).sum()), int(bad.sum()), counts
+            )
+        )
     report = ValidationReport(str(folder), reports)
     (report_dir / "report.json").write_text(
         json.dumps([asdict(t) for t in reports], ensure_ascii=False, indent=2), encoding="utf-8"

@@ -8,8 +8,11 @@ def test_published_figures_are_met_at_small_scale(province):
     rows = calibration_table(world, 20_000 / 1_500_000)
     verified = [r for r in rows if "[U]" not in r.source]
     assert len(verified) >= 7
-    failures = [(r.measure, round(r.simulated, 4), r.published, round(r.tolerance, 4))
-                for r in verified if not r.within]
+    failures = [
+        (r.measure, round(r.simulated, 4), r.published, round(r.tolerance, 4))
+        for r in verified
+        if not r.within
+    ]
     assert not failures, failures
 
 
@@ -17,5 +20,6 @@ def test_poverty_is_concentrated_in_the_mountains(province):
     world, _ = province
     row = next(r for r in calibration_table(world, 20_000 / 1_500_000) if "mountain" in r.measure)
     mountain_population_share = world.communes.loc[
-        world.communes["is_mountain"], "population_weight"].sum()
+        world.communes["is_mountain"], "population_weight"
+    ].sum()
     assert row.simulated > 2 * mountain_population_share

@@ -4,7 +4,6 @@ import math
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -17,7 +16,9 @@ from needs_model.twin.world import month_end
 def _labels(world, service_id: str, as_of: pd.Timestamp) -> set[int]:
     tx = pd.DataFrame(world.log.frame("transactions"))
     tx = tx[tx["service"] == service_id]
-    horizon_end = pd.Timestamp(month_end(as_of.year * 12 + as_of.month - 1 + service(service_id).horizon_months))
+    horizon_end = pd.Timestamp(
+        month_end(as_of.year * 12 + as_of.month - 1 + service(service_id).horizon_months)
+    )
     dates = pd.to_datetime(tx["date"])
     return set(tx.loc[(dates > as_of) & (dates <= horizon_end), "subject"].astype(int))
 
@@ -40,7 +41,9 @@ def check_oracle_against_outcomes(world, raw, service_id: str) -> None:
 
 
 # Veterinarians are 2.5 per 10,000 people: too few in 20,000 people (see the slow suite).
-@pytest.mark.parametrize("service_id", [s for s in SERVICE_IDS if s != "veterinary_certificate_renewal"])
+@pytest.mark.parametrize(
+    "service_id", [s for s in SERVICE_IDS if s != "veterinary_certificate_renewal"]
+)
 def test_mean_oracle_matches_realised_rate(province, service_id):
     world, raw = province
     check_oracle_against_outcomes(world, raw, service_id)

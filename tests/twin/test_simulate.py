@@ -32,10 +32,16 @@ def _read(folder: Path, table: str) -> pd.DataFrame:
 
 def test_licences_last_five_years_and_badges_at_most_seven(province):
     _, raw = province
-    for table in ("licensing/medical_licenses", "tourism/guide_cards", "agriculture/vet_certificates"):
+    for table in (
+        "licensing/medical_licenses",
+        "tourism/guide_cards",
+        "agriculture/vet_certificates",
+    ):
         rows = _read(raw, table)
         issued = rows[rows["event"].isin(["issued", "renewed"])]
-        years = (pd.to_datetime(issued["expiry_date"]) - pd.to_datetime(issued["issue_date"])).dt.days / 365.25
+        years = (
+            pd.to_datetime(issued["expiry_date"]) - pd.to_datetime(issued["issue_date"])
+        ).dt.days / 365.25
         assert years.between(4.99, 5.01).all(), table
     badges = _read(raw, "transport/vehicle_badges")
     days = (pd.to_datetime(badges["expiry_date"]) - pd.to_datetime(badges["issue_date"])).dt.days
@@ -59,7 +65,9 @@ def test_grade_one_in_the_year_the_child_turns_six_or_a_permitted_delay(province
     truth = pd.read_parquet(raw / "truth/identities.parquet")
     people = pd.read_parquet(raw / "truth/people.parquet").set_index("person_id")
     ids = truth[truth["table"] == "education/enrolments"].set_index("record_id")["person_id"]
-    true_birth = pd.to_datetime(people.loc[ids.loc[enrolments["record_id"]].to_numpy(), "birth_date"].to_numpy())
+    true_birth = pd.to_datetime(
+        people.loc[ids.loc[enrolments["record_id"]].to_numpy(), "birth_date"].to_numpy()
+    )
     age_in_year = pd.to_datetime(enrolments["enrol_date"]).dt.year.to_numpy() - true_birth.year
     max_delay = legal_value("grade1_max_delay_years", pd.Timestamp("2024-01-01").date())
     assert ((age_in_year >= 6) & (age_in_year <= 6 + max_delay)).all()
@@ -73,8 +81,11 @@ def test_poverty_review_applies_decree_07(province):
     households = _read(raw, "registry/households").sort_values("event_date")
     surveys = pd.merge_asof(
         surveys.assign(when=pd.to_datetime(surveys["survey_date"])).sort_values("when"),
-        households.assign(when=pd.to_datetime(households["event_date"]))[["when", "household_id", "area_type"]],
-        on="when", by="household_id",
+        households.assign(when=pd.to_datetime(households["event_date"]))[
+            ["when", "household_id", "area_type"]
+        ],
+        on="when",
+        by="household_id",
     )
     area = surveys["area_type"]
     line = np.where(area == "urban", 2_000_000, 1_500_000)
@@ -89,7 +100,7 @@ def test_poverty_review_applies_decree_07(province):
 
 
 def test_births_are_registered_after_birth_and_mostly_within_60_days(province):
-    world, raw = province
+    _world, raw = province
     births = pd.read_parquet(raw / "truth/births.parquet")
     people = pd.read_parquet(raw / "truth/people.parquet").set_index("cccd")
     tx = _read(raw, "services/transactions")

@@ -11,15 +11,31 @@ from needs_model.twin.params import LicenceParameters
 from needs_model.twin.world import World, day_in_month
 
 LICENCE_COLUMNS: dict[str, str] = {
-    "person": "i4", "kind": "i1", "number": "i4", "issue_ym": "i4", "expiry_ym": "i4",
-    "engagement": "f4", "rate": "f4", "requirement_ym": "i4", "active": "?",
+    "person": "i4",
+    "kind": "i1",
+    "number": "i4",
+    "issue_ym": "i4",
+    "expiry_ym": "i4",
+    "engagement": "f4",
+    "rate": "f4",
+    "requirement_ym": "i4",
+    "active": "?",
 }
 BUSINESS_COLUMNS: dict[str, str] = {
-    "owner": "i4", "number": "i4", "growth": "f4", "active": "?", "created_ym": "i4",
+    "owner": "i4",
+    "number": "i4",
+    "growth": "f4",
+    "active": "?",
+    "created_ym": "i4",
 }
 VEHICLE_COLUMNS: dict[str, str] = {
-    "business": "i4", "number": "i4", "freight": "?", "badge_issue_ym": "i4",
-    "badge_expiry_ym": "i4", "end_ym": "i4", "active": "?",
+    "business": "i4",
+    "number": "i4",
+    "freight": "?",
+    "badge_issue_ym": "i4",
+    "badge_expiry_ym": "i4",
+    "end_ym": "i4",
+    "active": "?",
 }
 BADGE_VALIDITY_MONTHS = 84  # Decree 10/2020 art. 22: up to 7 years, within the vehicle's life
 
@@ -64,7 +80,9 @@ def _commune_preference(w: World, profession: int) -> np.ndarray:
     if profession == 1:
         return np.where(urban, 3.0, 1.0)
     if profession == 2:
-        return np.where(c["district_name"].eq("Hội An").to_numpy(), 25.0, np.where(tourism, 6.0, 0.3))
+        return np.where(
+            c["district_name"].eq("Hội An").to_numpy(), 25.0, np.where(tourism, 6.0, 0.3)
+        )
     if profession == 3:
         return np.where(urban, 0.4, 2.0)
     return np.where(urban | tourism, 2.0, 1.0)
@@ -74,13 +92,19 @@ def pick_holders(w: World, k: int, profession: int, min_age: int, max_age: int) 
     p = w.people
     age = w.person_age()
     pool = np.flatnonzero(
-        p["alive"] & p["present"] & p["registered"] & (p["occupation"] == 0)
-        & (age >= min_age) & (age <= max_age)
+        p["alive"]
+        & p["present"]
+        & p["registered"]
+        & (p["occupation"] == 0)
+        & (age >= min_age)
+        & (age <= max_age)
     )
     if k <= 0 or len(pool) == 0:
         return np.array([], dtype=np.int64)
     weight = _commune_preference(w, profession)[w.person_commune(pool)]
-    weight = weight * np.where(p["education"][pool] >= 2, 3.0, 0.5) if profession in (1, 3) else weight
+    weight = (
+        weight * np.where(p["education"][pool] >= 2, 3.0, 0.5) if profession in (1, 3) else weight
+    )
     k = min(k, len(pool))
     return w.rng.choice(pool, size=k, replace=False, p=weight / weight.sum())
 
@@ -94,9 +118,13 @@ def issue_licences(w: World, holders: np.ndarray, kind: int, issue_ym: np.ndarra
         lp.requirement_rate_mean,
     )
     index = w.licences.append(
-        person=holders, kind=np.full(k, kind), number=w.numbers(f"licence{kind}", k),
-        issue_ym=issue_ym, expiry_ym=issue_ym + lp.validity_months,
-        engagement=w.rng.beta(4.0, 2.0, k), rate=rate,
+        person=holders,
+        kind=np.full(k, kind),
+        number=w.numbers(f"licence{kind}", k),
+        issue_ym=issue_ym,
+        expiry_ym=issue_ym + lp.validity_months,
+        engagement=w.rng.beta(4.0, 2.0, k),
+        rate=rate,
         requirement_ym=draw_requirement_ym(kind, issue_ym, rate, w.rng),
         active=np.ones(k, bool),
     )
@@ -110,10 +138,14 @@ def log_licence(w: World, index: np.ndarray, event: str, ym: np.ndarray | int) -
         return
     lic = w.licences
     w.log.add(
-        "licences", licence=index.astype(np.int32), kind=lic["kind"][index],
-        person=lic["person"][index], event=event,
+        "licences",
+        licence=index.astype(np.int32),
+        kind=lic["kind"][index],
+        person=lic["person"][index],
+        event=event,
         event_date=day_in_month(ym, w.days(len(index))),
-        issue_ym=lic["issue_ym"][index], expiry_ym=lic["expiry_ym"][index],
+        issue_ym=lic["issue_ym"][index],
+        expiry_ym=lic["expiry_ym"][index],
         commune=w.person_commune(lic["person"][index]),
     )
 
@@ -121,7 +153,7 @@ def log_licence(w: World, index: np.ndarray, event: str, ym: np.ndarray | int) -
 def init_careers(w: World, n_people: int) -> None:
     for profession in PROFESSIONS:
         lp = licence_parameters(w, profession.kind)
-        k = int(round(lp.holders_per_10k * n_people / 10_000))
+        k = round(lp.holders_per_10k * n_people / 10_000)
         holders = pick_holders(w, k, profession.kind, 25, 58)
         months_since_issue = w.rng.integers(0, lp.validity_months, len(holders))
         issue_licences(w, holders, profession.kind, w.ym - 1 - months_since_issue)
@@ -149,7 +181,10 @@ def licence_renewal_hazard(w: World, index: np.ndarray, ym: int) -> np.ndarray:
         i = index[of_kind]
         age = (ym - w.people["birth_ym"][lic["person"][i]]) // 12
         out[of_kind] = hazards.licence_renewal_probability(
-            lic["expiry_ym"][i] - ym, ym >= lic["requirement_ym"][i], lic["engagement"][i], age,
+            lic["expiry_ym"][i] - ym,
+            ym >= lic["requirement_ym"][i],
+            lic["engagement"][i],
+            age,
             licence_parameters(w, kind),
         )
     return out
@@ -172,13 +207,17 @@ def licences_step(w: World, n_people_start: int) -> None:
         lp = licence_parameters(w, kind)
         lic["issue_ym"][i] = w.ym
         lic["expiry_ym"][i] = w.ym + lp.validity_months
-        lic["requirement_ym"][i] = draw_requirement_ym(kind, lic["issue_ym"][i], lic["rate"][i], w.rng)
+        lic["requirement_ym"][i] = draw_requirement_ym(
+            kind, lic["issue_ym"][i], lic["rate"][i], w.rng
+        )
     log_licence(w, renewing, "renewed", w.ym)
     services = np.array([pr.service_id for pr in PROFESSIONS], dtype=object)
     if len(renewing):
         w.log.add(
-            "transactions", service=services[lic["kind"][renewing] - 1].astype(str),
-            subject=lic["person"][renewing], child=np.full(len(renewing), -1, np.int32),
+            "transactions",
+            service=services[lic["kind"][renewing] - 1].astype(str),
+            subject=lic["person"][renewing],
+            child=np.full(len(renewing), -1, np.int32),
             date=day_in_month(w.ym, w.days(len(renewing))),
             commune=w.person_commune(lic["person"][renewing]),
         )
@@ -197,12 +236,17 @@ def licences_step(w: World, n_people_start: int) -> None:
         medical = still[lic["kind"][still] == 1]
         hours = np.floor(lic["rate"][medical] * (w.ym - lic["issue_ym"][medical]))
         w.log.add(
-            "cme_reports", licence=medical.astype(np.int32), person=lic["person"][medical],
-            report_date=day_in_month(w.ym, w.days(len(medical))), cme_hours=hours.astype(np.int32),
+            "cme_reports",
+            licence=medical.astype(np.int32),
+            person=lic["person"][medical],
+            report_date=day_in_month(w.ym, w.days(len(medical))),
+            cme_hours=hours.astype(np.int32),
         )
     course = still[(lic["kind"][still] == 2) & (lic["requirement_ym"][still] == w.ym)]
     w.log.add(
-        "refresher_courses", licence=course.astype(np.int32), person=lic["person"][course],
+        "refresher_courses",
+        licence=course.astype(np.int32),
+        person=lic["person"][course],
         course_date=day_in_month(w.ym, w.days(len(course))),
     )
 
@@ -229,8 +273,12 @@ def add_vehicles(
     end_ym = w.ym + life - age_months
     issue = w.ym - badge_age_months
     return w.vehicles.append(
-        business=business, number=w.numbers("vehicle", k), freight=freight, badge_issue_ym=issue,
-        badge_expiry_ym=np.minimum(issue + BADGE_VALIDITY_MONTHS, end_ym), end_ym=end_ym,
+        business=business,
+        number=w.numbers("vehicle", k),
+        freight=freight,
+        badge_issue_ym=issue,
+        badge_expiry_ym=np.minimum(issue + BADGE_VALIDITY_MONTHS, end_ym),
+        end_ym=end_ym,
         active=np.ones(k, bool),
     )
 
@@ -240,9 +288,13 @@ def log_badges(w: World, vehicles: np.ndarray, event: str) -> None:
         return
     v = w.vehicles
     w.log.add(
-        "badges", vehicle=vehicles.astype(np.int32), business=v["business"][vehicles], event=event,
+        "badges",
+        vehicle=vehicles.astype(np.int32),
+        business=v["business"][vehicles],
+        event=event,
         event_date=day_in_month(w.ym, w.days(len(vehicles))),
-        issue_ym=v["badge_issue_ym"][vehicles], expiry_ym=v["badge_expiry_ym"][vehicles],
+        issue_ym=v["badge_issue_ym"][vehicles],
+        expiry_ym=v["badge_expiry_ym"][vehicles],
     )
 
 
@@ -251,8 +303,11 @@ def found_businesses(w: World, owners: np.ndarray, historical: bool) -> np.ndarr
     k = len(owners)
     created = w.ym - (w.rng.integers(12, 240, k) if historical else np.zeros(k, np.int64))
     business = w.businesses.append(
-        owner=owners, number=w.numbers("business", k), growth=w.rng.gamma(2.0, 0.5, k),
-        active=np.ones(k, bool), created_ym=created,
+        owner=owners,
+        number=w.numbers("business", k),
+        growth=w.rng.gamma(2.0, 0.5, k),
+        active=np.ones(k, bool),
+        created_ym=created,
     )
     w.people["occupation"][owners] = TRANSPORT_OCCUPATION
     fleet = 1 + w.rng.poisson(max(c.vehicles_per_business_mean - 1, 0), k)
@@ -266,13 +321,18 @@ def found_businesses(w: World, owners: np.ndarray, historical: bool) -> np.ndarr
         badge_age = np.zeros(n, dtype=np.int64)
     vehicles = add_vehicles(w, owner_of, age, badge_age)
     w.log.add(
-        "businesses", business=business.astype(np.int32), owner=owners.astype(np.int32),
-        event="licensed", event_date=day_in_month(created, w.days(k)),
+        "businesses",
+        business=business.astype(np.int32),
+        owner=owners.astype(np.int32),
+        event="licensed",
+        event_date=day_in_month(created, w.days(k)),
         commune=w.person_commune(owners),
     )
     if historical:
         w.log.add(
-            "badges", vehicle=vehicles.astype(np.int32), business=owner_of.astype(np.int32),
+            "badges",
+            vehicle=vehicles.astype(np.int32),
+            business=owner_of.astype(np.int32),
             event="issued",
             event_date=day_in_month(w.vehicles["badge_issue_ym"][vehicles], w.days(n)),
             issue_ym=w.vehicles["badge_issue_ym"][vehicles],
@@ -284,7 +344,7 @@ def found_businesses(w: World, owners: np.ndarray, historical: bool) -> np.ndarr
 
 
 def init_transport(w: World, n_people: int) -> None:
-    k = int(round(w.params.careers.transport_businesses_per_10k * n_people / 10_000))
+    k = round(w.params.careers.transport_businesses_per_10k * n_people / 10_000)
     owners = pick_holders(w, k, 4, 28, 60)
     found_businesses(w, owners, historical=True)
 
@@ -325,7 +385,10 @@ def transport_step(w: World, n_people_start: int) -> None:
     b["active"][closed] = False
     if len(closed):
         w.log.add(
-            "businesses", business=closed.astype(np.int32), owner=b["owner"][closed], event="closed",
+            "businesses",
+            business=closed.astype(np.int32),
+            owner=b["owner"][closed],
+            event="closed",
             event_date=day_in_month(w.ym, w.days(len(closed))),
             commune=w.person_commune(b["owner"][closed]),
         )
@@ -341,12 +404,19 @@ def transport_step(w: World, n_people_start: int) -> None:
     v["active"][in_service[retiring]] = False
     replaced = in_service[retiring & event]
     new_vehicles = add_vehicles(
-        w, v["business"][replaced], np.zeros(len(replaced), np.int64), np.zeros(len(replaced), np.int64)
+        w,
+        v["business"][replaced],
+        np.zeros(len(replaced), np.int64),
+        np.zeros(len(replaced), np.int64),
     )
     renewed = in_service[~retiring & event]
     v["badge_issue_ym"][renewed] = w.ym
     v["badge_expiry_ym"][renewed] = np.minimum(w.ym + BADGE_VALIDITY_MONTHS, v["end_ym"][renewed])
-    lapsed = in_service[~retiring & ~event & (v["badge_expiry_ym"][in_service] - w.ym <= -c.badge_lapse_after_months)]
+    lapsed = in_service[
+        ~retiring
+        & ~event
+        & (v["badge_expiry_ym"][in_service] - w.ym <= -c.badge_lapse_after_months)
+    ]
     v["active"][lapsed] = False
     expanding = active[w.rng.random(len(active)) < expansion_probability(w, active)]
     added = add_vehicles(
@@ -354,22 +424,31 @@ def transport_step(w: World, n_people_start: int) -> None:
     )
     log_badges(w, np.concatenate([new_vehicles, added]), "issued")
     log_badges(w, renewed, "renewed")
-    with_event = np.unique(np.concatenate([v["business"][replaced], v["business"][renewed], expanding]))
+    with_event = np.unique(
+        np.concatenate([v["business"][replaced], v["business"][renewed], expanding])
+    )
     if len(with_event):
         w.log.add(
-            "transactions", service="transport_business_license", subject=with_event.astype(np.int32),
+            "transactions",
+            service="transport_business_license",
+            subject=with_event.astype(np.int32),
             child=np.full(len(with_event), -1, np.int32),
             date=day_in_month(w.ym, w.days(len(with_event))),
             commune=w.person_commune(b["owner"][with_event]),
         )
     # New businesses keep the sector near its density.
     target = c.transport_businesses_per_10k * n_people_start / 10_000
-    k = int(w.rng.poisson(max(target - len(active), 0) * 0.05 + target * c.business_closure_monthly))
+    k = int(
+        w.rng.poisson(max(target - len(active), 0) * 0.05 + target * c.business_closure_monthly)
+    )
     owners = pick_holders(w, k, 4, 25, 55)
     if len(owners):
         founded = found_businesses(w, owners, historical=False)
         w.log.add(
-            "transactions", service="transport_business_license", subject=founded.astype(np.int32),
-            child=np.full(len(founded), -1, np.int32), date=day_in_month(w.ym, w.days(len(founded))),
+            "transactions",
+            service="transport_business_license",
+            subject=founded.astype(np.int32),
+            child=np.full(len(founded), -1, np.int32),
+            date=day_in_month(w.ym, w.days(len(founded))),
             commune=w.person_commune(owners),
         )

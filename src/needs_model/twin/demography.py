@@ -50,7 +50,9 @@ def person_exit_probabilities(
     age = (ym - p["birth_ym"][index]) // 12
     mountain = w.person_mountain(index)
     death = hazards.death_probability(age, p["sex"][index] == 0, d)
-    death = np.where(p["registered"][index], death, 0.0)  # a birth is registered before anything else
+    death = np.where(
+        p["registered"][index], death, 0.0
+    )  # a birth is registered before anything else
     household = hazards.household_out_migration_probability(
         mountain, d, w.factor("out_migration", ym, mountain)
     )
@@ -66,7 +68,8 @@ def exits(w: World) -> None:
     death, _, individual = person_exit_probabilities(w, here, w.ym)
     hh_here = np.flatnonzero(hh["present"])
     hh_prob = hazards.household_out_migration_probability(
-        hh["mountain"][hh_here], w.params.demography,
+        hh["mountain"][hh_here],
+        w.params.demography,
         w.factor("out_migration", w.ym, hh["mountain"][hh_here]),
     )
     u_death, u_ind = w.rng.random(len(here)), w.rng.random(len(here))
@@ -94,8 +97,11 @@ def exits(w: World) -> None:
     p["exit_ym"][leaving] = w.ym
     p["gestation"][solo] = np.where(p["gestation"][solo] >= 0, -1, p["gestation"][solo])
     p["gestation"][movers] = -1
-    log_registry(w, np.concatenate([movers, solo])[p["registered"][np.concatenate([movers, solo])]],
-                 "emigration")
+    log_registry(
+        w,
+        np.concatenate([movers, solo])[p["registered"][np.concatenate([movers, solo])]],
+        "emigration",
+    )
     hh["present"][leaving_households] = False
     hh["exit_ym"][leaving_households] = w.ym
     log_household(w, leaving_households, "emigration")
@@ -127,20 +133,39 @@ def births(w: World) -> None:
     family = np.where(spouse >= 0, p["family"][np.maximum(spouse, 0)], p["family"][born_to])
     day = w.days(k)
     children = w.people.append(
-        birth_ym=np.full(k, w.ym), birth_day=day, sex=sex, ethnicity=p["ethnicity"][born_to],
-        religion=p["religion"][born_to], household=p["household"][born_to],
-        alive=np.ones(k, bool), present=np.ones(k, bool), spouse=np.full(k, -1),
-        last_birth_ym=np.full(k, -1), gestation=np.full(k, -1), conception_ym=np.full(k, -1),
-        mother=born_to, registered=np.zeros(k, bool), facility_birth=facility,
-        disabled=w.rng.random(k) < 0.012, family=family, middle=middle, given=given,
-        education=np.zeros(k), exit_ym=np.full(k, -1), birth_province=np.zeros(k),
+        birth_ym=np.full(k, w.ym),
+        birth_day=day,
+        sex=sex,
+        ethnicity=p["ethnicity"][born_to],
+        religion=p["religion"][born_to],
+        household=p["household"][born_to],
+        alive=np.ones(k, bool),
+        present=np.ones(k, bool),
+        spouse=np.full(k, -1),
+        last_birth_ym=np.full(k, -1),
+        gestation=np.full(k, -1),
+        conception_ym=np.full(k, -1),
+        mother=born_to,
+        registered=np.zeros(k, bool),
+        facility_birth=facility,
+        disabled=w.rng.random(k) < 0.012,
+        family=family,
+        middle=middle,
+        given=given,
+        education=np.zeros(k),
+        exit_ym=np.full(k, -1),
+        birth_province=np.zeros(k),
     )
     p["gestation"][born_to] = -1
     p["antenatal"][born_to] = False
     p["parity"][born_to] += 1
     p["last_birth_ym"][born_to] = w.ym
-    w.log.add("truth_births", child=children.astype(np.int32), mother=born_to.astype(np.int32),
-              ym=np.full(k, w.ym, np.int32))
+    w.log.add(
+        "truth_births",
+        child=children.astype(np.int32),
+        mother=born_to.astype(np.int32),
+        ym=np.full(k, w.ym, np.int32),
+    )
     at_facility = children[facility]
     w.log.add(
         "health_births",
@@ -180,8 +205,11 @@ def birth_registrations(w: World) -> None:
     )
     log_registry(w, registered, "birth_registration", day)
     w.log.add(
-        "transactions", service="birth_registration", subject=p["mother"][registered],
-        child=registered.astype(np.int32), date=day_in_month(w.ym, day),
+        "transactions",
+        service="birth_registration",
+        subject=p["mother"][registered],
+        child=registered.astype(np.int32),
+        date=day_in_month(w.ym, day),
         commune=w.person_commune(registered),
     )
 
@@ -189,9 +217,14 @@ def birth_registrations(w: World) -> None:
 def conceptions(w: World) -> None:
     p, d = w.people, w.params.demography
     women = np.flatnonzero(
-        (p["sex"] == 1) & p["alive"] & p["present"] & (p["gestation"] < 0)
-        & ((w.ym - p["last_birth_ym"] >= d.postpartum_months_without_conception)
-           | (p["last_birth_ym"] < 0))
+        (p["sex"] == 1)
+        & p["alive"]
+        & p["present"]
+        & (p["gestation"] < 0)
+        & (
+            (w.ym - p["last_birth_ym"] >= d.postpartum_months_without_conception)
+            | (p["last_birth_ym"] < 0)
+        )
     )
     age = w.person_age(women)
     fertile = women[(age >= 15) & (age <= 49)]
@@ -199,8 +232,13 @@ def conceptions(w: World) -> None:
     hh = p["household"][fertile]
     mountain = w.households["mountain"][hh]
     prob = hazards.conception_probability(
-        age, p["married"][fertile], p["parity"][fertile], w.households["urban"][hh], mountain,
-        d, w.factor("conception", w.ym, mountain),
+        age,
+        p["married"][fertile],
+        p["parity"][fertile],
+        w.households["urban"][hh],
+        mountain,
+        d,
+        w.factor("conception", w.ym, mountain),
     )
     conceived = fertile[w.rng.random(len(fertile)) < prob]
     p["gestation"][conceived] = 0
@@ -218,8 +256,10 @@ def conceptions(w: World) -> None:
     conception_day = day_in_month(p["conception_ym"][seen], 14)
     due = conception_day + (266 + w.rng.normal(0, 7, len(seen)).round()).astype("timedelta64[D]")
     w.log.add(
-        "health_pregnancies", mother=seen.astype(np.int32),
-        visit_date=day_in_month(w.ym, w.days(len(seen))), expected_due_date=due,
+        "health_pregnancies",
+        mother=seen.astype(np.int32),
+        visit_date=day_in_month(w.ym, w.days(len(seen))),
+        expected_due_date=due,
         commune=w.person_commune(seen),
     )
 
@@ -248,11 +288,14 @@ def marriages(w: World) -> None:
         hh = w.households
         log_income = hh["log_income"][parent] + w.rng.normal(0, 0.15, len(parent))
         new = hh.append(
-            commune=hh["commune"][parent], urban=hh["urban"][parent],
+            commune=hh["commune"][parent],
+            urban=hh["urban"][parent],
             mountain=hh["mountain"][parent],
-            vulnerability=w.rng.gamma(2.0, 0.5, len(parent)), log_income=log_income,
+            vulnerability=w.rng.gamma(2.0, 0.5, len(parent)),
+            log_income=log_income,
             deprivations=draw_deprivations(hh["mountain"][parent], log_income, w.params, w.rng),
-            present=np.ones(len(parent), bool), created_ym=np.full(len(parent), w.ym),
+            present=np.ones(len(parent), bool),
+            created_ym=np.full(len(parent), w.ym),
             exit_ym=np.full(len(parent), -1),
         )
         p["household"][brides[own_home]] = new
@@ -274,8 +317,12 @@ def internal_moves(w: World) -> None:
     hh["urban"][moving] = w.communes["is_urban"].to_numpy()[destination]
     hh["mountain"][moving] = w.communes["is_mountain"].to_numpy()[destination]
     log_household(w, moving, "moved")
-    members = np.flatnonzero(np.isin(w.people["household"], moving) & w.people["alive"]
-                             & w.people["present"] & w.people["registered"])
+    members = np.flatnonzero(
+        np.isin(w.people["household"], moving)
+        & w.people["alive"]
+        & w.people["present"]
+        & w.people["registered"]
+    )
     log_registry(w, members, "moved")
 
 
@@ -288,13 +335,16 @@ def arrivals(w: World) -> None:
     if k == 0:
         return
     people, households = build_initial_population(
-        max(int(k * w.params.people_per_household_target), 1), w.communes, w.ym, w.params,
-        w.rng, w.issuer, native_share=0.15,
+        max(int(k * w.params.people_per_household_target), 1),
+        w.communes,
+        w.ym,
+        w.params,
+        w.rng,
+        w.issuer,
+        native_share=0.15,
     )
     offset = w.households.n
-    new_households = w.households.append(
-        **{name: households[name] for name in households.names}
-    )
+    new_households = w.households.append(**{name: households[name] for name in households.names})
     hh["created_ym"][new_households] = w.ym
     columns = {name: people[name] for name in people.names}
     columns["household"] = columns["household"] + offset
@@ -305,9 +355,7 @@ def arrivals(w: World) -> None:
     log_registry(w, new_people, "immigration")
 
 
-def school_entry_probability(
-    w: World, index: np.ndarray, round_year: int
-) -> np.ndarray:
+def school_entry_probability(w: World, index: np.ndarray, round_year: int) -> np.ndarray:
     p, s = w.people, w.params.school
     years = round_year - p["birth_ym"][index] // 12
     prob = np.zeros(len(index))
@@ -330,11 +378,16 @@ def school_admissions(w: World) -> None:
     p["grade1"][admitted] = True
     day = w.days(len(admitted))
     w.log.add(
-        "education_enrolments", person=admitted.astype(np.int32), enrol_date=day_in_month(w.ym, day),
+        "education_enrolments",
+        person=admitted.astype(np.int32),
+        enrol_date=day_in_month(w.ym, day),
         commune=w.person_commune(admitted),
     )
     w.log.add(
-        "transactions", service="school_admission", subject=admitted.astype(np.int32),
-        child=admitted.astype(np.int32), date=day_in_month(w.ym, day),
+        "transactions",
+        service="school_admission",
+        subject=admitted.astype(np.int32),
+        child=admitted.astype(np.int32),
+        date=day_in_month(w.ym, day),
         commune=w.person_commune(admitted),
     )

@@ -21,11 +21,21 @@ from needs_model.twin.world import World, day_in_month
 
 MERGER = np.datetime64(MERGER_DATE, "D")
 SUBJECT_KIND = {
-    "birth_registration": "person", "school_admission": "person",
-    "medical_license_renewal": "person", "tour_guide_card_renewal": "person",
-    "veterinary_certificate_renewal": "person", "poor_household_confirmation": "household",
+    "birth_registration": "person",
+    "school_admission": "person",
+    "medical_license_renewal": "person",
+    "tour_guide_card_renewal": "person",
+    "veterinary_certificate_renewal": "person",
+    "poor_household_confirmation": "household",
     "transport_business_license": "business",
 }
+
+
+def where_or_none(condition: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`values` where `condition` holds, None elsewhere (an object array for nullable columns)."""
+    out = np.full(len(condition), None, dtype=object)
+    out[condition] = np.asarray(values, dtype=object)[condition]
+    return out
 
 
 def padded(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
@@ -50,18 +60,35 @@ class Truth:
 
     def identity(self, table: str, record_id: np.ndarray, person: np.ndarray) -> None:
         self.identities.append(
-            pd.DataFrame({"table": table, "record_id": record_id, "person_id": person.astype(np.int64)})
+            pd.DataFrame(
+                {"table": table, "record_id": record_id, "person_id": person.astype(np.int64)}
+            )
         )
 
-    def error(self, kind: str, table: str, record_id: np.ndarray, column: str,
-              true_value: np.ndarray, recorded_value: np.ndarray, person: np.ndarray) -> None:
+    def error(
+        self,
+        kind: str,
+        table: str,
+        record_id: np.ndarray,
+        column: str,
+        true_value: np.ndarray,
+        recorded_value: np.ndarray,
+        person: np.ndarray,
+    ) -> None:
         if len(record_id):
-            self.errors.append(pd.DataFrame({
-                "error_type": kind, "table": table, "record_id": record_id, "column": column,
-                "true_value": pd.Series(true_value).astype("string").to_numpy(),
-                "recorded_value": pd.Series(recorded_value).astype("string").to_numpy(),
-                "person_id": person.astype(np.int64),
-            }))
+            self.errors.append(
+                pd.DataFrame(
+                    {
+                        "error_type": kind,
+                        "table": table,
+                        "record_id": record_id,
+                        "column": column,
+                        "true_value": pd.Series(true_value).astype("string").to_numpy(),
+                        "recorded_value": pd.Series(recorded_value).astype("string").to_numpy(),
+                        "person_id": person.astype(np.int64),
+                    }
+                )
+            )
 
 
 class ExtractWriter:
@@ -70,7 +97,7 @@ class ExtractWriter:
         self.rng = np.random.default_rng([int(w.rng.integers(0, 2**31)), 7])
         self.truth = Truth()
         p = w.people
-        self.cccd = np.where(p["cccd"] > 0, to_string(p["cccd"]), None).astype(object)
+        self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
         self.name = names.full_names(p["family"], p["middle"], p["given"], p["sex"] == 1)
         self.birth_date = day_in_month(p["birth_ym"], p["birth_day"])
         self.sex = np.where(p["sex"] == 1, "female", "male")
@@ -90,13 +117,18 @@ class ExtractWriter:
         }
 
     def person_columns(
-        self, table: str, prefix: str, person: np.ndarray, recorded_at: np.ndarray,
-        record_id: np.ndarray, inject: bool = True,
+        self,
+        table: str,
+        prefix: str,
+        person: np.ndarray,
+        recorded_at: np.ndarray,
+        record_id: np.ndarray,
+        inject: bool = True,
     ) -> dict[str, np.ndarray]:
         """CCCD (missing before it was issued), name and birth date, with injected errors."""
         p = self.w.people
         issued = day_in_month(p["cccd_ym"][person], 1) <= recorded_at
-        cccd = np.where(issued & (p["cccd"][person] > 0), self.cccd[person], None).astype(object)
+        cccd = where_or_none(issued & (p["cccd"][person] > 0), self.cccd[person])
         name = self.name[person].copy()
         birth = self.birth_date[person].copy()
         self.truth.identity(table, record_id, person)
@@ -104,27 +136,55 @@ class ExtractWriter:
             e = self.w.params.errors
             n = len(person)
             missing = (self.rng.random(n) < e.missing_cccd) & pd.notna(cccd)
-            self.truth.error("missing_cccd", table, record_id[missing], f"{prefix}cccd",
-                             cccd[missing], np.full(missing.sum(), None), person[missing])
+            self.truth.error(
+                "missing_cccd",
+                table,
+                record_id[missing],
+                f"{prefix}cccd",
+                cccd[missing],
+                np.full(missing.sum(), None),
+                person[missing],
+            )
             cccd[missing] = None
             plain = self.rng.random(n) < e.name_without_diacritics
             stripped = np.array([names.strip_diacritics(x) for x in name[plain]], dtype=object)
             changed = stripped != name[plain]
             idx = np.flatnonzero(plain)[changed]
-            self.truth.error("name_without_diacritics", table, record_id[idx], f"{prefix}full_name",
-                             name[idx], stripped[changed], person[idx])
+            self.truth.error(
+                "name_without_diacritics",
+                table,
+                record_id[idx],
+                f"{prefix}full_name",
+                name[idx],
+                stripped[changed],
+                person[idx],
+            )
             name[idx] = stripped[changed]
             typo = (self.rng.random(n) < e.name_misspelt) & ~plain
             idx = np.flatnonzero(typo)
             spelt = np.array([names.misspell(x, self.rng) for x in name[idx]], dtype=object)
             keep = spelt != name[idx]
-            self.truth.error("name_misspelt", table, record_id[idx[keep]], f"{prefix}full_name",
-                             name[idx[keep]], spelt[keep], person[idx[keep]])
+            self.truth.error(
+                "name_misspelt",
+                table,
+                record_id[idx[keep]],
+                f"{prefix}full_name",
+                name[idx[keep]],
+                spelt[keep],
+                person[idx[keep]],
+            )
             name[idx[keep]] = spelt[keep]
             idx = np.flatnonzero(self.rng.random(n) < e.birth_date_typo)
             wrong = self._date_typos(birth[idx])
-            self.truth.error("birth_date_typo", table, record_id[idx], f"{prefix}birth_date",
-                             birth[idx], wrong, person[idx])
+            self.truth.error(
+                "birth_date_typo",
+                table,
+                record_id[idx],
+                f"{prefix}birth_date",
+                birth[idx],
+                wrong,
+                person[idx],
+            )
             birth[idx] = wrong
         return {f"{prefix}cccd": cccd, f"{prefix}full_name": name, f"{prefix}birth_date": birth}
 
@@ -134,15 +194,23 @@ class ExtractWriter:
         kind = self.rng.integers(0, 3, len(dates))
         swap = (kind == 0) & (day <= 12) & (day != month)
         out = dates.copy()
-        swapped = pd.to_datetime(
-            pd.DataFrame({"year": year[swap], "month": day[swap], "day": month[swap]})
-        ).to_numpy().astype("datetime64[D]") if swap.any() else np.array([], "datetime64[D]")
+        swapped = (
+            pd.to_datetime(
+                pd.DataFrame({"year": year[swap], "month": day[swap], "day": month[swap]})
+            )
+            .to_numpy()
+            .astype("datetime64[D]")
+            if swap.any()
+            else np.array([], "datetime64[D]")
+        )
         out[swap] = swapped
         shift_day = ~swap & (kind != 2)
         shift = self.rng.choice([-3, -2, -1, 1, 2, 3], len(dates))
         out[shift_day] = dates[shift_day] + shift[shift_day].astype("timedelta64[D]")
         shift_year = ~swap & (kind == 2)
-        out[shift_year] = dates[shift_year] + (365 * np.sign(shift[shift_year])).astype("timedelta64[D]")
+        out[shift_year] = dates[shift_year] + (365 * np.sign(shift[shift_year])).astype(
+            "timedelta64[D]"
+        )
         return out
 
     def write(self, t: contract.Table, columns: dict[str, np.ndarray]) -> int:
@@ -154,7 +222,9 @@ class ExtractWriter:
             if c.dtype == "date":
                 arrays.append(pa.array(values.to_numpy().astype("datetime64[D]"), pa.date32()))
             elif c.dtype == "string":
-                arrays.append(pa.array(values.astype(object).where(values.notna(), None), pa.string()))
+                arrays.append(
+                    pa.array(values.astype(object).where(values.notna(), None), pa.string())
+                )
             else:
                 arrays.append(pa.array(values, contract.ARROW_TYPES[c.dtype]))
         target = self.out / t.path
@@ -171,99 +241,162 @@ class ExtractWriter:
         w, p, e = self.w, self.w.people, self.w.params.errors
         t = contract.table("registry", "people")
         init = w.initial["people"]
-        reg_date = self.birth_date[init] + self.rng.integers(0, 50, len(init)).astype("timedelta64[D]")
-        opening = pd.DataFrame({
-            "person": init, "event": "initial", "event_date": reg_date,
-            "household": w.initial["household"],
-            "commune": w.initial["household_commune"][w.initial["household"]],
-            "married": w.initial["married"], "alive": True, "present": True,
-        })
+        reg_date = self.birth_date[init] + self.rng.integers(0, 50, len(init)).astype(
+            "timedelta64[D]"
+        )
+        opening = pd.DataFrame(
+            {
+                "person": init,
+                "event": "initial",
+                "event_date": reg_date,
+                "household": w.initial["household"],
+                "commune": w.initial["household_commune"][w.initial["household"]],
+                "married": w.initial["married"],
+                "alive": True,
+                "present": True,
+            }
+        )
         logged = pd.DataFrame(w.log.frame("registry_people"))
         rows = pd.concat([opening, logged], ignore_index=True)
         rows["recorded_at"] = rows["event_date"].to_numpy().astype("datetime64[D]")
         moves = rows["event"].isin(["moved", "marriage"]).to_numpy()
         late = moves & (self.rng.random(len(rows)) < e.late_move_registration)
-        rows.loc[late, "recorded_at"] = (
-            rows.loc[late, "event_date"].to_numpy().astype("datetime64[D]")
-            + self.rng.integers(30, 181, late.sum()).astype("timedelta64[D]")
+        rows.loc[late, "recorded_at"] = rows.loc[late, "event_date"].to_numpy().astype(
+            "datetime64[D]"
+        ) + self.rng.integers(30, 181, late.sum()).astype("timedelta64[D]")
+        stale = (rows["event"] == "moved").to_numpy() & (
+            self.rng.random(len(rows)) < e.stale_address
         )
-        stale = (rows["event"] == "moved").to_numpy() & (self.rng.random(len(rows)) < e.stale_address)
         record_id = self.ids("RP", len(rows))
         rows["record_id"] = record_id
-        self.truth.error("late_move_registration", "registry/people", record_id[late], "recorded_at",
-                         rows.loc[late, "event_date"].to_numpy(), rows.loc[late, "recorded_at"].to_numpy(),
-                         rows.loc[late, "person"].to_numpy())
-        self.truth.error("stale_address", "registry/people", record_id[stale], "commune_code",
-                         self.legacy_code[rows.loc[stale, "commune"].to_numpy()],
-                         np.full(stale.sum(), None), rows.loc[stale, "person"].to_numpy())
+        self.truth.error(
+            "late_move_registration",
+            "registry/people",
+            record_id[late],
+            "recorded_at",
+            rows.loc[late, "event_date"].to_numpy(),
+            rows.loc[late, "recorded_at"].to_numpy(),
+            rows.loc[late, "person"].to_numpy(),
+        )
+        self.truth.error(
+            "stale_address",
+            "registry/people",
+            record_id[stale],
+            "commune_code",
+            self.legacy_code[rows.loc[stale, "commune"].to_numpy()],
+            np.full(stale.sum(), None),
+            rows.loc[stale, "person"].to_numpy(),
+        )
         rows = rows[~stale]
         # Duplicate records: the same person registered twice, often with a variant name.
-        dup = rows[(rows["event"] == "initial").to_numpy()
-                   & (self.rng.random(len(rows)) < e.duplicate_registry_record)].copy()
+        dup = rows[
+            (rows["event"] == "initial").to_numpy()
+            & (self.rng.random(len(rows)) < e.duplicate_registry_record)
+        ].copy()
         dup["record_id"] = self.ids("RD", len(dup))
         rows = pd.concat([rows, dup], ignore_index=True)
         person = rows["person"].to_numpy()
         recorded = rows["recorded_at"].to_numpy().astype("datetime64[D]")
-        cols = self.person_columns("registry/people", "", person, recorded,
-                                   rows["record_id"].to_numpy(), inject=False)
+        cols = self.person_columns(
+            "registry/people", "", person, recorded, rows["record_id"].to_numpy(), inject=False
+        )
         is_dup = rows["record_id"].str.startswith("RD").to_numpy()
         plain = is_dup & (self.rng.random(len(rows)) < 0.5)
         cols["full_name"][plain] = [names.strip_diacritics(x) for x in cols["full_name"][plain]]
         no_id = is_dup & (self.rng.random(len(rows)) < 0.5)
         cols["cccd"][no_id] = None
-        self.truth.error("duplicate_registry_record", "registry/people",
-                         rows["record_id"].to_numpy()[is_dup], "record_id",
-                         np.full(is_dup.sum(), None), rows["record_id"].to_numpy()[is_dup], person[is_dup])
-        status = np.where(~rows["alive"].to_numpy(bool), "deceased",
-                          np.where(~rows["present"].to_numpy(bool), "moved_out", "resident"))
-        return self.write(t, {
-            **cols, "record_id": rows["record_id"].to_numpy(), "sex": self.sex[person],
-            "ethnicity": np.array(ETHNICITIES, dtype=object)[p["ethnicity"][person]],
-            "religion": np.array(RELIGIONS, dtype=object)[p["religion"][person]],
-            "household_id": household_ids(rows["household"].to_numpy()),
-            **self.communes(rows["commune"].to_numpy(), recorded),
-            "marital_status": np.where(rows["married"].to_numpy(bool), "married", "single"),
-            "status": status, "event": rows["event"].to_numpy(),
-            "event_date": rows["event_date"].to_numpy().astype("datetime64[D]"), "recorded_at": recorded,
-        })
+        self.truth.error(
+            "duplicate_registry_record",
+            "registry/people",
+            rows["record_id"].to_numpy()[is_dup],
+            "record_id",
+            np.full(is_dup.sum(), None),
+            rows["record_id"].to_numpy()[is_dup],
+            person[is_dup],
+        )
+        status = np.where(
+            ~rows["alive"].to_numpy(bool),
+            "deceased",
+            np.where(~rows["present"].to_numpy(bool), "moved_out", "resident"),
+        )
+        return self.write(
+            t,
+            {
+                **cols,
+                "record_id": rows["record_id"].to_numpy(),
+                "sex": self.sex[person],
+                "ethnicity": np.array(ETHNICITIES, dtype=object)[p["ethnicity"][person]],
+                "religion": np.array(RELIGIONS, dtype=object)[p["religion"][person]],
+                "household_id": household_ids(rows["household"].to_numpy()),
+                **self.communes(rows["commune"].to_numpy(), recorded),
+                "marital_status": np.where(rows["married"].to_numpy(bool), "married", "single"),
+                "status": status,
+                "event": rows["event"].to_numpy(),
+                "event_date": rows["event_date"].to_numpy().astype("datetime64[D]"),
+                "recorded_at": recorded,
+            },
+        )
 
     def registry_households(self) -> int:
         w = self.w
         init = w.initial["households"]
-        opening = pd.DataFrame({
-            "household": init, "event": "initial",
-            "event_date": day_in_month(w.households["created_ym"][init], 1)
-            - self.rng.integers(0, 3650, len(init)).astype("timedelta64[D]"),
-            "commune": w.initial["household_commune"], "present": True,
-        })
-        rows = pd.concat([opening, pd.DataFrame(w.log.frame("registry_households"))], ignore_index=True)
+        opening = pd.DataFrame(
+            {
+                "household": init,
+                "event": "initial",
+                "event_date": day_in_month(w.households["created_ym"][init], 1)
+                - self.rng.integers(0, 3650, len(init)).astype("timedelta64[D]"),
+                "commune": w.initial["household_commune"],
+                "present": True,
+            }
+        )
+        rows = pd.concat(
+            [opening, pd.DataFrame(w.log.frame("registry_households"))], ignore_index=True
+        )
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
         recorded = self.lag(event_date, 5)
         commune = rows["commune"].to_numpy()
-        return self.write(contract.table("registry", "households"), {
-            "record_id": self.ids("RH", len(rows)), "household_id": household_ids(rows["household"].to_numpy()),
-            **self.communes(commune, recorded),
-            "area_type": np.where(w.communes["is_urban"].to_numpy()[commune], "urban", "rural"),
-            "status": np.where(rows["present"].to_numpy(bool), "resident", "moved_out"),
-            "event": rows["event"].to_numpy(), "event_date": event_date, "recorded_at": recorded,
-        })
+        return self.write(
+            contract.table("registry", "households"),
+            {
+                "record_id": self.ids("RH", len(rows)),
+                "household_id": household_ids(rows["household"].to_numpy()),
+                **self.communes(commune, recorded),
+                "area_type": np.where(w.communes["is_urban"].to_numpy()[commune], "urban", "rural"),
+                "status": np.where(rows["present"].to_numpy(bool), "resident", "moved_out"),
+                "event": rows["event"].to_numpy(),
+                "event_date": event_date,
+                "recorded_at": recorded,
+            },
+        )
 
     def simple_person_table(
-        self, agency: str, name: str, log_table: str, person_key: str, prefix: str,
-        date_key: str, extra: dict[str, object],
+        self,
+        agency: str,
+        name: str,
+        log_table: str,
+        person_key: str,
+        prefix: str,
+        date_key: str,
+        extra: dict[str, object],
     ) -> int:
         log = self.w.log.frame(log_table)
         if not log:
-            log = {person_key: np.array([], np.int32), date_key: np.array([], "datetime64[D]"),
-                   "commune": np.array([], np.int16)}
+            log = {
+                person_key: np.array([], np.int32),
+                date_key: np.array([], "datetime64[D]"),
+                "commune": np.array([], np.int16),
+            }
         t = contract.table(agency, name)
         person = log[person_key]
         event_date = log[date_key].astype("datetime64[D]")
         recorded = self.lag(event_date, 7)
         record_id = self.ids(f"{agency[:2].upper()}{name[:2].upper()}", len(person))
         columns = {
-            "record_id": record_id, **self.person_columns(f"{agency}/{name}", prefix, person, recorded, record_id),
-            **self.communes(log["commune"], recorded), "recorded_at": recorded,
+            "record_id": record_id,
+            **self.person_columns(f"{agency}/{name}", prefix, person, recorded, record_id),
+            **self.communes(log["commune"], recorded),
+            "recorded_at": recorded,
         }
         for column, value in extra.items():
             columns[column] = value(log) if callable(value) else np.full(len(person), value)
@@ -278,25 +411,49 @@ class ExtractWriter:
         }[profession_kind]
         log = pd.DataFrame(w.log.frame("licences"))
         log = log[log["kind"] == profession_kind]
-        rows = log[["licence", "person", "event", "event_date", "issue_ym", "expiry_ym", "commune"]].copy()
+        rows = log[
+            ["licence", "person", "event", "event_date", "issue_ym", "expiry_ym", "commune"]
+        ].copy()
         if profession_kind == 1:
             cme = pd.DataFrame(w.log.frame("cme_reports"))
             if len(cme):
-                rows = pd.concat([rows, pd.DataFrame({
-                    "licence": cme["licence"], "person": cme["person"], "event": "cme_report",
-                    "event_date": cme["report_date"], "cme_hours": cme["cme_hours"],
-                })], ignore_index=True)
+                rows = pd.concat(
+                    [
+                        rows,
+                        pd.DataFrame(
+                            {
+                                "licence": cme["licence"],
+                                "person": cme["person"],
+                                "event": "cme_report",
+                                "event_date": cme["report_date"],
+                                "cme_hours": cme["cme_hours"],
+                            }
+                        ),
+                    ],
+                    ignore_index=True,
+                )
         if profession_kind == 2:
             course = pd.DataFrame(w.log.frame("refresher_courses"))
             if len(course):
-                rows = pd.concat([rows, pd.DataFrame({
-                    "licence": course["licence"], "person": course["person"],
-                    "event": "refresher_course", "event_date": course["course_date"],
-                })], ignore_index=True)
+                rows = pd.concat(
+                    [
+                        rows,
+                        pd.DataFrame(
+                            {
+                                "licence": course["licence"],
+                                "person": course["person"],
+                                "event": "refresher_course",
+                                "event_date": course["course_date"],
+                            }
+                        ),
+                    ],
+                    ignore_index=True,
+                )
         rows = rows.sort_values(["licence", "event_date"], kind="stable")
         # Rows without their own issue/expiry carry the licence in force (last issued before).
         rows[["issue_ym", "expiry_ym", "commune"]] = rows.groupby("licence")[
-            ["issue_ym", "expiry_ym", "commune"]].ffill()
+            ["issue_ym", "expiry_ym", "commune"]
+        ].ffill()
         rows = rows.dropna(subset=["issue_ym"]).reset_index(drop=True)
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
         recorded = self.lag(event_date, 10)
@@ -328,26 +485,42 @@ class ExtractWriter:
         event_date = log["event_date"].astype("datetime64[D]")
         recorded = self.lag(event_date, 10)
         record_id = self.ids("TB", len(event_date))
-        n_business = self.write(contract.table("transport", "businesses"), {
-            "record_id": record_id, "business_id": business_ids(log["business"]).astype(object),
-            **self.person_columns("transport/businesses", "owner_", log["owner"].astype(np.int64), recorded, record_id),
-            "event": log["event"], "event_date": event_date,
-            **self.communes(log["commune"], recorded), "recorded_at": recorded,
-        })
+        n_business = self.write(
+            contract.table("transport", "businesses"),
+            {
+                "record_id": record_id,
+                "business_id": business_ids(log["business"]).astype(object),
+                **self.person_columns(
+                    "transport/businesses",
+                    "owner_",
+                    log["owner"].astype(np.int64),
+                    recorded,
+                    record_id,
+                ),
+                "event": log["event"],
+                "event_date": event_date,
+                **self.communes(log["commune"], recorded),
+                "recorded_at": recorded,
+            },
+        )
         badges = w.log.frame("badges")
         vehicle = badges["vehicle"].astype(np.int64)
         issue = day_in_month(badges["issue_ym"].astype(np.int64), 1)
         event_date = badges["event_date"].astype("datetime64[D]")
-        n_badges = self.write(contract.table("transport", "vehicle_badges"), {
-            "record_id": self.ids("TV", len(vehicle)),
-            "badge_no": padded("PH-", np.arange(1, len(vehicle) + 1), 7),
-            "business_id": business_ids(badges["business"]).astype(object),
-            "plate_no": padded("92H-", w.vehicles["number"][vehicle], 5),
-            "vehicle_type": np.where(w.vehicles["freight"][vehicle], "freight", "passenger"),
-            "event": badges["event"], "issue_date": issue,
-            "expiry_date": day_in_month(badges["expiry_ym"].astype(np.int64), 1),
-            "recorded_at": np.maximum(self.lag(event_date, 10), issue),
-        })
+        n_badges = self.write(
+            contract.table("transport", "vehicle_badges"),
+            {
+                "record_id": self.ids("TV", len(vehicle)),
+                "badge_no": padded("PH-", np.arange(1, len(vehicle) + 1), 7),
+                "business_id": business_ids(badges["business"]).astype(object),
+                "plate_no": padded("92H-", w.vehicles["number"][vehicle], 5),
+                "vehicle_type": np.where(w.vehicles["freight"][vehicle], "freight", "passenger"),
+                "event": badges["event"],
+                "issue_date": issue,
+                "expiry_date": day_in_month(badges["expiry_ym"].astype(np.int64), 1),
+                "recorded_at": np.maximum(self.lag(event_date, 10), issue),
+            },
+        )
         return n_business, n_badges
 
     def household_surveys(self) -> int:
@@ -355,15 +528,24 @@ class ExtractWriter:
         survey_date = log["survey_date"].astype("datetime64[D]")
         recorded = self.lag(survey_date, 20)
         bits = (log["deprivations"].astype(np.int32)[:, None] >> np.arange(N_DEPRIVATIONS)) & 1
-        return self.write(contract.table("welfare", "household_surveys"), {
-            "record_id": self.ids("WS", len(survey_date)),
-            "household_id": household_ids(log["household"]).astype(object),
-            "survey_year": log["survey_year"].astype(np.int64),
-            "per_capita_income_vnd": log["income_vnd"],
-            **{f"deprived_{n}": bits[:, i].astype(bool) for i, n in enumerate(contract.DEPRIVATION_INDICATORS)},
-            "deprivation_count": bits.sum(axis=1).astype(np.int64), "review_result": log["result"],
-            "survey_date": survey_date, **self.communes(log["commune"], recorded), "recorded_at": recorded,
-        })
+        return self.write(
+            contract.table("welfare", "household_surveys"),
+            {
+                "record_id": self.ids("WS", len(survey_date)),
+                "household_id": household_ids(log["household"]).astype(object),
+                "survey_year": log["survey_year"].astype(np.int64),
+                "per_capita_income_vnd": log["income_vnd"],
+                **{
+                    f"deprived_{n}": bits[:, i].astype(bool)
+                    for i, n in enumerate(contract.DEPRIVATION_INDICATORS)
+                },
+                "deprivation_count": bits.sum(axis=1).astype(np.int64),
+                "review_result": log["result"],
+                "survey_date": survey_date,
+                **self.communes(log["commune"], recorded),
+                "recorded_at": recorded,
+            },
+        )
 
     def transactions(self) -> int:
         log = pd.DataFrame(self.w.log.frame("transactions"))
@@ -373,44 +555,93 @@ class ExtractWriter:
         person = kind == "person"
         delivered = log["date"].to_numpy().astype("datetime64[D]")
         record_id = self.ids("TX", len(log))
-        subject_cccd = np.where(person, self.cccd[np.where(person, subject, 0)], None).astype(object)
+        subject_cccd = where_or_none(person, self.cccd[np.where(person, subject, 0)])
         child = log["child"].to_numpy().astype(np.int64)
         self.truth.identity("services/transactions", record_id[person], subject[person])
-        return self.write(contract.table("services", "transactions"), {
-            "transaction_id": record_id, "service_id": service, "subject_kind": kind,
-            "subject_cccd": subject_cccd,
-            "subject_household_id": np.where(kind == "household", household_ids(subject), None).astype(object),
-            "subject_business_id": np.where(kind == "business", business_ids(subject), None).astype(object),
-            "child_cccd": np.where(child >= 0, self.cccd[np.maximum(child, 0)], None).astype(object),
-            "delivered_on": delivered, **self.communes(log["commune"].to_numpy(), delivered),
-            "recorded_at": delivered,
-        })
+        return self.write(
+            contract.table("services", "transactions"),
+            {
+                "transaction_id": record_id,
+                "service_id": service,
+                "subject_kind": kind,
+                "subject_cccd": subject_cccd,
+                "subject_household_id": where_or_none(kind == "household", household_ids(subject)),
+                "subject_business_id": where_or_none(kind == "business", business_ids(subject)),
+                "child_cccd": where_or_none(child >= 0, self.cccd[np.maximum(child, 0)]),
+                "delivered_on": delivered,
+                **self.communes(log["commune"].to_numpy(), delivered),
+                "recorded_at": delivered,
+            },
+        )
 
     def write_all(self) -> dict[str, int]:
         counts = {
             "registry/people": self.registry_people(),
             "registry/households": self.registry_households(),
             "health/pregnancies": self.simple_person_table(
-                "health", "pregnancies", "health_pregnancies", "mother", "mother_", "visit_date",
-                {"visit_date": lambda g: g["visit_date"].astype("datetime64[D]"),
-                 "expected_due_date": lambda g: g["expected_due_date"].astype("datetime64[D]")}),
+                "health",
+                "pregnancies",
+                "health_pregnancies",
+                "mother",
+                "mother_",
+                "visit_date",
+                {
+                    "visit_date": lambda g: g["visit_date"].astype("datetime64[D]"),
+                    "expected_due_date": lambda g: g["expected_due_date"].astype("datetime64[D]"),
+                },
+            ),
             "health/births": self.simple_person_table(
-                "health", "births", "health_births", "mother", "mother_", "birth_date",
-                {"birth_certificate_no": lambda g: padded("CS-", g["child"], 8),
-                 "child_sex": lambda g: self.sex[g["child"]],
-                 "child_birth_date": lambda g: g["birth_date"].astype("datetime64[D]")}),
+                "health",
+                "births",
+                "health_births",
+                "mother",
+                "mother_",
+                "birth_date",
+                {
+                    "birth_certificate_no": lambda g: padded("CS-", g["child"], 8),
+                    "child_sex": lambda g: self.sex[g["child"]],
+                    "child_birth_date": lambda g: g["birth_date"].astype("datetime64[D]"),
+                },
+            ),
             "health/conditions": self.simple_person_table(
-                "health", "conditions", "health_conditions", "person", "", "diagnosis_date",
-                {"condition": lambda g: g["condition"],
-                 "diagnosis_date": lambda g: g["diagnosis_date"].astype("datetime64[D]")}),
+                "health",
+                "conditions",
+                "health_conditions",
+                "person",
+                "",
+                "diagnosis_date",
+                {
+                    "condition": lambda g: g["condition"],
+                    "diagnosis_date": lambda g: g["diagnosis_date"].astype("datetime64[D]"),
+                },
+            ),
             "education/enrolments": self.simple_person_table(
-                "education", "enrolments", "education_enrolments", "person", "", "enrol_date",
-                {"sex": lambda g: self.sex[g["person"]], "grade": 1,
-                 "school_year": lambda g: np.array([f"{y}-{y + 1}" for y in g["enrol_date"].astype("datetime64[Y]").astype(int) + 1970], dtype=object),
-                 "enrol_date": lambda g: g["enrol_date"].astype("datetime64[D]")}),
+                "education",
+                "enrolments",
+                "education_enrolments",
+                "person",
+                "",
+                "enrol_date",
+                {
+                    "sex": lambda g: self.sex[g["person"]],
+                    "grade": 1,
+                    "school_year": lambda g: np.array(
+                        [
+                            f"{y}-{y + 1}"
+                            for y in g["enrol_date"].astype("datetime64[Y]").astype(int) + 1970
+                        ],
+                        dtype=object,
+                    ),
+                    "enrol_date": lambda g: g["enrol_date"].astype("datetime64[D]"),
+                },
+            ),
         }
         for profession in PROFESSIONS:
-            table = {1: "licensing/medical_licenses", 2: "tourism/guide_cards", 3: "agriculture/vet_certificates"}
+            table = {
+                1: "licensing/medical_licenses",
+                2: "tourism/guide_cards",
+                3: "agriculture/vet_certificates",
+            }
             counts[table[profession.kind]] = self.licence_table(profession.kind)
         counts["transport/businesses"], counts["transport/vehicle_badges"] = self.transport()
         counts["welfare/household_surveys"] = self.household_surveys()
@@ -422,39 +653,72 @@ class ExtractWriter:
         w, p = self.w, self.w.people
         truth = self.out / "truth"
         truth.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame({
-            "person_id": np.arange(p.n), "cccd": self.cccd, "full_name": self.name,
-            "birth_date": self.birth_date, "sex": self.sex,
-            "ethnicity": np.array(ETHNICITIES, dtype=object)[p["ethnicity"]],
-            "religion": np.array(RELIGIONS, dtype=object)[p["religion"]],
-            "household_id": household_ids(p["household"]), "mother_id": p["mother"],
-            "alive": p["alive"], "present": p["present"],
-        }).to_parquet(truth / "people.parquet", index=False)
+        pd.DataFrame(
+            {
+                "person_id": np.arange(p.n),
+                "cccd": self.cccd,
+                "full_name": self.name,
+                "birth_date": self.birth_date,
+                "sex": self.sex,
+                "ethnicity": np.array(ETHNICITIES, dtype=object)[p["ethnicity"]],
+                "religion": np.array(RELIGIONS, dtype=object)[p["religion"]],
+                "household_id": household_ids(p["household"]),
+                "mother_id": p["mother"],
+                "alive": p["alive"],
+                "present": p["present"],
+            }
+        ).to_parquet(truth / "people.parquet", index=False)
         hh = w.households
-        pd.DataFrame({
-            "household_subject_id": np.arange(hh.n), "household_id": household_ids(np.arange(hh.n)),
-            "commune_code": self.legacy_code[hh["commune"]], "is_mountain": hh["mountain"],
-            "is_urban": hh["urban"],
-        }).to_parquet(truth / "households.parquet", index=False)
+        pd.DataFrame(
+            {
+                "household_subject_id": np.arange(hh.n),
+                "household_id": household_ids(np.arange(hh.n)),
+                "commune_code": self.legacy_code[hh["commune"]],
+                "is_mountain": hh["mountain"],
+                "is_urban": hh["urban"],
+            }
+        ).to_parquet(truth / "households.parquet", index=False)
         b = w.businesses
-        pd.DataFrame({
-            "business_subject_id": np.arange(b.n), "business_id": business_ids(np.arange(b.n)),
-            "owner_person_id": b["owner"],
-        }).to_parquet(truth / "businesses.parquet", index=False)
-        empty_errors = pd.DataFrame(columns=["error_type", "table", "record_id", "column",
-                                             "true_value", "recorded_value", "person_id"])
-        errors = pd.concat(self.truth.errors, ignore_index=True) if self.truth.errors else empty_errors
+        pd.DataFrame(
+            {
+                "business_subject_id": np.arange(b.n),
+                "business_id": business_ids(np.arange(b.n)),
+                "owner_person_id": b["owner"],
+            }
+        ).to_parquet(truth / "businesses.parquet", index=False)
+        empty_errors = pd.DataFrame(
+            columns=[
+                "error_type",
+                "table",
+                "record_id",
+                "column",
+                "true_value",
+                "recorded_value",
+                "person_id",
+            ]
+        )
+        errors = (
+            pd.concat(self.truth.errors, ignore_index=True) if self.truth.errors else empty_errors
+        )
         errors.insert(0, "error_id", np.arange(len(errors)))
         errors.to_parquet(truth / "errors.parquet", index=False)
         pd.concat(self.truth.identities, ignore_index=True).to_parquet(
-            truth / "identities.parquet", index=False)
+            truth / "identities.parquet", index=False
+        )
         births = pd.DataFrame(w.log.frame("truth_births"))
-        births.rename(columns={"child": "child_person_id", "mother": "mother_person_id"}).to_parquet(
-            truth / "births.parquet", index=False)
-        storms = pd.DataFrame(w.log.frame("storms")) if w.log.frame("storms") else pd.DataFrame(
-            {"commune": pd.Series(dtype="int16"), "month": pd.Series(dtype="datetime64[s]")})
-        storms.assign(commune_code=self.legacy_code[storms["commune"].to_numpy().astype(int)]).to_parquet(
-            truth / "storms.parquet", index=False)
+        births.rename(
+            columns={"child": "child_person_id", "mother": "mother_person_id"}
+        ).to_parquet(truth / "births.parquet", index=False)
+        storms = (
+            pd.DataFrame(w.log.frame("storms"))
+            if w.log.frame("storms")
+            else pd.DataFrame(
+                {"commune": pd.Series(dtype="int16"), "month": pd.Series(dtype="datetime64[s]")}
+            )
+        )
+        storms.assign(
+            commune_code=self.legacy_code[storms["commune"].to_numpy().astype(int)]
+        ).to_parquet(truth / "storms.parquet", index=False)
 
 
 def write_extracts(w: World, out: Path) -> dict[str, int]:

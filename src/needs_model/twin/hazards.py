@@ -23,9 +23,7 @@ def age_years(birth_ym: np.ndarray, ym: int) -> np.ndarray:
     return (ym - birth_ym) // 12
 
 
-def death_probability(
-    age: np.ndarray, male: np.ndarray, p: DemographyParameters
-) -> np.ndarray:
+def death_probability(age: np.ndarray, male: np.ndarray, p: DemographyParameters) -> np.ndarray:
     annual = np.exp(p.mortality_gompertz_a + p.mortality_gompertz_b * age)
     annual = np.where(male, annual * p.mortality_male_factor, annual)
     annual = np.where(age == 0, p.infant_mortality_annual, annual)
@@ -83,7 +81,9 @@ def birth_probability(gestation: np.ndarray, p: DemographyParameters) -> np.ndar
 
 
 def birth_registration_probability(
-    age_months: np.ndarray, mountain: np.ndarray, facility_birth: np.ndarray,
+    age_months: np.ndarray,
+    mountain: np.ndarray,
+    facility_birth: np.ndarray,
     p: DemographyParameters,
 ) -> np.ndarray:
     table = np.array(p.birth_registration_by_age_months)
@@ -116,9 +116,7 @@ def licence_quit_probability(
     return np.where(age >= p.retirement_age, quit * 4, quit)
 
 
-def badge_renewal_probability(
-    months_to_expiry: np.ndarray, table: dict[int, float]
-) -> np.ndarray:
+def badge_renewal_probability(months_to_expiry: np.ndarray, table: dict[int, float]) -> np.ndarray:
     out = np.zeros(months_to_expiry.shape)
     for months, prob in table.items():
         out = np.where(months_to_expiry == months, prob, out)

@@ -7,23 +7,92 @@ import unicodedata
 import numpy as np
 
 KINH_FAMILY = [
-    ("Nguyễn", 38.0), ("Trần", 11.0), ("Lê", 9.5), ("Phạm", 7.0), ("Huỳnh", 5.0), ("Phan", 4.5),
-    ("Võ", 3.9), ("Đặng", 2.1), ("Bùi", 2.0), ("Đỗ", 1.4), ("Hồ", 1.3), ("Ngô", 1.3),
-    ("Dương", 1.0), ("Lý", 0.5), ("Trương", 1.5), ("Đinh", 1.0), ("Mai", 0.8), ("Lương", 0.7),
+    ("Nguyễn", 38.0),
+    ("Trần", 11.0),
+    ("Lê", 9.5),
+    ("Phạm", 7.0),
+    ("Huỳnh", 5.0),
+    ("Phan", 4.5),
+    ("Võ", 3.9),
+    ("Đặng", 2.1),
+    ("Bùi", 2.0),
+    ("Đỗ", 1.4),
+    ("Hồ", 1.3),
+    ("Ngô", 1.3),
+    ("Dương", 1.0),
+    ("Lý", 0.5),
+    ("Trương", 1.5),
+    ("Đinh", 1.0),
+    ("Mai", 0.8),
+    ("Lương", 0.7),
 ]
 MINORITY_FAMILY = [
-    ("Bh'riu", 8), ("Alăng", 8), ("Zơrâm", 6), ("Bling", 5), ("Clâu", 5), ("Coor", 4),
-    ("Pơloong", 4), ("Hồ", 15), ("Đinh", 8), ("Trần", 6), ("A Rất", 4), ("Nguyễn", 5),
+    ("Bh'riu", 8),
+    ("Alăng", 8),
+    ("Zơrâm", 6),
+    ("Bling", 5),
+    ("Clâu", 5),
+    ("Coor", 4),
+    ("Pơloong", 4),
+    ("Hồ", 15),
+    ("Đinh", 8),
+    ("Trần", 6),
+    ("A Rất", 4),
+    ("Nguyễn", 5),
 ]
 MIDDLE_MALE = ["Văn", "Đức", "Minh", "Hữu", "Quang", "Công", "Thành", "Ngọc", "Xuân", "Anh"]
 MIDDLE_FEMALE = ["Thị", "Ngọc", "Thu", "Kim", "Thanh", "Minh", "Phương", "Bảo", "Mỹ", "Hồng"]
 GIVEN_MALE = [
-    "Hùng", "Dũng", "Nam", "Tuấn", "Hải", "Long", "Phúc", "Khánh", "Quân", "Huy", "Bảo", "Tâm",
-    "Sơn", "Thắng", "Lợi", "Phong", "Đạt", "Vinh", "Trung", "Hiếu", "Toàn", "Thịnh", "Tài", "Lộc",
+    "Hùng",
+    "Dũng",
+    "Nam",
+    "Tuấn",
+    "Hải",
+    "Long",
+    "Phúc",
+    "Khánh",
+    "Quân",
+    "Huy",
+    "Bảo",
+    "Tâm",
+    "Sơn",
+    "Thắng",
+    "Lợi",
+    "Phong",
+    "Đạt",
+    "Vinh",
+    "Trung",
+    "Hiếu",
+    "Toàn",
+    "Thịnh",
+    "Tài",
+    "Lộc",
 ]
 GIVEN_FEMALE = [
-    "Lan", "Hương", "Mai", "Hoa", "Linh", "Trang", "Thảo", "Hằng", "Nga", "Yến", "Vy", "Ngân",
-    "Hà", "Nhung", "Thủy", "Loan", "Oanh", "Hạnh", "Duyên", "Quyên", "Trâm", "Nhi", "Uyên", "Tuyết",
+    "Lan",
+    "Hương",
+    "Mai",
+    "Hoa",
+    "Linh",
+    "Trang",
+    "Thảo",
+    "Hằng",
+    "Nga",
+    "Yến",
+    "Vy",
+    "Ngân",
+    "Hà",
+    "Nhung",
+    "Thủy",
+    "Loan",
+    "Oanh",
+    "Hạnh",
+    "Duyên",
+    "Quyên",
+    "Trâm",
+    "Nhi",
+    "Uyên",
+    "Tuyết",
 ]
 FAMILY_NAMES = [n for n, _ in KINH_FAMILY] + [n for n, _ in MINORITY_FAMILY]
 _KINH_WEIGHTS = np.array([w for _, w in KINH_FAMILY]) / sum(w for _, w in KINH_FAMILY)
@@ -51,15 +120,21 @@ def full_names(
     family: np.ndarray, middle: np.ndarray, given: np.ndarray, female: np.ndarray
 ) -> np.ndarray:
     fam = np.array(FAMILY_NAMES, dtype=object)[family]
-    mid = np.where(female, np.array(MIDDLE_FEMALE, dtype=object)[middle],
-                   np.array(MIDDLE_MALE, dtype=object)[middle])
-    giv = np.where(female, np.array(GIVEN_FEMALE, dtype=object)[given],
-                   np.array(GIVEN_MALE, dtype=object)[given])
+    mid = np.where(
+        female,
+        np.array(MIDDLE_FEMALE, dtype=object)[middle],
+        np.array(MIDDLE_MALE, dtype=object)[middle],
+    )
+    giv = np.where(
+        female,
+        np.array(GIVEN_FEMALE, dtype=object)[given],
+        np.array(GIVEN_MALE, dtype=object)[given],
+    )
     return fam + " " + mid + " " + giv
 
 
 def strip_diacritics(text: str) -> str:
-    """"Nguyễn Thị Hương" -> "Nguyen Thi Huong" (đ/Đ included), as many systems still write."""
+    """ "Nguyễn Thị Hương" -> "Nguyen Thi Huong" (đ/Đ included), as many systems still write."""
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 

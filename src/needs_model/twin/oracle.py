@@ -75,7 +75,9 @@ def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
             for k in range(1, horizon + 1):
                 ym = w.ym + k
                 death, household, individual = person_exit_probabilities(w, mothers, ym)
-                infant_mass = [(b, m * hazards.survive(household, individual)) for b, m in infant_mass]
+                infant_mass = [
+                    (b, m * hazards.survive(household, individual)) for b, m in infant_mass
+                ]
                 still_pregnant = still_pregnant * hazards.survive(death, household, individual)
                 g = g0 + k
                 loss = hazards.pregnancy_loss_probability(g, d)
@@ -181,7 +183,10 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
         total_drift += poverty.drift(w, mountain, w.ym + k)
     storm_pmf = {
         flag: _poisson_binomial(
-            [float(poverty.storm_probability(w, np.array([flag]), w.ym + k)[0]) for k in range(1, n + 1)]
+            [
+                float(poverty.storm_probability(w, np.array([flag]), w.ym + k)[0])
+                for k in range(1, n + 1)
+            ]
         )
         for flag in (True, False)
     }
@@ -237,5 +242,7 @@ def oracle(as_of: dt.date | str, service_id: str, raw_dir: str | Path) -> pd.Dat
     table = ds.dataset(path).to_table(filter=ds.field("as_of") == pa.scalar(day, pa.date32()))
     frame = table.to_pandas()
     if frame.empty:
-        raise ValueError(f"no oracle for {service_id} on {day}: as_of must be a simulated month end")
+        raise ValueError(
+            f"no oracle for {service_id} on {day}: as_of must be a simulated month end"
+        )
     return frame[["subject_id", "probability"]].reset_index(drop=True)

@@ -57,7 +57,9 @@ class DemographyParameters:
     marriage_new_household_share: float = 0.35  # [U] the couple sets up its own household
     household_out_migration_monthly: float = 0.0009  # [U]
     household_out_migration_mountain_factor: float = 0.6  # [U]
-    young_adult_out_migration_monthly: float = 0.0035  # [U] ages 18-30, to cities / industrial zones
+    young_adult_out_migration_monthly: float = (
+        0.0035  # [U] ages 18-30, to cities / industrial zones
+    )
     household_in_migration_monthly: float = 0.0007  # [U] per resident household
     internal_move_monthly: float = 0.0008  # [U] household moves to another commune
 
@@ -92,28 +94,63 @@ class LicenceParameters:
     requirement_rate_sd: float
 
 
-RENEWAL_WINDOW = {6: 0.05, 5: 0.07, 4: 0.1, 3: 0.15, 2: 0.25, 1: 0.35, 0: 0.4, -1: 0.3, -2: 0.3, -3: 0.3}
+RENEWAL_WINDOW = {
+    6: 0.05,
+    5: 0.07,
+    4: 0.1,
+    3: 0.15,
+    2: 0.25,
+    1: 0.35,
+    0: 0.4,
+    -1: 0.3,
+    -2: 0.3,
+    -3: 0.3,
+}
 
 
 @dataclass(frozen=True)
 class CareerParameters:
     medical: LicenceParameters = LicenceParameters(
-        holders_per_10k=30.0, validity_months=60, renewal_by_months_to_expiry=RENEWAL_WINDOW,
-        lapse_after_months=3, quit_monthly=0.002, requirement_met_factor=1.0,
-        requirement_missing_factor=0.3, engagement_floor=0.35, retirement_age=62,
-        retirement_factor=0.5, requirement_rate_mean=2.1, requirement_rate_sd=0.55,
+        holders_per_10k=30.0,
+        validity_months=60,
+        renewal_by_months_to_expiry=RENEWAL_WINDOW,
+        lapse_after_months=3,
+        quit_monthly=0.002,
+        requirement_met_factor=1.0,
+        requirement_missing_factor=0.3,
+        engagement_floor=0.35,
+        retirement_age=62,
+        retirement_factor=0.5,
+        requirement_rate_mean=2.1,
+        requirement_rate_sd=0.55,
     )
     tour_guide: LicenceParameters = LicenceParameters(
-        holders_per_10k=10.0, validity_months=60, renewal_by_months_to_expiry=RENEWAL_WINDOW,
-        lapse_after_months=3, quit_monthly=0.005, requirement_met_factor=1.0,
-        requirement_missing_factor=0.25, engagement_floor=0.2, retirement_age=60,
-        retirement_factor=0.5, requirement_rate_mean=0.04, requirement_rate_sd=0.0,
+        holders_per_10k=10.0,
+        validity_months=60,
+        renewal_by_months_to_expiry=RENEWAL_WINDOW,
+        lapse_after_months=3,
+        quit_monthly=0.005,
+        requirement_met_factor=1.0,
+        requirement_missing_factor=0.25,
+        engagement_floor=0.2,
+        retirement_age=60,
+        retirement_factor=0.5,
+        requirement_rate_mean=0.04,
+        requirement_rate_sd=0.0,
     )
     veterinary: LicenceParameters = LicenceParameters(
-        holders_per_10k=2.5, validity_months=60, renewal_by_months_to_expiry=RENEWAL_WINDOW,
-        lapse_after_months=3, quit_monthly=0.003, requirement_met_factor=1.0,
-        requirement_missing_factor=1.0, engagement_floor=0.3, retirement_age=60,
-        retirement_factor=0.6, requirement_rate_mean=0.0, requirement_rate_sd=0.0,
+        holders_per_10k=2.5,
+        validity_months=60,
+        renewal_by_months_to_expiry=RENEWAL_WINDOW,
+        lapse_after_months=3,
+        quit_monthly=0.003,
+        requirement_met_factor=1.0,
+        requirement_missing_factor=1.0,
+        engagement_floor=0.3,
+        retirement_age=60,
+        retirement_factor=0.6,
+        requirement_rate_mean=0.0,
+        requirement_rate_sd=0.0,
     )
     transport_businesses_per_10k: float = 8.0  # [U]
     vehicles_per_business_mean: float = 3.5  # [U]

@@ -11,17 +11,46 @@ from needs_model.twin.params import TwinParameters
 from needs_model.twin.state import Columns
 
 PERSON_COLUMNS: dict[str, type | str] = {
-    "birth_ym": "i4", "birth_day": "i1", "sex": "i1", "ethnicity": "i1", "religion": "i1",
-    "household": "i4", "alive": "?", "present": "?", "married": "?", "spouse": "i4",
-    "parity": "i1", "last_birth_ym": "i4", "gestation": "i1", "conception_ym": "i4",
-    "antenatal": "?", "mother": "i4", "registered": "?", "cccd": "i8", "cccd_ym": "i4",
-    "birth_province": "i2", "facility_birth": "?", "grade1": "?", "disabled": "?",
-    "chronic": "?", "occupation": "i1", "family": "i2", "middle": "i2", "given": "i2",
-    "education": "i1", "exit_ym": "i4",
+    "birth_ym": "i4",
+    "birth_day": "i1",
+    "sex": "i1",
+    "ethnicity": "i1",
+    "religion": "i1",
+    "household": "i4",
+    "alive": "?",
+    "present": "?",
+    "married": "?",
+    "spouse": "i4",
+    "parity": "i1",
+    "last_birth_ym": "i4",
+    "gestation": "i1",
+    "conception_ym": "i4",
+    "antenatal": "?",
+    "mother": "i4",
+    "registered": "?",
+    "cccd": "i8",
+    "cccd_ym": "i4",
+    "birth_province": "i2",
+    "facility_birth": "?",
+    "grade1": "?",
+    "disabled": "?",
+    "chronic": "?",
+    "occupation": "i1",
+    "family": "i2",
+    "middle": "i2",
+    "given": "i2",
+    "education": "i1",
+    "exit_ym": "i4",
 }
 HOUSEHOLD_COLUMNS: dict[str, type | str] = {
-    "commune": "i2", "urban": "?", "mountain": "?", "vulnerability": "f4",
-    "log_income": "f8", "deprivations": "i2", "present": "?", "created_ym": "i4",
+    "commune": "i2",
+    "urban": "?",
+    "mountain": "?",
+    "vulnerability": "f4",
+    "log_income": "f8",
+    "deprivations": "i2",
+    "present": "?",
+    "created_ym": "i4",
     "exit_ym": "i4",
 }
 
@@ -79,7 +108,9 @@ def initial_log_income(
 
 
 def draw_deprivations(
-    mountain: np.ndarray, log_income: np.ndarray, params: TwinParameters,
+    mountain: np.ndarray,
+    log_income: np.ndarray,
+    params: TwinParameters,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """12 deprivation indicators (Decree 07/2021) as a bitmask, correlated with area and income."""
@@ -125,10 +156,12 @@ def build_initial_population(
     """Households of realistic composition spread over the communes by population weight."""
     # Draw compositions for a first guess of the household count, then size the province so
     # that the people (not the households) match the request.
-    guess = max(int(round(n_people / params.people_per_household_target)), 1)
-    kind, children, grandparents, has_partner = _draw_compositions(guess, rng, np.zeros(guess, bool))
+    guess = max(round(n_people / params.people_per_household_target), 1)
+    kind, children, grandparents, has_partner = _draw_compositions(
+        guess, rng, np.zeros(guess, bool)
+    )
     mean_size = float((1 + has_partner + children + grandparents).mean())
-    n_households = max(int(round(n_people / mean_size)), 1)
+    n_households = max(round(n_people / mean_size), 1)
     weights = communes["population_weight"].to_numpy()
     commune = rng.choice(len(communes), size=n_households, p=weights / weights.sum())
     urban = communes["is_urban"].to_numpy()[commune]
@@ -184,7 +217,9 @@ def build_initial_population(
     family = names.draw_family(minority, rng)
     # Children take the father's family name (position 1) or the mother's when single.
     first_index = np.cumsum(sizes) - sizes
-    father_family = np.where(has_partner, family[np.minimum(first_index + 1, n - 1)], family[first_index])
+    father_family = np.where(
+        has_partner, family[np.minimum(first_index + 1, n - 1)], family[first_index]
+    )
     family = np.where(is_child, father_family[hh], family).astype(np.int16)
     middle, given = names.draw_middle_and_given(sex == 1, rng)
     native = rng.random(n) < native_share
@@ -205,17 +240,33 @@ def build_initial_population(
     last_birth[mothers] = youngest_child_ym.to_numpy()[mothers]
 
     people.append(
-        birth_ym=birth_ym, birth_day=rng.integers(1, 29, n), sex=sex, ethnicity=ethnicity,
-        religion=rng.choice(len(RELIGIONS), n, p=_RELIGION_WEIGHTS), household=hh,
-        alive=np.ones(n, bool), present=np.ones(n, bool),
+        birth_ym=birth_ym,
+        birth_day=rng.integers(1, 29, n),
+        sex=sex,
+        ethnicity=ethnicity,
+        religion=rng.choice(len(RELIGIONS), n, p=_RELIGION_WEIGHTS),
+        household=hh,
+        alive=np.ones(n, bool),
+        present=np.ones(n, bool),
         married=(position <= 1) & has_partner[hh] | (is_grandparent & (grandparents[hh] == 2)),
-        spouse=np.full(n, -1), parity=parity, last_birth_ym=last_birth,
-        gestation=np.full(n, -1), conception_ym=np.full(n, -1), mother=np.full(n, -1),
-        registered=np.ones(n, bool), cccd=numbers, cccd_ym=birth_ym, birth_province=birth_province,
-        facility_birth=rng.random(n) < 0.8, grade1=is_child & (birth_year <= start_ym // 12 - 7),
+        spouse=np.full(n, -1),
+        parity=parity,
+        last_birth_ym=last_birth,
+        gestation=np.full(n, -1),
+        conception_ym=np.full(n, -1),
+        mother=np.full(n, -1),
+        registered=np.ones(n, bool),
+        cccd=numbers,
+        cccd_ym=birth_ym,
+        birth_province=birth_province,
+        facility_birth=rng.random(n) < 0.8,
+        grade1=is_child & (birth_year <= start_ym // 12 - 7),
         disabled=rng.random(n) < np.where(age < 15, 0.015, 0.035),
         chronic=rng.random(n) < np.clip((age - 30) / 100, 0.02, 0.45),
-        family=family, middle=middle, given=given, education=education,
+        family=family,
+        middle=middle,
+        given=given,
+        education=education,
         exit_ym=np.full(n, -1),
     )
     couples = np.flatnonzero(role_partner)
@@ -225,10 +276,14 @@ def build_initial_population(
     households = empty_households(int(n_households * 1.4) + 1024)
     log_income = initial_log_income(urban, mountain, params, rng)
     households.append(
-        commune=commune, urban=urban, mountain=mountain,
-        vulnerability=rng.gamma(2.0, 0.5, n_households), log_income=log_income,
+        commune=commune,
+        urban=urban,
+        mountain=mountain,
+        vulnerability=rng.gamma(2.0, 0.5, n_households),
+        log_income=log_income,
         deprivations=draw_deprivations(mountain, log_income, params, rng),
-        present=np.ones(n_households, bool), created_ym=np.full(n_households, start_ym - 1),
+        present=np.ones(n_households, bool),
+        created_ym=np.full(n_households, start_ym - 1),
         exit_ym=np.full(n_households, -1),
     )
     return people, households

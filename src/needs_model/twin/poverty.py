@@ -30,7 +30,7 @@ def log_income_line(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
     day = ym_to_date(ym)
     rural = np.log(legal_value("poverty_income_line_rural_vnd", day))
     city = np.log(legal_value("poverty_income_line_urban_vnd", day))
-    return np.where(urban, city, rural)
+    return np.where(urban, float(city), float(rural)).astype(float)
 
 
 def income_step(w: World) -> None:
@@ -56,7 +56,9 @@ def income_step(w: World) -> None:
     if len(ill_households):
         people = w.people
         members = np.flatnonzero(
-            np.isin(people["household"], ill_households) & people["alive"] & people["present"]
+            np.isin(people["household"], ill_households)
+            & people["alive"]
+            & people["present"]
             & people["registered"]
         )
         members = w.rng.permutation(members)
@@ -66,7 +68,8 @@ def income_step(w: World) -> None:
         people["chronic"][patients[~disability]] = True
         people["disabled"][patients[disability]] = True
         w.log.add(
-            "health_conditions", person=patients.astype(np.int32),
+            "health_conditions",
+            person=patients.astype(np.int32),
             condition=np.where(disability, "disability", "chronic_illness"),
             diagnosis_date=day_in_month(w.ym, w.days(len(patients))),
             commune=w.households["commune"][people["household"][patients]],
@@ -96,15 +99,20 @@ def annual_review(w: World) -> None:
     surveyed = ~below_line | takes_part
     day = w.days(len(here))
     w.log.add(
-        "household_surveys", household=here[surveyed].astype(np.int32),
-        survey_year=w.ym // 12, survey_date=day_in_month(w.ym, day[surveyed]),
+        "household_surveys",
+        household=here[surveyed].astype(np.int32),
+        survey_year=w.ym // 12,
+        survey_date=day_in_month(w.ym, day[surveyed]),
         income_vnd=(np.round(np.exp(measured[surveyed]) / 10_000) * 10_000).astype(np.int64),
-        deprivations=hh["deprivations"][here[surveyed]], result=result[surveyed].astype(str),
+        deprivations=hh["deprivations"][here[surveyed]],
+        result=result[surveyed].astype(str),
         commune=hh["commune"][here[surveyed]],
     )
     confirmed = here[below_line & takes_part]
     w.log.add(
-        "transactions", service="poor_household_confirmation", subject=confirmed.astype(np.int32),
+        "transactions",
+        service="poor_household_confirmation",
+        subject=confirmed.astype(np.int32),
         child=np.full(len(confirmed), -1, np.int32),
         date=day_in_month(w.ym, day[below_line & takes_part]),
         commune=hh["commune"][confirmed],

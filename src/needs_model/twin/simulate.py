@@ -89,7 +89,11 @@ def new_world(spec: SimulationSpec, params: TwinParameters) -> World:
         spec.people, communes, spec.start_ym, params, rng, issuer
     )
     world = World(
-        params=params, communes=communes, rng=rng, issuer=issuer, people=people,
+        params=params,
+        communes=communes,
+        rng=rng,
+        issuer=issuer,
+        people=people,
         households=households,
         licences=Columns(careers.LICENCE_COLUMNS, 4096),
         businesses=Columns(careers.BUSINESS_COLUMNS, 1024),
@@ -97,8 +101,10 @@ def new_world(spec: SimulationSpec, params: TwinParameters) -> World:
         ym=spec.start_ym,
     )
     world.initial = {
-        "people": np.arange(people.n), "household": people["household"].copy(),
-        "married": people["married"].copy(), "households": np.arange(households.n),
+        "people": np.arange(people.n),
+        "household": people["household"].copy(),
+        "married": people["married"].copy(),
+        "households": np.arange(households.n),
         "household_commune": households["commune"].copy(),
     }
     careers.init_careers(world, spec.people)
@@ -115,8 +121,12 @@ def initial_pregnancies(w: World) -> None:
     women = np.flatnonzero((p["sex"] == 1) & (age >= 15) & (age <= 49))
     hh = p["household"][women]
     monthly = hazards.conception_probability(
-        age[women], p["married"][women], p["parity"][women], w.households["urban"][hh],
-        w.households["mountain"][hh], w.params.demography,
+        age[women],
+        p["married"][women],
+        p["parity"][women],
+        w.households["urban"][hh],
+        w.households["mountain"][hh],
+        w.params.demography,
     )
     pregnant = women[w.rng.random(len(women)) < monthly * 8.5]
     gestation = w.rng.integers(0, 9, len(pregnant))
@@ -147,9 +157,14 @@ def record_month_stats(w: World) -> None:
     age = w.person_age()
     women = here & (p["sex"] == 1) & (age >= 15) & (age <= 49)
     w.log.add(
-        "truth_month_stats", ym=np.array([w.ym]), population=np.array([here.sum()]),
+        "truth_month_stats",
+        ym=np.array([w.ym]),
+        population=np.array([here.sum()]),
         households=np.array([w.households["present"].sum()]),
-        **{f"women_{15 + 5 * g}": np.array([(women & ((age - 15) // 5 == g)).sum()]) for g in range(7)},
+        **{
+            f"women_{15 + 5 * g}": np.array([(women & ((age - 15) // 5 == g)).sum()])
+            for g in range(7)
+        },
     )
 
 

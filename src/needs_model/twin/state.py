@@ -7,14 +7,16 @@ grow as entities are born, arrive or are founded.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 
 
 class Columns:
     """Equal-length NumPy columns with amortised appends."""
 
-    def __init__(self, dtypes: dict[str, np.dtype | type], capacity: int = 1024) -> None:
+    def __init__(self, dtypes: Mapping[str, npt.DTypeLike], capacity: int = 1024) -> None:
         self._dtypes = {name: np.dtype(t) for name, t in dtypes.items()}
         self._data = {name: np.zeros(capacity, dtype=t) for name, t in self._dtypes.items()}
         self.n = 0
@@ -54,28 +56,80 @@ class Columns:
 # Column types of every event table, so that a table with no events (a short run with no
 # December review, say) still has its columns.
 LOG_SCHEMAS: dict[str, dict[str, str]] = {
-    "registry_people": {"person": "i4", "event_date": "M8[D]", "event": "U32", "household": "i4",
-                        "commune": "i2", "married": "?", "alive": "?", "present": "?"},
-    "registry_households": {"household": "i4", "event_date": "M8[D]", "event": "U32",
-                            "commune": "i2", "present": "?"},
+    "registry_people": {
+        "person": "i4",
+        "event_date": "M8[D]",
+        "event": "U32",
+        "household": "i4",
+        "commune": "i2",
+        "married": "?",
+        "alive": "?",
+        "present": "?",
+    },
+    "registry_households": {
+        "household": "i4",
+        "event_date": "M8[D]",
+        "event": "U32",
+        "commune": "i2",
+        "present": "?",
+    },
     "health_births": {"child": "i4", "mother": "i4", "birth_date": "M8[D]", "commune": "i2"},
-    "health_pregnancies": {"mother": "i4", "visit_date": "M8[D]", "expected_due_date": "M8[D]",
-                           "commune": "i2"},
-    "health_conditions": {"person": "i4", "condition": "U32", "diagnosis_date": "M8[D]",
-                          "commune": "i2"},
+    "health_pregnancies": {
+        "mother": "i4",
+        "visit_date": "M8[D]",
+        "expected_due_date": "M8[D]",
+        "commune": "i2",
+    },
+    "health_conditions": {
+        "person": "i4",
+        "condition": "U32",
+        "diagnosis_date": "M8[D]",
+        "commune": "i2",
+    },
     "education_enrolments": {"person": "i4", "enrol_date": "M8[D]", "commune": "i2"},
-    "licences": {"licence": "i4", "kind": "i1", "person": "i4", "event": "U32",
-                 "event_date": "M8[D]", "issue_ym": "i4", "expiry_ym": "i4", "commune": "i2"},
+    "licences": {
+        "licence": "i4",
+        "kind": "i1",
+        "person": "i4",
+        "event": "U32",
+        "event_date": "M8[D]",
+        "issue_ym": "i4",
+        "expiry_ym": "i4",
+        "commune": "i2",
+    },
     "cme_reports": {"licence": "i4", "person": "i4", "report_date": "M8[D]", "cme_hours": "i4"},
     "refresher_courses": {"licence": "i4", "person": "i4", "course_date": "M8[D]"},
-    "businesses": {"business": "i4", "owner": "i4", "event": "U32", "event_date": "M8[D]",
-                   "commune": "i2"},
-    "badges": {"vehicle": "i4", "business": "i4", "event": "U32", "event_date": "M8[D]",
-               "issue_ym": "i4", "expiry_ym": "i4"},
-    "household_surveys": {"household": "i4", "survey_year": "i8", "survey_date": "M8[D]",
-                          "income_vnd": "i8", "deprivations": "i2", "result": "U32", "commune": "i2"},
-    "transactions": {"service": "U64", "subject": "i4", "child": "i4", "date": "M8[D]",
-                     "commune": "i2"},
+    "businesses": {
+        "business": "i4",
+        "owner": "i4",
+        "event": "U32",
+        "event_date": "M8[D]",
+        "commune": "i2",
+    },
+    "badges": {
+        "vehicle": "i4",
+        "business": "i4",
+        "event": "U32",
+        "event_date": "M8[D]",
+        "issue_ym": "i4",
+        "expiry_ym": "i4",
+    },
+    "household_surveys": {
+        "household": "i4",
+        "survey_year": "i8",
+        "survey_date": "M8[D]",
+        "income_vnd": "i8",
+        "deprivations": "i2",
+        "result": "U32",
+        "commune": "i2",
+    },
+    "transactions": {
+        "service": "U64",
+        "subject": "i4",
+        "child": "i4",
+        "date": "M8[D]",
+        "commune": "i2",
+    },
     "storms": {"commune": "i2", "month": "M8[D]"},
     "truth_births": {"child": "i4", "mother": "i4", "ym": "i4"},
 }

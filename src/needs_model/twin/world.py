@@ -61,7 +61,9 @@ class World:
         elsewhere = self.params.scenario_factor(rate, day, False)
         return np.where(mountain, in_mountain, elsewhere)
 
-    def person_age(self, index: np.ndarray | slice | None = None, ym: int | None = None) -> np.ndarray:
+    def person_age(
+        self, index: np.ndarray | slice | None = None, ym: int | None = None
+    ) -> np.ndarray:
         birth = self.people["birth_ym"] if index is None else self.people["birth_ym"][index]
         return ((self.ym if ym is None else ym) - birth) // 12
 

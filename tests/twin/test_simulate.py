@@ -136,3 +136,26 @@ def test_records_after_the_merger_carry_da_nang_codes(merger_province):
     assert len(newborns) > 0 and newborns["cccd"].str.startswith("048").all()
     before = registry[(registry["event"] == "birth_registration") & ~after]
     assert before["cccd"].str.startswith("049").all()
+
+
+def test_a_storm_scenario_in_the_mountains_raises_poverty_there(tmp_path):
+    import datetime as dt
+
+    from needs_model.twin.calibration import calibration_table
+    from needs_model.twin.params import Scenario, TwinParameters
+    from needs_model.twin.simulate import SimulationSpec, run
+
+    spec = SimulationSpec(people=8_000, seed=21, start="2021-01", end="2022-12")
+    storms = Scenario(
+        "storm season", "storm", 6.0, dt.date(2022, 9, 1), dt.date(2022, 11, 30), mountain_only=True
+    )
+    base = run(spec, TwinParameters(), None)
+    stormy = run(spec, TwinParameters().with_scenarios(storms), None)
+
+    def poor_share(world) -> float:
+        row = next(
+            r for r in calibration_table(world, 8_000 / 1_500_000) if r.measure.startswith("poor")
+        )
+        return row.simulated
+
+    assert poor_share(stormy) > poor_share(base) + 0.01

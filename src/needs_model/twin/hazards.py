@@ -15,7 +15,7 @@ from needs_model.twin.params import DemographyParameters, LicenceParameters
 # Vietnamese pattern peaking at 25-29; scaled to the target total fertility.
 ASFR_SHAPE = np.array([0.030, 0.125, 0.135, 0.090, 0.042, 0.010, 0.002])
 # Calibrated once so that the simulated TFR matches the target (see calibration.json).
-CONCEPTION_SCALE = 3.0
+CONCEPTION_SCALE = 3.3
 
 
 def age_years(birth_ym: np.ndarray, ym: int) -> np.ndarray:

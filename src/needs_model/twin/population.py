@@ -170,7 +170,7 @@ def build_initial_population(
     kind, children, grandparents, has_partner = _draw_compositions(n_households, rng, mountain)
 
     mother_age = np.where(
-        kind == 1, rng.integers(22, 85, n_households), rng.integers(21, 52, n_households)
+        kind == 1, rng.integers(22, 85, n_households), rng.integers(24, 55, n_households)
     ).astype(float)
     mother_age = np.where(kind == 0, rng.integers(20, 92, n_households), mother_age)
     # Couples: the older members are the (grand)parents; the "head" is the man when present.
@@ -192,7 +192,7 @@ def build_initial_population(
     age = np.where(role_partner, age + np.clip(rng.normal(3, 2.5, n), -3, 12), age)
     sex = np.where(role_partner, 0, sex)
     # Children: the eldest born when the mother was 19-30, then every 1.5-5 years.
-    first_gap = rng.uniform(19, 30, n)
+    first_gap = rng.uniform(20, 32, n)
     spacing = rng.uniform(1.5, 5, n)
     child_age = mother_age[hh] - first_gap - child_rank * spacing
     child_age = np.where(child_age < 0, rng.uniform(0, 6, n), child_age)

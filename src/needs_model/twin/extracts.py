@@ -146,6 +146,19 @@ class ExtractWriter:
                 person[missing],
             )
             cccd[missing] = None
+            typo = (self.rng.random(n) < e.cccd_typo) & pd.notna(cccd)
+            idx = np.flatnonzero(typo)
+            mistyped = np.array([self._cccd_typo(str(x)) for x in cccd[idx]], dtype=object)
+            self.truth.error(
+                "cccd_typo",
+                table,
+                record_id[idx],
+                f"{prefix}cccd",
+                cccd[idx],
+                mistyped,
+                person[idx],
+            )
+            cccd[idx] = mistyped
             plain = self.rng.random(n) < e.name_without_diacritics
             stripped = np.array([names.strip_diacritics(x) for x in name[plain]], dtype=object)
             changed = stripped != name[plain]
@@ -187,6 +200,13 @@ class ExtractWriter:
             )
             birth[idx] = wrong
         return {f"{prefix}cccd": cccd, f"{prefix}full_name": name, f"{prefix}birth_date": birth}
+
+    def _cccd_typo(self, number: str) -> str:
+        """One mistyped digit, never the same number."""
+        position = int(self.rng.integers(0, 12))
+        digit = int(number[position])
+        replacement = (digit + int(self.rng.integers(1, 10))) % 10
+        return number[:position] + str(replacement) + number[position + 1 :]
 
     def _date_typos(self, dates: np.ndarray) -> np.ndarray:
         frame = pd.DatetimeIndex(dates.astype("datetime64[s]"))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
+
+from needs_model.text import strip_diacritics
+
+__all__ = ["strip_diacritics"]
 
 KINH_FAMILY = [
     ("Nguyễn", 38.0),
@@ -131,12 +133,6 @@ def full_names(
         np.array(GIVEN_MALE, dtype=object)[given],
     )
     return fam + " " + mid + " " + giv
-
-
-def strip_diacritics(text: str) -> str:
-    """ "Nguyễn Thị Hương" -> "Nguyen Thi Huong" (đ/Đ included), as many systems still write."""
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
 def misspell(text: str, rng: np.random.Generator) -> str:

@@ -199,6 +199,7 @@ class ErrorRates:
     birth_date_typo: float = 0.02
     duplicate_registry_record: float = 0.01
     missing_cccd: float = 0.03
+    cccd_typo: float = 0.005  # one digit mistyped: invalid, unknown, or another person's number
     late_move_registration: float = 0.10  # move recorded 1-6 months late
     stale_address: float = 0.03  # move never recorded by the registry
 

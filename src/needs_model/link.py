@@ -22,16 +22,16 @@ from needs_model.geography import quang_nam_communes
 from needs_model.sources import read_as_of
 from needs_model.text import name_key, similarity
 
-# (agency, table, column prefix) of every table that names a person.
-PERSON_SOURCES: tuple[tuple[str, str, str], ...] = (
-    ("health", "pregnancies", "mother_"),
-    ("health", "births", "mother_"),
-    ("health", "conditions", ""),
-    ("education", "enrolments", ""),
-    ("licensing", "medical_licenses", ""),
-    ("tourism", "guide_cards", ""),
-    ("agriculture", "vet_certificates", ""),
-    ("transport", "businesses", "owner_"),
+# (agency, table, column prefix, the column dating the event) of every table naming a person.
+PERSON_SOURCES: tuple[tuple[str, str, str, str], ...] = (
+    ("health", "pregnancies", "mother_", "visit_date"),
+    ("health", "births", "mother_", "child_birth_date"),
+    ("health", "conditions", "", "diagnosis_date"),
+    ("education", "enrolments", "", "enrol_date"),
+    ("licensing", "medical_licenses", "", "event_date"),
+    ("tourism", "guide_cards", "", "event_date"),
+    ("agriculture", "vet_certificates", "", "event_date"),
+    ("transport", "businesses", "owner_", "event_date"),
 )
 NAME_SIMILARITY_MIN = 0.8
 
@@ -68,9 +68,11 @@ class Registry:
     orphans: pd.DataFrame  # registry rows without a usable CCCD
 
 
-def _prepare(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+def _prepare(frame: pd.DataFrame, prefix: str, event_column: str) -> pd.DataFrame:
     out = pd.DataFrame(
         {
+            "event_date": frame[event_column].to_numpy(),
+            "sex": frame["sex"].to_numpy() if "sex" in frame else None,
             "record_id": frame["record_id"].to_numpy(),
             "cccd": frame[f"{prefix}cccd"].to_numpy(),
             "full_name": frame[f"{prefix}full_name"].to_numpy(),
@@ -221,8 +223,8 @@ def link(raw: Path, as_of: dt.date) -> Links:
     """Link every person-bearing record recorded on or before `as_of` to a registry CCCD."""
     registry = load_registry(raw, as_of)
     parts = []
-    for agency, name, prefix in PERSON_SOURCES:
-        prepared = _prepare(read_as_of(raw, agency, name, as_of), prefix)
+    for agency, name, prefix, event_column in PERSON_SOURCES:
+        prepared = _prepare(read_as_of(raw, agency, name, as_of), prefix, event_column)
         prepared.insert(0, "source", f"{agency}/{name}")
         parts.append(prepared)
     orphans = registry.orphans

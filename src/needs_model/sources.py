@@ -30,7 +30,7 @@ def read_as_of(
     frame = table.to_pandas()
     for column in t.columns:
         if column.dtype == "date" and column.name in frame:
-            frame[column.name] = pd.to_datetime(frame[column.name])
+            frame[column.name] = pd.to_datetime(frame[column.name]).astype("datetime64[ns]")
     return frame
 
 
@@ -46,5 +46,5 @@ def read_after(
     frame = dataset.to_table(columns=columns, filter=condition).to_pandas()
     for column in t.columns:
         if column.dtype == "date" and column.name in frame:
-            frame[column.name] = pd.to_datetime(frame[column.name])
+            frame[column.name] = pd.to_datetime(frame[column.name]).astype("datetime64[ns]")
     return frame

@@ -241,6 +241,7 @@ def licences_step(w: World, n_people_start: int) -> None:
             person=lic["person"][medical],
             report_date=day_in_month(w.ym, w.days(len(medical))),
             cme_hours=hours.astype(np.int32),
+            commune=w.person_commune(lic["person"][medical]),
         )
     course = still[(lic["kind"][still] == 2) & (lic["requirement_ym"][still] == w.ym)]
     w.log.add(
@@ -248,6 +249,7 @@ def licences_step(w: World, n_people_start: int) -> None:
         licence=course.astype(np.int32),
         person=lic["person"][course],
         course_date=day_in_month(w.ym, w.days(len(course))),
+        commune=w.person_commune(lic["person"][course]),
     )
 
     # New entrants keep each profession near its density.

@@ -74,11 +74,21 @@ class Truth:
         true_value: np.ndarray,
         recorded_value: np.ndarray,
         person: np.ndarray,
+        when: np.ndarray | None = None,
+        until: np.ndarray | None = None,
+        note: np.ndarray | None = None,
     ) -> None:
+        """`when`/`until`: when a registry error starts and (late registrations) ends;
+        `note`: the registry event it concerns."""
         if len(record_id):
+            n = len(record_id)
+            no_date = np.full(n, np.datetime64("NaT"), "datetime64[D]")
             self.errors.append(
                 pd.DataFrame(
                     {
+                        "when": no_date if when is None else when,
+                        "until": no_date if until is None else until,
+                        "note": np.full(n, None, dtype=object) if note is None else note,
                         "error_type": kind,
                         "table": table,
                         "record_id": record_id,
@@ -297,6 +307,9 @@ class ExtractWriter:
             rows.loc[late, "event_date"].to_numpy(),
             rows.loc[late, "recorded_at"].to_numpy(),
             rows.loc[late, "person"].to_numpy(),
+            when=rows.loc[late, "event_date"].to_numpy().astype("datetime64[D]"),
+            until=rows.loc[late, "recorded_at"].to_numpy().astype("datetime64[D]"),
+            note=rows.loc[late, "event"].to_numpy().astype(object),
         )
         self.truth.error(
             "stale_address",
@@ -306,6 +319,8 @@ class ExtractWriter:
             self.legacy_code[rows.loc[stale, "commune"].to_numpy()],
             np.full(stale.sum(), None),
             rows.loc[stale, "person"].to_numpy(),
+            when=rows.loc[stale, "event_date"].to_numpy().astype("datetime64[D]"),
+            note=rows.loc[stale, "event"].to_numpy().astype(object),
         )
         rows = rows[~stale]
         # Duplicate records: the same person registered twice, often with a variant name.
@@ -447,6 +462,7 @@ class ExtractWriter:
                                 "event": "cme_report",
                                 "event_date": cme["report_date"],
                                 "cme_hours": cme["cme_hours"],
+                                "commune": cme["commune"],
                             }
                         ),
                     ],
@@ -464,6 +480,7 @@ class ExtractWriter:
                                 "person": course["person"],
                                 "event": "refresher_course",
                                 "event_date": course["course_date"],
+                                "commune": course["commune"],
                             }
                         ),
                     ],
@@ -471,9 +488,7 @@ class ExtractWriter:
                 )
         rows = rows.sort_values(["licence", "event_date"], kind="stable")
         # Rows without their own issue/expiry carry the licence in force (last issued before).
-        rows[["issue_ym", "expiry_ym", "commune"]] = rows.groupby("licence")[
-            ["issue_ym", "expiry_ym", "commune"]
-        ].ffill()
+        rows[["issue_ym", "expiry_ym"]] = rows.groupby("licence")[["issue_ym", "expiry_ym"]].ffill()
         rows = rows.dropna(subset=["issue_ym"]).reset_index(drop=True)
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
         recorded = self.lag(event_date, 10)
@@ -708,6 +723,9 @@ class ExtractWriter:
         ).to_parquet(truth / "businesses.parquet", index=False)
         empty_errors = pd.DataFrame(
             columns=[
+                "when",
+                "until",
+                "note",
                 "error_type",
                 "table",
                 "record_id",

@@ -97,8 +97,14 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "expiry_ym": "i4",
         "commune": "i2",
     },
-    "cme_reports": {"licence": "i4", "person": "i4", "report_date": "M8[D]", "cme_hours": "i4"},
-    "refresher_courses": {"licence": "i4", "person": "i4", "course_date": "M8[D]"},
+    "cme_reports": {
+        "licence": "i4",
+        "person": "i4",
+        "report_date": "M8[D]",
+        "cme_hours": "i4",
+        "commune": "i2",
+    },
+    "refresher_courses": {"licence": "i4", "person": "i4", "course_date": "M8[D]", "commune": "i2"},
     "businesses": {
         "business": "i4",
         "owner": "i4",

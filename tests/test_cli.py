@@ -71,3 +71,65 @@ def test_validate_a_missing_folder(tmp_path):
     result = runner.invoke(app, ["validate", str(tmp_path / "nowhere")])
     assert result.exit_code == 1
     assert "is not a folder" in result.output
+
+
+def test_link_and_features_on_the_twin(province, tmp_path):
+    _, raw = province
+    result = runner.invoke(
+        app, ["link", "--raw", str(raw), "--as-of", "2024-06-30", "--out", str(tmp_path / "linked")]
+    )
+    assert result.exit_code == 0, result.output
+    for name in (
+        "people.parquet",
+        "households.parquet",
+        "links.parquet",
+        "consistency.parquet",
+        "consistency.md",
+        "consistency.html",
+    ):
+        assert (tmp_path / "linked" / name).exists(), name
+    result = runner.invoke(
+        app,
+        [
+            "features",
+            "--raw",
+            str(raw),
+            "--as-of",
+            "2024-06-30",
+            "--out",
+            str(tmp_path / "features"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "features" / "school_admission" / "2024-06-30.parquet").exists()
+
+
+def test_link_and_features_on_a_broken_copy(province, tmp_path):
+    _, raw = province
+    target = tmp_path / "raw"
+    shutil.copytree(raw, target, ignore=shutil.ignore_patterns("truth"))
+    (target / "health" / "births.parquet").write_bytes(b"broken")
+    for command in ("link", "features"):
+        result = runner.invoke(
+            app,
+            [
+                command,
+                "--raw",
+                str(target),
+                "--as-of",
+                "2024-06-30",
+                "--out",
+                str(tmp_path / command),
+            ],
+        )
+        assert result.exit_code == 1, (command, result.output)
+        assert "health/births: unreadable Parquet file" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_features_need_a_month_end_and_a_date(province, tmp_path):
+    _, raw = province
+    result = runner.invoke(app, ["features", "--raw", str(raw), "--as-of", "2024-06-15"])
+    assert result.exit_code == 2 and "month end" in result.output
+    result = runner.invoke(app, ["link", "--raw", str(raw), "--as-of", "June"])
+    assert result.exit_code == 2 and "YYYY-MM-DD" in result.output

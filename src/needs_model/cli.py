@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -148,6 +150,130 @@ def validate(
         f"{result.quarantined:,} of {result.rows:,} rows quarantined; "
         f"report in {report_dir}/report.md"
     )
+
+
+def _as_of(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        err_console.print(f"[red]error:[/] --as-of {text!r} is not a date YYYY-MM-DD")
+        raise typer.Exit(2) from error
+
+
+def _check_raw(raw: Path) -> None:
+    """Stop with the contract's file-level problems (never a traceback)."""
+    from needs_model import contract
+    from needs_model.validate import read_table
+
+    problems = [p for t in contract.TABLES for p in read_table(raw, t)[1]]
+    if problems:
+        err_console.print(f"[red]{raw} does not follow the data contract:[/]")
+        for problem in problems:
+            err_console.print(f"  - {problem}")
+        raise typer.Exit(1)
+
+
+@app.command("link")
+def link_command(
+    raw: Annotated[Path, typer.Option(help="Folder of agency extracts.")] = Path("data/raw"),
+    as_of: Annotated[str, typer.Option(help="As-of date, YYYY-MM-DD.")] = "2025-06-30",
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default data/linked/<as-of>).")
+    ] = None,
+) -> None:
+    """Link every agency's records into one profile per person and household, and write the
+    cross-agency consistency report."""
+    from needs_model.consistency import TYPES, consistency_report, write_report
+    from needs_model.profiles import build_profiles
+
+    day = _as_of(as_of)
+    _check_raw(raw)
+    target = out or Path("data/linked") / day.isoformat()
+    started = time.perf_counter()
+    with console.status(f"Linking records known on {day}"):
+        profiles = build_profiles(raw, day)
+        assert profiles.links is not None
+        report = consistency_report(profiles.links, raw, day)
+    target.mkdir(parents=True, exist_ok=True)
+    profiles.people.drop(columns=["name_key"]).to_parquet(target / "people.parquet", index=False)
+    profiles.households.to_parquet(target / "households.parquet", index=False)
+    profiles.links.records.drop(columns=["name_key"]).to_parquet(
+        target / "links.parquet", index=False
+    )
+    write_report(report, target, day)
+    records = profiles.links.records
+    linked = int(records["linked_cccd"].notna().sum())
+    console.print(
+        f"{len(profiles.people):,} people, {len(profiles.households):,} households; "
+        f"{linked:,} of {len(records):,} agency records linked "
+        f"({len(records) - linked:,} left unlinked and reported)."
+    )
+    table = Table(title=f"Disagreements between agencies on {day}")
+    table.add_column("type")
+    table.add_column("meaning")
+    table.add_column("rows", justify="right")
+    for kind, n in report["type"].value_counts().items():
+        table.add_row(str(kind), TYPES.get(str(kind), ""), f"{n:,}")
+    console.print(table)
+    console.print(f"Wrote {target} in {time.perf_counter() - started:.1f} s.")
+
+
+@app.command("features")
+def features_command(
+    raw: Annotated[Path, typer.Option(help="Folder of agency extracts.")] = Path("data/raw"),
+    as_of: Annotated[
+        str, typer.Option(help="Snapshot date: a month end, YYYY-MM-DD.")
+    ] = "2025-06-30",
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/features"),
+) -> None:
+    """Point-in-time features and labels of every service for one month-end snapshot."""
+    from needs_model.features import attach_labels, build_features, is_month_end
+    from needs_model.profiles import build_profiles
+    from needs_model.services import SERVICE_IDS
+    from needs_model.sources import read_as_of
+
+    day = _as_of(as_of)
+    if not is_month_end(day):
+        err_console.print(
+            f"[red]error:[/] --as-of {day} is not a month end (snapshots are month ends)"
+        )
+        raise typer.Exit(2)
+    _check_raw(raw)
+    started = time.perf_counter()
+    delivered = read_as_of(raw, "services", "transactions", dt.date(2100, 1, 1), ["delivered_on"])
+    data_end = delivered["delivered_on"].max().date() if len(delivered) else day
+    table = Table(title=f"Features on {day}")
+    for column in ("service", "rows", "features", "label rate"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    with console.status(f"Building profiles and features on {day}"):
+        profiles = build_profiles(raw, day)
+        for service_id in SERVICE_IDS:
+            frame = attach_labels(
+                build_features(profiles, service_id), raw, service_id, day, data_end
+            )
+            folder = out / service_id
+            folder.mkdir(parents=True, exist_ok=True)
+            frame.to_parquet(folder / f"{day.isoformat()}.parquet", index=False)
+            rate = frame["label"].mean()
+            table.add_row(
+                service_id,
+                f"{len(frame):,}",
+                str(frame.shape[1] - 7),
+                "n/a (horizon past the data)" if pd.isna(rate) else f"{rate:.3f}",
+            )
+    console.print(table)
+    console.print(f"Wrote {out} in {time.perf_counter() - started:.1f} s.")
+
+
+@app.command("features-docs")
+def features_docs(
+    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path("docs/features.md"),
+) -> None:
+    """Regenerate docs/features.md from the feature catalogue."""
+    from needs_model.feature_catalogue import render_markdown
+
+    out.write_text(render_markdown(), encoding="utf-8")
+    console.print(f"Wrote {out}")
 
 
 @app.command("contract-docs")

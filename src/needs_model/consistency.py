@@ -123,7 +123,7 @@ def identity_disagreements(links: Links) -> pd.DataFrame:
             cccd=f["linked_cccd"],
             record_id=f["record_id"],
             value_a=f["linked_cccd"],
-            note=f["method"] + f" (score " + f["score"].astype(str) + ")",
+            note=f["method"] + " (score " + f["score"].astype(str) + ")",
             commune_key=f["commune_key"],
         )
     )

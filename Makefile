@@ -21,13 +21,17 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install the exact pins of requirements.lock
 
-run: $(STAMP) ## Main job: simulate the demo province (reused if present) and validate it
+AS_OF ?= 2025-06-30
+
+run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, build features
 	@if [ -f $(RAW)/_SUCCESS ]; then \
 	  echo "Reusing the simulated province in $(RAW) (delete it to simulate again)."; \
 	else \
 	  $(BIN)/needs-model simulate --people $(PEOPLE) --seed $(SEED) --out $(RAW); \
 	fi
 	$(BIN)/needs-model validate $(RAW)
+	$(BIN)/needs-model link --raw $(RAW) --as-of $(AS_OF) --out data/linked/$(AS_OF)
+	$(BIN)/needs-model features --raw $(RAW) --as-of $(AS_OF) --out data/features
 
 test: $(STAMP) ## Run the whole default test suite
 	$(BIN)/python -m pytest -q
@@ -40,11 +44,14 @@ lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff format --check src api tests bench
 	$(BIN)/mypy
 
-docs: $(STAMP) ## Regenerate docs/data-contract.md from the contract
+docs: $(STAMP) ## Regenerate docs/data-contract.md and docs/features.md
 	$(BIN)/needs-model contract-docs --out docs/data-contract.md
+	$(BIN)/needs-model features-docs --out docs/features.md
 
-bench: $(STAMP) ## Benchmark the twin (demo and full province); writes bench/results/
+bench: $(STAMP) ## Benchmarks (twin, then link + features on the demo); writes bench/results/
 	$(BIN)/python bench/bench_simulate.py
+	$(BIN)/python bench/bench_features.py --raw $(RAW) --repeats 3
+	$(BIN)/python bench/quality_link_consistency.py --raw $(RAW)
 
 lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upgrade)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^needs-model' > requirements.lock

@@ -62,7 +62,14 @@ def _years_between(born: pd.Series, day: pd.Timestamp) -> pd.Series:
 
 
 def residents(p: Profiles) -> pd.DataFrame:
-    """Resident people with the household attributes every person service uses."""
+    """Resident people with the household attributes every person service uses (computed
+    once per profiles: every service reads it)."""
+    if "residents" not in p.cache:
+        p.cache["residents"] = _residents(p)
+    return p.cache["residents"]
+
+
+def _residents(p: Profiles) -> pd.DataFrame:
     as_of = pd.Timestamp(p.as_of)
     people = p.people[p.people["status"] == "resident"].copy()
     people["age_years"] = _years_between(people["birth_date"], as_of)
@@ -124,15 +131,15 @@ def school_admission(p: Profiles) -> pd.DataFrame:
     as_of = pd.Timestamp(p.as_of)
     people = residents(p)
     round_year = next_august(as_of)
-    people["age_in_years_at_next_round"] = round_year - people["birth_date"].dt.year
+    age_at_round = round_year - people["birth_date"].dt.year
     enrolled = set(p.records["education/enrolments"]["linked_cccd"].dropna())
     admitted = p.transactions.loc[
         p.transactions["service_id"] == "school_admission", "subject_cccd"
     ]
     children = people[
-        people["age_in_years_at_next_round"].between(4, 9)
-        & ~people["cccd"].isin(enrolled | set(admitted))
+        age_at_round.between(4, 9) & ~people["cccd"].isin(enrolled | set(admitted))
     ].copy()
+    children["age_in_years_at_next_round"] = age_at_round[children.index]
     children["months_to_next_round"] = (round_year - as_of.year) * 12 + 8 - as_of.month
     conditions = p.records["health/conditions"]
     disabled = set(conditions.loc[conditions["condition"] == "disability", "linked_cccd"].dropna())
@@ -232,7 +239,12 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
         households["last_income_to_line_ratio"]
     ).astype(int)
     # A household's members' ethnicities for audits: that of its first resident member.
-    first = people.sort_values("cccd").groupby("household_id").first()
+    first = (
+        people[["cccd", "household_id", "ethnicity", "religion"]]
+        .sort_values("cccd")
+        .groupby("household_id")
+        .first()
+    )
     households["audit_ethnicity"] = hid.map(first["ethnicity"])
     households["audit_religion"] = hid.map(first["religion"])
     households["subject_id"] = hid

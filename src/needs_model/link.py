@@ -9,7 +9,6 @@ candidates is left unlinked and reported, never guessed.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -85,72 +84,105 @@ def _prepare(frame: pd.DataFrame, prefix: str, event_column: str) -> pd.DataFram
     return out
 
 
-class Matcher:
-    """Candidate look-ups over the registry's people for records without a usable CCCD."""
-
-    def __init__(self, people: pd.DataFrame, queries: pd.DataFrame) -> None:
-        """Index only the registry people a query could match (same name or same birth date
-        and commune), so that the cost follows the number of records without a usable ID."""
-        self.by_name_birth: dict[tuple[str, pd.Timestamp], list[int]] = defaultdict(list)
-        self.by_birth_commune: dict[tuple[pd.Timestamp, str], list[int]] = defaultdict(list)
-        self.by_name: dict[str, list[int]] = defaultdict(list)
-        names = set(queries["name_key"].dropna())
-        same_name = people["name_key"].map(lambda k: k in names).to_numpy(dtype=bool)
-        pairs = queries[["birth_date", "commune_key"]].drop_duplicates()
-        same_place = (
-            people[["birth_date", "commune_key"]]
-            .reset_index()
-            .merge(pairs, on=["birth_date", "commune_key"])["index"]
-            .to_numpy()
-        )
-        relevant = same_name.copy()
-        relevant[people.index.get_indexer(same_place)] = True
-        self.people = people[relevant].reset_index(drop=True)
-        for i, (key, birth, commune) in enumerate(
-            zip(
-                self.people["name_key"],
-                self.people["birth_date"],
-                self.people["commune_key"],
-                strict=True,
-            )
-        ):
-            self.by_name_birth[(key, birth)].append(i)
-            self.by_birth_commune[(birth, commune)].append(i)
-            self.by_name[key].append(i)
-
-    def match(self, key: str, birth: pd.Timestamp, commune: str) -> tuple[int | None, str, float]:
-        """(registry row, method, score); row None when unmatched or ambiguous."""
-        communes = self.people["commune_key"]
-        exact = self.by_name_birth.get((key, birth), [])
-        if len(exact) == 1:
-            same_commune = communes[exact[0]] == commune
-            return exact[0], "name_birth", 0.97 if same_commune else 0.9
-        if len(exact) > 1:
-            local = [i for i in exact if communes[i] == commune]
-            if len(local) == 1:
-                return local[0], "name_birth_commune", 0.9
-            return None, "ambiguous", 0.0
-        # A misspelt name: same birth date and commune, similar name.
-        near = [
-            (similarity(key, self.people["name_key"][i]), i)
-            for i in self.by_birth_commune.get((birth, commune), [])
+def _first_unique(
+    candidates: pd.DataFrame, method_single: str, score_same: float, score_other: float
+) -> pd.DataFrame:
+    """Per query: a unique candidate, or the unique one in the query's commune; else ambiguous."""
+    counts = candidates.groupby("qid")["cccd_p"].transform("size")
+    local = candidates["commune_key"].to_numpy() == candidates["commune_key_p"].to_numpy()
+    local_counts = (
+        pd.Series(local, index=candidates.index).groupby(candidates["qid"]).transform("sum")
+    )
+    single = candidates[counts == 1]
+    by_commune = candidates[(counts > 1) & local & (local_counts == 1)]
+    chosen = pd.concat(
+        [
+            single.assign(
+                method=method_single,
+                score=np.where(
+                    single["commune_key"].to_numpy() == single["commune_key_p"].to_numpy(),
+                    score_same,
+                    score_other,
+                ),
+            ),
+            by_commune.assign(method=method_single + "_commune", score=score_other),
         ]
-        near = [(s, i) for s, i in near if s >= NAME_SIMILARITY_MIN]
-        if near:
-            near.sort(reverse=True)
-            if len(near) == 1 or near[0][0] > near[1][0]:
-                return near[0][1], "similar_name", round(0.6 + 0.3 * near[0][0], 3)
-            return None, "ambiguous", 0.0
-        # A birth-date typo: same name, a date one typo away.
-        variants = set(date_typo_variants(birth))
-        typo = [i for i in self.by_name.get(key, []) if self.people["birth_date"][i] in variants]
-        local = [i for i in typo if communes[i] == commune]
-        chosen = local if local else typo
-        if len(chosen) == 1:
-            return chosen[0], "birth_date_typo", 0.85 if local else 0.75
-        if len(chosen) > 1:
-            return None, "ambiguous", 0.0
-        return None, "unmatched", 0.0
+    )
+    ambiguous = set(candidates["qid"]) - set(chosen["qid"])
+    return pd.concat(
+        [
+            chosen[["qid", "cccd_p", "method", "score"]],
+            pd.DataFrame(
+                {"qid": sorted(ambiguous), "cccd_p": None, "method": "ambiguous", "score": 0.0}
+            ),
+        ],
+        ignore_index=True,
+    )
+
+
+def match_without_id(queries: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    """Match records on name, birth date and commune: exact name and birth date first, then a
+    misspelt name (same birth date and commune), then a birth-date typo (same name).
+
+    `queries`: qid, name_key, birth_date, commune_key. Returns qid, cccd_p, method, score
+    for every query (cccd_p None when unmatched or ambiguous).
+    """
+    registry = people[["cccd", "name_key", "birth_date", "commune_key"]].rename(
+        columns={"cccd": "cccd_p", "commune_key": "commune_key_p"}
+    )
+    q = queries[["qid", "name_key", "birth_date", "commune_key"]]
+    exact = q.merge(registry, on=["name_key", "birth_date"])
+    results = [_first_unique(exact, "name_birth", 0.97, 0.9)]
+    rest = q[~q["qid"].isin(set(exact["qid"]))]
+
+    near = rest.merge(
+        registry.rename(columns={"name_key": "name_key_p"}),
+        left_on=["birth_date", "commune_key"],
+        right_on=["birth_date", "commune_key_p"],
+    )
+    near["similarity"] = [
+        similarity(a, b) for a, b in zip(near["name_key"], near["name_key_p"], strict=True)
+    ]
+    near = near[near["similarity"] >= NAME_SIMILARITY_MIN].sort_values(
+        ["qid", "similarity"], ascending=[True, False]
+    )
+    best = near.groupby("qid").head(2)
+    top = best.groupby("qid")["similarity"].agg(["first", "size", "last"])
+    clear = top[(top["size"] == 1) | (top["first"] > top["last"])].index
+    winners = best.groupby("qid").head(1)
+    winners = winners[winners["qid"].isin(clear)]
+    results.append(
+        winners.assign(method="similar_name", score=(0.6 + 0.3 * winners["similarity"]).round(3))[
+            ["qid", "cccd_p", "method", "score"]
+        ]
+    )
+    results.append(
+        pd.DataFrame(
+            {
+                "qid": sorted(set(best["qid"]) - set(clear)),
+                "cccd_p": None,
+                "method": "ambiguous",
+                "score": 0.0,
+            }
+        )
+    )
+    rest = rest[~rest["qid"].isin(set(near["qid"]))]
+
+    expanded = rest.assign(
+        birth_date=[date_typo_variants(day) for day in rest["birth_date"]]
+    ).explode("birth_date")
+    expanded["birth_date"] = pd.to_datetime(expanded["birth_date"]).astype(
+        registry["birth_date"].dtype
+    )
+    typo = expanded.merge(registry, on=["name_key", "birth_date"]).drop_duplicates(
+        ["qid", "cccd_p"]
+    )
+    results.append(_first_unique(typo, "birth_date_typo", 0.85, 0.75))
+    matched = pd.concat(results, ignore_index=True)
+    out = queries[["qid"]].merge(matched, on="qid", how="left")
+    out["method"] = out["method"].fillna("unmatched")
+    out["score"] = out["score"].fillna(0.0)
+    return out
 
 
 def load_registry(raw: Path, as_of: dt.date) -> Registry:
@@ -171,16 +203,14 @@ def load_registry(raw: Path, as_of: dt.date) -> Registry:
     return Registry(rows=rows, people=people, orphans=rows[~usable])
 
 
-def _link_without_id(records: pd.DataFrame, matcher: Matcher) -> pd.DataFrame:
-    linked, methods, scores = [], [], []
-    for key, birth, commune in zip(
-        records["name_key"], records["birth_date"], records["commune_key"], strict=True
-    ):
-        row, method, score = matcher.match(key, birth, commune)
-        linked.append(matcher.people["cccd"].iat[row] if row is not None else None)
-        methods.append(method)
-        scores.append(score)
-    return records.assign(linked_cccd=linked, method=methods, score=scores)
+def _link_without_id(records: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    queries = records.assign(qid=np.arange(len(records)))
+    matched = match_without_id(queries, people).set_index("qid").loc[queries["qid"]]
+    return records.assign(
+        linked_cccd=matched["cccd_p"].to_numpy(),
+        method=matched["method"].to_numpy(),
+        score=matched["score"].to_numpy(),
+    )
 
 
 def link_records(records: pd.DataFrame, registry: Registry) -> pd.DataFrame:
@@ -202,7 +232,7 @@ def link_records(records: pd.DataFrame, registry: Registry) -> pd.DataFrame:
         plausible[i] = score >= NAME_SIMILARITY_MIN
     by_id = candidates[plausible].assign(linked_cccd=lambda f: f["cccd"], method="cccd", score=1.0)
     rest = records.drop(index=by_id.index)
-    fuzzy = _link_without_id(rest, Matcher(registry.people, rest))
+    fuzzy = _link_without_id(rest, registry.people)
     # Say why the CCCD was not used: missing, invalid, unknown to the registry, implausible.
     reason = np.select(
         [~present[rest.index], ~valid[rest.index], ~known[rest.index]],

@@ -49,6 +49,7 @@ class Profiles:
     badges: pd.DataFrame
     transactions: pd.DataFrame  # services delivered on or before as_of
     links: Links | None = field(default=None, repr=False)
+    cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     def restrict(self, household_ids: set[str]) -> Profiles:
         """The same profiles for a subset of households (a partition)."""
@@ -75,6 +76,7 @@ class Profiles:
             badges=self.badges[self.badges["business_id"].isin(businesses)],
             transactions=tx[keep_tx],
             links=None,
+            cache={},
         )
 
 

@@ -21,7 +21,7 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP) ## Create .venv and install the exact pins of requirements.lock
 
-AS_OF ?= 2025-06-30
+AS_OF ?= 2024-12-31
 
 run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, build features
 	@if [ -f $(RAW)/_SUCCESS ]; then \

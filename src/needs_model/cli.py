@@ -240,8 +240,10 @@ def features_command(
         raise typer.Exit(2)
     _check_raw(raw)
     started = time.perf_counter()
+    # The extracts cover up to the end of the month of their latest transaction.
     delivered = read_as_of(raw, "services", "transactions", dt.date(2100, 1, 1), ["delivered_on"])
-    data_end = delivered["delivered_on"].max().date() if len(delivered) else day
+    last = delivered["delivered_on"].max() if len(delivered) else pd.Timestamp(day)
+    data_end = (last + pd.offsets.MonthEnd(0)).date()
     table = Table(title=f"Features on {day}")
     for column in ("service", "rows", "features", "label rate"):
         table.add_column(column, justify="left" if column == "service" else "right")

@@ -224,47 +224,175 @@ def features_command(
     as_of: Annotated[
         str, typer.Option(help="Snapshot date: a month end, YYYY-MM-DD.")
     ] = "2025-06-30",
+    through: Annotated[
+        str | None, typer.Option(help="Also every month end up to this date (a training set).")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("data/features"),
 ) -> None:
-    """Point-in-time features and labels of every service for one month-end snapshot."""
-    from needs_model.features import attach_labels, build_features, is_month_end
-    from needs_model.profiles import build_profiles
-    from needs_model.services import SERVICE_IDS
-    from needs_model.sources import read_as_of
+    """Point-in-time features and labels of every service for month-end snapshots."""
+    from needs_model.dataset import build_snapshots, month_ends
+    from needs_model.features import is_month_end
 
-    day = _as_of(as_of)
-    if not is_month_end(day):
-        err_console.print(
-            f"[red]error:[/] --as-of {day} is not a month end (snapshots are month ends)"
-        )
-        raise typer.Exit(2)
+    first = _as_of(as_of)
+    last = _as_of(through) if through else first
+    for day in (first, last):
+        if not is_month_end(day):
+            err_console.print(f"[red]error:[/] {day} is not a month end (snapshots are month ends)")
+            raise typer.Exit(2)
     _check_raw(raw)
+    days = month_ends(first, last)
     started = time.perf_counter()
-    # The extracts cover up to the end of the month of their latest transaction.
-    delivered = read_as_of(raw, "services", "transactions", dt.date(2100, 1, 1), ["delivered_on"])
-    last = delivered["delivered_on"].max() if len(delivered) else pd.Timestamp(day)
-    data_end = (last + pd.offsets.MonthEnd(0)).date()
-    table = Table(title=f"Features on {day}")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} snapshots"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("Building features", total=len(days))
+        build_snapshots(raw, days, out, lambda done, total: progress.update(task, completed=done))
+    table = Table(
+        title=f"Features on {last}"
+        + (f" ({len(days)} snapshots from {first})" if len(days) > 1 else "")
+    )
     for column in ("service", "rows", "features", "label rate"):
         table.add_column(column, justify="left" if column == "service" else "right")
-    with console.status(f"Building profiles and features on {day}"):
-        profiles = build_profiles(raw, day)
-        for service_id in SERVICE_IDS:
-            frame = attach_labels(
-                build_features(profiles, service_id), raw, service_id, day, data_end
-            )
-            folder = out / service_id
-            folder.mkdir(parents=True, exist_ok=True)
-            frame.to_parquet(folder / f"{day.isoformat()}.parquet", index=False)
-            rate = frame["label"].mean()
-            table.add_row(
-                service_id,
-                f"{len(frame):,}",
-                str(frame.shape[1] - 7),
-                "n/a (horizon past the data)" if pd.isna(rate) else f"{rate:.3f}",
-            )
+    from needs_model.feature_catalogue import features_for
+    from needs_model.services import SERVICE_IDS
+
+    for service_id in SERVICE_IDS:
+        frame = pd.read_parquet(out / service_id / f"{last.isoformat()}.parquet")
+        rate = frame["label"].mean()
+        table.add_row(
+            service_id,
+            f"{len(frame):,}",
+            str(len(features_for(service_id))),
+            "n/a (horizon past the data)" if pd.isna(rate) else f"{rate:.3f}",
+        )
     console.print(table)
     console.print(f"Wrote {out} in {time.perf_counter() - started:.1f} s.")
+
+
+def _services(names: list[str] | None) -> list[str]:
+    from needs_model.services import SERVICE_IDS
+
+    chosen = names or list(SERVICE_IDS)
+    unknown = [n for n in chosen if n not in SERVICE_IDS]
+    if unknown:
+        err_console.print(
+            f"[red]error:[/] unknown service(s) {', '.join(unknown)}; "
+            f"known: {', '.join(SERVICE_IDS)}"
+        )
+        raise typer.Exit(2)
+    return chosen
+
+
+@app.command("train")
+def train_command(
+    features: Annotated[
+        Path, typer.Option(help="Feature snapshots (needs-model features).")
+    ] = Path("data/features"),
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Service(s); default all.")
+    ] = None,
+    raw: Annotated[
+        Path | None,
+        typer.Option(
+            help="Extracts (for the manifest, and the oracle when they come from the twin)."
+        ),
+    ] = Path("data/raw"),
+    fast: Annotated[bool, typer.Option(help="Small grid and fewer rounds (tests, demos).")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train, calibrate and evaluate one model per service; log to MLflow as `challenger`."""
+    from dataclasses import replace
+
+    from needs_model.modelling import train_services
+    from needs_model.settings import get_settings
+    from needs_model.training import FAST, FULL
+
+    chosen = _services(services)
+    config = replace(FAST if fast else FULL, seed=seed)
+    settings = get_settings()
+    started = time.perf_counter()
+    try:
+        with console.status("Training") as status:
+            results = train_services(
+                features,
+                chosen,
+                config,
+                settings,
+                raw if raw is not None and raw.exists() else None,
+                lambda s: status.update(f"Training {s}"),
+            )
+    except (FileNotFoundError, ValueError) as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    table = Table(title="Test-window evaluation (model / rule / logistic / oracle AUC)")
+    for column in ("service", "version", "AUC", "rule", "logistic", "oracle", "PR-AUC", "ECE"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for r in results:
+        res = r.evaluation.results
+        table.add_row(
+            r.service_id,
+            r.version,
+            f"{res['model']['auc']:.3f}",
+            f"{res['rule']['auc']:.3f}",
+            f"{res['logistic']['auc']:.3f}",
+            f"{res['oracle']['auc']:.3f}" if "oracle" in res else "-",
+            f"{res['model']['pr_auc']:.3f}",
+            f"{res['model']['ece']:.4f}",
+        )
+    console.print(table)
+    console.print(
+        f"Trained {len(results)} services in {time.perf_counter() - started:.1f} s; "
+        f"runs in {settings.mlflow_tracking_uri}, reports in {settings.reports_dir}/."
+    )
+
+
+@app.command("promote")
+def promote_command(
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Service(s); default all.")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 3 if any promotion is refused.")] = False,
+) -> None:
+    """Move `champion` to the newest `challenger` when it passes the gate; serve its bundle."""
+    from needs_model.modelling import promote_service
+    from needs_model.settings import get_settings
+
+    settings = get_settings()
+    refused = False
+    for service_id in _services(services):
+        result = promote_service(service_id, settings)
+        if result.promoted:
+            console.print(f"[green]{service_id}[/]: {result.message}")
+        elif result.failures:
+            refused = True
+            console.print(f"[yellow]{service_id}[/]: not promoted (version {result.version}):")
+            for failure in result.failures:
+                console.print(f"    - {failure}")
+        else:
+            console.print(f"{service_id}: {result.message}")
+    if refused and strict:
+        raise typer.Exit(3)
+
+
+@app.command("rollback")
+def rollback_command(
+    service: Annotated[str, typer.Option(help="Service to roll back.")],
+) -> None:
+    """Serve the previously served version again (and move `champion` back to it)."""
+    from needs_model.modelling import rollback_service
+    from needs_model.settings import get_settings
+
+    (service_id,) = _services([service])
+    result = rollback_service(service_id, get_settings())
+    if not result.promoted:
+        err_console.print(f"[red]error:[/] {service_id}: {'; '.join(result.failures)}")
+        raise typer.Exit(1)
+    console.print(f"{service_id}: {result.message}")
 
 
 @app.command("features-docs")

@@ -1,8 +1,8 @@
 """Every model feature, declared once: training, serving, explanations and docs read it.
 
 Ethnicity and religion are never features (sensitive data, Law 91/2025); the feature
-tables carry them beside the features as `audit_ethnicity` / `audit_religion` for
-fairness audits only.
+tables carry them (and sex) beside the features as `audit_ethnicity`, `audit_religion` and
+`audit_sex` for fairness audits only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ LICENCE_SERVICES = (
     "veterinary_certificate_renewal",
 )
 PERSON_SERVICES = ("birth_registration", "school_admission", *LICENCE_SERVICES)
-AUDIT_COLUMNS = ("audit_ethnicity", "audit_religion")
+AUDIT_COLUMNS = ("audit_ethnicity", "audit_religion", "audit_sex")
 
 
 @dataclass(frozen=True)

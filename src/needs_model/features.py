@@ -82,6 +82,7 @@ def _residents(p: Profiles) -> pd.DataFrame:
     )
     people["audit_ethnicity"] = people["ethnicity"]
     people["audit_religion"] = people["religion"]
+    people["audit_sex"] = people["sex"]
     return people
 
 
@@ -240,13 +241,14 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
     ).astype(int)
     # A household's members' ethnicities for audits: that of its first resident member.
     first = (
-        people[["cccd", "household_id", "ethnicity", "religion"]]
+        people[["cccd", "household_id", "ethnicity", "religion", "sex"]]
         .sort_values("cccd")
         .groupby("household_id")
         .first()
     )
     households["audit_ethnicity"] = hid.map(first["ethnicity"])
     households["audit_religion"] = hid.map(first["religion"])
+    households["audit_sex"] = hid.map(first["sex"])
     households["subject_id"] = hid
     return households
 
@@ -279,6 +281,7 @@ def transport_business_license(p: Profiles) -> pd.DataFrame:
     businesses["is_mountain"] = owner.map(people["is_mountain"]).fillna(0)
     businesses["audit_ethnicity"] = owner.map(people["ethnicity"])
     businesses["audit_religion"] = owner.map(people["religion"])
+    businesses["audit_sex"] = owner.map(people["sex"])
     businesses["rule_badge_expiring"] = rules.badge_expiring(
         businesses["days_to_nearest_badge_expiry"], p.as_of
     ).astype(int)

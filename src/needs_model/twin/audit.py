@@ -9,6 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 
@@ -173,3 +174,31 @@ def detection_quality(raw: Path, report: pd.DataFrame, as_of: dt.date) -> Detect
             ids = true_ids.get(row.type, set())
             correct += (row.record_id in ids) or (row.other_record_id in ids)
     return DetectionQuality(by_type, len(judged), int(correct), not_observable)
+
+
+def oracle_for_rows(raw: Path, service_id: str, rows: pd.DataFrame) -> pd.Series:
+    """The twin's true P(label) for feature rows (subject_id, as_of) of one service.
+
+    Rows outside the oracle's risk set on that date (a licence holder who has quit, a woman
+    who has left, a child too young for the next round) get 0: the twin knows they cannot
+    have the event in the horizon.
+    """
+    from needs_model.services import service
+    from needs_model.twin.oracle import oracle
+
+    kind = service(service_id).subject_kind
+    if kind == "person":
+        ids = pd.read_parquet(raw / "truth" / "people.parquet", columns=["person_id", "cccd"])
+        to_subject = ids.dropna().set_index("cccd")["person_id"]
+    elif kind == "household":
+        ids = pd.read_parquet(raw / "truth" / "households.parquet")
+        to_subject = ids.set_index("household_id")["household_subject_id"]
+    else:
+        ids = pd.read_parquet(raw / "truth" / "businesses.parquet")
+        to_subject = ids.set_index("business_id")["business_subject_id"]
+    out = pd.Series(np.nan, index=rows.index)
+    for as_of, part in rows.groupby(rows["as_of"].dt.date):
+        table = oracle(as_of, service_id, raw).set_index("subject_id")["probability"]
+        subject = part["subject_id"].map(to_subject)
+        out[part.index] = subject.map(table).fillna(0.0).to_numpy(dtype=float)
+    return out

@@ -1,0 +1,100 @@
+"""Evaluation metrics for calibrated probabilities (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+
+def _has_both(y: np.ndarray) -> bool:
+    return 0 < y.sum() < len(y)
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float:
+    return float(roc_auc_score(y, p)) if _has_both(y) else float("nan")
+
+
+def pr_auc(y: np.ndarray, p: np.ndarray) -> float:
+    return float(average_precision_score(y, p)) if _has_both(y) else float("nan")
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(brier_score_loss(y, p)) if len(y) else float("nan")
+
+
+def calibration_curve(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Equal-mass bins (rare events leave equal-width bins empty): mean prediction vs rate."""
+    if len(y) == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    out = []
+    for chunk in np.array_split(order, min(bins, len(order))):
+        if len(chunk):
+            out.append(
+                {
+                    "predicted": float(p[chunk].mean()),
+                    "observed": float(y[chunk].mean()),
+                    "n": len(chunk),
+                }
+            )
+    return out
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    curve = calibration_curve(y, p, bins)
+    n = sum(b["n"] for b in curve)
+    return (
+        float(sum(b["n"] * abs(b["predicted"] - b["observed"]) for b in curve) / n)
+        if n
+        else float("nan")
+    )
+
+
+def at_capacity(y: np.ndarray, p: np.ndarray, share: float) -> dict[str, float]:
+    """Precision and recall when planners contact the top `share` of subjects."""
+    k = max(round(share * len(p)), 1)
+    top = np.argsort(-p, kind="stable")[:k]
+    hits = y[top].sum()
+    return {
+        "precision": float(hits / k),
+        "recall": float(hits / y.sum()) if y.sum() else float("nan"),
+    }
+
+
+def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    out = {
+        "rows": float(len(y)),
+        "positives": float(y.sum()),
+        "auc": auc(y, p),
+        "pr_auc": pr_auc(y, p),
+        "brier": brier(y, p),
+        "ece": expected_calibration_error(y, p),
+        "mean_predicted": float(p.mean()) if len(p) else float("nan"),
+        "observed_rate": float(y.mean()) if len(y) else float("nan"),
+    }
+    for share in (0.01, 0.05, 0.10):
+        cap = at_capacity(y, p, share)
+        out[f"precision_at_{int(share * 100)}pct"] = cap["precision"]
+        out[f"recall_at_{int(share * 100)}pct"] = cap["recall"]
+    return out
+
+
+def bootstrap_auc(y: np.ndarray, p: np.ndarray, draws: list[np.ndarray]) -> list[float]:
+    """AUC of each bootstrap resample (index arrays), in O(n) per draw after one sort.
+
+    Mann-Whitney with multiplicities: sort once, group tied scores, and count for each
+    score group the resampled negatives strictly below it (ties count one half).
+    """
+    _, group = np.unique(p, return_inverse=True)
+    n_groups = int(group.max()) + 1 if len(group) else 0
+    out = []
+    for draw in draws:
+        weight = np.bincount(draw, minlength=len(y)).astype(float)
+        positives = np.bincount(group, weights=weight * y, minlength=n_groups)
+        negatives = np.bincount(group, weights=weight * (1 - y), minlength=n_groups)
+        below = np.cumsum(negatives) - negatives
+        total = positives.sum() * negatives.sum()
+        out.append(
+            float((positives * (below + 0.5 * negatives)).sum() / total) if total else float("nan")
+        )
+    return out

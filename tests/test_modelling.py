@@ -1,0 +1,241 @@
+"""Training, evaluation, MLflow registry, promotion and rollback on a small province."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from needs_model.dataset import build_snapshots, load_service, month_ends
+from needs_model.modelling import promote_service, rollback_service, train_services
+from needs_model.promotion import (
+    FAULT_ENV,
+    BundleError,
+    Gate,
+    current_version,
+    load_served,
+    verify_bundle,
+)
+from needs_model.services import service
+from needs_model.settings import Settings
+from needs_model.training import FAST, fit_service, temporal_split
+
+SERVICES = ["medical_license_renewal", "poor_household_confirmation", "school_admission"]
+
+
+@pytest.fixture(scope="module")
+def snapshots(province, tmp_path_factory):
+    _, raw = province
+    out = tmp_path_factory.mktemp("features")
+    days = [d for d in month_ends(dt.date(2021, 4, 1), dt.date(2025, 9, 30)) if d.month % 3 == 0]
+    build_snapshots(raw, days, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    root = tmp_path_factory.mktemp("state")
+    return Settings(
+        mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+        mlflow_artifact_root=root / "artifacts",
+        models_dir=root / "models",
+        reports_dir=root / "reports",
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(province, snapshots, settings):
+    _, raw = province
+    config = replace(FAST, test_months=6, valid_months=6)
+    results = train_services(snapshots, SERVICES, config, settings, raw)
+    return {r.service_id: r for r in results}
+
+
+def test_temporal_split_has_an_embargo(snapshots):
+    for service_id in SERVICES:
+        frame = load_service(snapshots, service_id)
+        horizon = service(service_id).horizon_months
+        split = temporal_split(frame, horizon, FAST)
+
+        def month(part):
+            return part["as_of"].dt.year * 12 + part["as_of"].dt.month
+
+        assert month(split.train).max() + horizon < month(split.valid).min()
+        assert month(split.valid).max() + horizon < month(split.test).min()
+        assert split.test["label"].notna().all()
+
+
+def test_training_is_reproducible(snapshots):
+    frame = load_service(snapshots, "poor_household_confirmation")
+    split = temporal_split(frame, 12, FAST)
+    a = fit_service(split, "poor_household_confirmation", FAST)
+    b = fit_service(split, "poor_household_confirmation", FAST)
+    assert a.booster.model_to_string() == b.booster.model_to_string()
+    assert np.array_equal(a.predict(split.test), b.predict(split.test))
+
+
+def test_models_beat_the_rule_and_stay_below_the_oracle(trained):
+    for service_id, result in trained.items():
+        res = result.evaluation.results
+        assert res["model"]["auc"] > res["rule"]["auc"] - 0.01, service_id
+        assert res["oracle"]["auc"] >= res["model"]["auc"] - 0.01, service_id
+        assert res["model"]["ece"] < 0.05, service_id
+    poverty = trained["poor_household_confirmation"].evaluation.results
+    assert poverty["model"]["pr_auc"] > poverty["rule"]["pr_auc"]
+
+
+def test_fairness_groups_are_reported_and_small_ones_flagged(trained):
+    rows = trained["medical_license_renewal"].evaluation.fairness
+    attributes = {r["attribute"] for r in rows}
+    assert {"sex", "ethnicity", "area", "mountain", "age_band"} <= attributes
+    assert any(r["too_small_to_judge"] for r in rows)
+    judged = [
+        r
+        for r in trained["poor_household_confirmation"].evaluation.fairness
+        if not r["too_small_to_judge"]
+    ]
+    assert judged and all("auc_ci" in r for r in judged)
+
+
+def test_registry_model_loads_and_matches_the_bundle(trained, settings, snapshots):
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    result = promote_service(
+        "poor_household_confirmation", settings, Gate(max_ece=1.0, max_group_gap=1.0)
+    )
+    assert result.promoted, result.failures
+    loaded = mlflow.pyfunc.load_model("models:/needs-poor_household_confirmation@champion")
+    frame = load_service(snapshots, "poor_household_confirmation").head(500)
+    served = load_served(settings.models_dir, "poor_household_confirmation")
+    via_mlflow = np.asarray(loaded.predict(frame))
+    assert np.allclose(via_mlflow, served.predict(frame))
+    assert ((via_mlflow >= 0) & (via_mlflow <= 1)).all()
+
+
+def _grid(frame: pd.DataFrame, column: str, values: np.ndarray) -> pd.DataFrame:
+    rows = frame.loc[frame.index.repeat(len(values))].copy()
+    rows[column] = np.tile(values, len(frame))
+    return rows
+
+
+def test_closer_to_expiry_never_lowers_the_renewal_score(trained, snapshots):
+    model = fit_service(
+        temporal_split(load_service(snapshots, "medical_license_renewal"), 3, FAST),
+        "medical_license_renewal",
+        FAST,
+    )
+    base = load_service(snapshots, "medical_license_renewal").sample(50, random_state=0)
+    days = np.arange(1825, -1, -15)  # still valid: from five years down to expiry day
+    scores = model.predict(_grid(base, "days_to_expiry", days)).reshape(len(base), len(days))
+    assert (np.diff(scores, axis=1) >= -1e-12).all()
+
+
+def test_more_deprivations_never_lowers_the_poverty_score(snapshots):
+    model = fit_service(
+        temporal_split(load_service(snapshots, "poor_household_confirmation"), 12, FAST),
+        "poor_household_confirmation",
+        FAST,
+    )
+    base = load_service(snapshots, "poor_household_confirmation").sample(50, random_state=0)
+    counts = np.arange(0, 13)
+    scores = model.predict(_grid(base, "last_deprivation_count", counts)).reshape(
+        len(base), len(counts)
+    )
+    assert (np.diff(scores, axis=1) >= -1e-12).all()
+
+
+def test_scores_ignore_what_the_model_must_not_use(trained, snapshots):
+    model = fit_service(
+        temporal_split(load_service(snapshots, "school_admission"), 12, FAST),
+        "school_admission",
+        FAST,
+    )
+    frame = load_service(snapshots, "school_admission").head(300)
+    shuffled = frame.copy()
+    for column in ("audit_ethnicity", "audit_religion", "audit_sex", "subject_id", "household_id"):
+        shuffled[column] = np.random.default_rng(0).permutation(shuffled[column].to_numpy())
+    assert np.array_equal(model.predict(frame), model.predict(shuffled))
+
+
+def test_promotion_gate_refuses_a_worse_challenger_and_says_why(
+    province, snapshots, settings, trained
+):
+    _, raw = province
+    first = promote_service(
+        "medical_license_renewal", settings, Gate(max_ece=1.0, max_group_gap=1.0)
+    )
+    assert first.promoted
+    # A challenger trained on shuffled labels must not replace the champion.
+    broken = snapshots.parent / "broken_features"
+    (broken / "medical_license_renewal").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for path in (snapshots / "medical_license_renewal").glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        frame["label"] = rng.permutation(frame["label"].to_numpy())
+        frame.to_parquet(broken / "medical_license_renewal" / path.name, index=False)
+    train_services(broken, ["medical_license_renewal"], FAST, settings, raw)
+    refused = promote_service(
+        "medical_license_renewal", settings, Gate(max_ece=1.0, max_group_gap=1.0)
+    )
+    assert not refused.promoted
+    assert any(f.startswith("champion: AUC") for f in refused.failures), refused.failures
+    assert current_version(settings.models_dir, "medical_license_renewal") == first.version
+
+
+def test_rollback_serves_the_previous_version(province, snapshots, settings, trained):
+    _, raw = province
+    lenient = Gate(auc_tolerance=1.0, brier_tolerance=1.0, max_ece=1.0, max_group_gap=1.0)
+    first = promote_service("school_admission", settings, lenient)
+    train_services(snapshots, ["school_admission"], replace(FAST, seed=7), settings, raw)
+    second = promote_service("school_admission", settings, lenient)
+    assert first.promoted and second.promoted and first.version != second.version
+    back = rollback_service("school_admission", settings)
+    assert back.promoted and back.version == first.version
+    assert current_version(settings.models_dir, "school_admission") == first.version
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    alias = mlflow.MlflowClient().get_model_version_by_alias("needs-school_admission", "champion")
+    assert str(alias.version) == first.version
+
+
+@pytest.mark.parametrize("crash_after", ["model.txt", "evaluation.json"])
+def test_a_killed_promotion_never_serves_a_half_bundle(tmp_path, crash_after):
+    from needs_model.training import Calibrator, ServiceModel  # noqa: F401
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for name, text in {
+        "model.txt": "tree",
+        "calibrator.json": "{}",
+        "features.json": "[]",
+        "params.json": "{}",
+    }.items():
+        (source / name).write_text(text)
+    models = tmp_path / "models"
+    script = (
+        "import sys; from pathlib import Path; from needs_model.promotion import write_bundle, "
+        "switch_current; write_bundle(Path(sys.argv[1]), 'svc', '2', Path(sys.argv[2]), {}, {}); "
+        "switch_current(Path(sys.argv[1]), 'svc', '2')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(models), str(source)],
+        env={**os.environ, FAULT_ENV: crash_after},
+        capture_output=True,
+    )
+    assert done.returncode == 137
+    assert current_version(models, "svc") is None
+    assert not (models / "svc" / "2").exists()
+    partial = next((models / "svc").glob(".partial-*"))
+    with pytest.raises(BundleError):
+        verify_bundle(partial)
+    # The next attempt cleans up and completes.
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(models), str(source)], capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert current_version(models, "svc") == "2"
+    assert not list((models / "svc").glob(".partial-*"))
+    verify_bundle(models / "svc" / "2")

@@ -22,8 +22,10 @@ $(STAMP): requirements.lock pyproject.toml
 venv: $(STAMP) ## Create .venv and install the exact pins of requirements.lock
 
 AS_OF ?= 2024-12-31
+FIRST_SNAPSHOT ?= 2021-04-30
+LAST_SNAPSHOT ?= 2025-09-30
 
-run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, build features
+run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, features, train, promote
 	@if [ -f $(RAW)/_SUCCESS ]; then \
 	  echo "Reusing the simulated province in $(RAW) (delete it to simulate again)."; \
 	else \
@@ -31,7 +33,14 @@ run: $(STAMP) ## Main job: simulate the demo province (reused if present), valid
 	fi
 	$(BIN)/needs-model validate $(RAW)
 	$(BIN)/needs-model link --raw $(RAW) --as-of $(AS_OF) --out data/linked/$(AS_OF)
-	$(BIN)/needs-model features --raw $(RAW) --as-of $(AS_OF) --out data/features
+	@if [ -f data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT) ] && [ data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT) -nt $(RAW)/_SUCCESS ]; then \
+	  echo "Reusing the feature snapshots in data/features."; \
+	else \
+	  $(BIN)/needs-model features --raw $(RAW) --as-of $(FIRST_SNAPSHOT) --through $(LAST_SNAPSHOT) --out data/features \
+	  && touch data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT); \
+	fi
+	$(BIN)/needs-model train --features data/features --raw $(RAW)
+	$(BIN)/needs-model promote
 
 test: $(STAMP) ## Run the whole default test suite
 	$(BIN)/python -m pytest -q
@@ -48,10 +57,11 @@ docs: $(STAMP) ## Regenerate docs/data-contract.md and docs/features.md
 	$(BIN)/needs-model contract-docs --out docs/data-contract.md
 	$(BIN)/needs-model features-docs --out docs/features.md
 
-bench: $(STAMP) ## Benchmarks (twin, then link + features on the demo); writes bench/results/
+bench: $(STAMP) ## Benchmarks (twin, link + features, training on the demo); writes bench/results/
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_features.py --raw $(RAW) --repeats 3
 	$(BIN)/python bench/quality_link_consistency.py --raw $(RAW)
+	$(BIN)/python bench/bench_train.py --features data/features --raw $(RAW) --repeats 3
 
 lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upgrade)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^needs-model' > requirements.lock

@@ -1,0 +1,65 @@
+"""The README's evaluation table from a folder of evaluation reports.
+
+Usage: python bench/evaluation_table.py reports/   (or bench/results/evaluation-<features>)
+Prints, per service: AUC, PR-AUC, Brier, ECE of the model, the rule baseline, the logistic
+regression and the oracle, and checks the [models] targets (AUC within 0.02 of the oracle,
+ECE <= 0.02, PR-AUC above the rule baseline where the rule does not match the oracle).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from needs_model.services import SERVICE_IDS
+
+
+def main() -> None:
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "reports")
+    print("| service | test rows (positives) | scorer | AUC | PR-AUC | Brier | ECE |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    checks = []
+    for service_id in SERVICE_IDS:
+        path = folder / service_id / "evaluation.json"
+        if not path.exists():
+            continue
+        evaluation = json.loads(path.read_text())
+        results = evaluation["results"]
+        m = results["model"]
+        size = f"{int(m['rows']):,} ({int(m['positives']):,})"
+        for scorer in ("model", "rule", "logistic", "oracle"):
+            if scorer in results:
+                r = results[scorer]
+                first = scorer == "model"
+                print(
+                    f"| {service_id if first else ''} | {size if first else ''} | {scorer} "
+                    f"| {r['auc']:.4f} | {r['pr_auc']:.4f} | {r['brier']:.5f} | {r['ece']:.4f} |"
+                )
+        if "oracle" in results:
+            o, rule = results["oracle"], results["rule"]
+            rule_matches_oracle = abs(rule["auc"] - o["auc"]) <= 0.005
+            checks.append(
+                (
+                    service_id,
+                    o["auc"] - m["auc"],
+                    m["ece"],
+                    m["pr_auc"] > rule["pr_auc"] or rule_matches_oracle,
+                )
+            )
+    if checks:
+        print()
+        print(
+            "| service | oracle AUC - model AUC (target ≤ 0.02) | ECE (target ≤ 0.02) "
+            "| PR-AUC above rule |"
+        )
+        print("|---|---:|---:|---|")
+        for service_id, gap, ece, better in checks:
+            print(
+                f"| {service_id} | {gap:.4f} {'✓' if gap <= 0.02 else '✗'} | "
+                f"{ece:.4f} {'✓' if ece <= 0.02 else '✗'} | {'✓' if better else '✗'} |"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """The README's evaluation table from a folder of evaluation reports.
 
-Usage: python bench/evaluation_table.py reports/   (or bench/results/evaluation-<features>)
+Usage: python bench/evaluation_table.py reports/ [--fairness]
 Prints, per service: AUC, PR-AUC, Brier, ECE of the model, the rule baseline, the logistic
 regression and the oracle, and checks the [models] targets (AUC within 0.02 of the oracle,
 ECE <= 0.02, PR-AUC above the rule baseline where the rule does not match the oracle).
@@ -61,5 +61,29 @@ def main() -> None:
             )
 
 
+def fairness_table(folder: Path) -> None:
+    """Per service and group: rows, AUC (95% CI), observed vs predicted rate, selection."""
+    print("| service | group | rows | AUC (95% CI) | observed | predicted | selected in top 10 % |")
+    print("|---|---|---:|---|---:|---:|---:|")
+    for service_id in SERVICE_IDS:
+        path = folder / service_id / "evaluation.json"
+        if not path.exists():
+            continue
+        for g in json.loads(path.read_text())["fairness"]:
+            if g["too_small_to_judge"]:
+                auc = "too small to judge"
+            else:
+                lo, hi = g["auc_ci"]
+                auc = f"{g['auc']:.3f} ({lo:.3f}-{hi:.3f})"
+            print(
+                f"| {service_id} | {g['attribute']}={g['group']} | {g['rows']:,} | {auc} | "
+                f"{g['observed_rate']:.4f} | {g['mean_predicted']:.4f} | "
+                f"{g['selection_rate_top10pct']:.3f} |"
+            )
+
+
 if __name__ == "__main__":
-    main()
+    if "--fairness" in sys.argv:
+        fairness_table(Path(sys.argv[1]))
+    else:
+        main()

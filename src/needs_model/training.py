@@ -47,7 +47,9 @@ class TrainConfig:
 
 
 FAST = TrainConfig(learning_rates=(0.1,), num_leaves=(7,), max_rounds=150, early_stopping_rounds=20)
-FULL = TrainConfig(learning_rates=(0.05,), num_leaves=(7, 15, 31), max_rounds=1000)
+FULL = TrainConfig(
+    learning_rates=(0.08,), num_leaves=(7, 15, 31), max_rounds=800, early_stopping_rounds=30
+)
 
 
 @dataclass

@@ -239,3 +239,10 @@ def test_a_killed_promotion_never_serves_a_half_bundle(tmp_path, crash_after):
     assert current_version(models, "svc") == "2"
     assert not list((models / "svc").glob(".partial-*"))
     verify_bundle(models / "svc" / "2")
+
+
+def test_runs_and_artifacts_stay_in_the_configured_store(trained, settings):
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    run = mlflow.get_run(trained["school_admission"].run_id)
+    assert run.info.artifact_uri.startswith(settings.mlflow_artifact_root.resolve().as_uri())
+    assert mlflow.get_experiment(run.info.experiment_id).name == "needs"

@@ -42,10 +42,14 @@ def configure(settings: Settings) -> str:
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
-        return mlflow.create_experiment(
+        experiment_id = mlflow.create_experiment(
             EXPERIMENT, artifact_location=settings.mlflow_artifact_root.resolve().as_uri()
         )
-    return str(experiment.experiment_id)
+    else:
+        experiment_id = str(experiment.experiment_id)
+    # Runs go to this experiment (and its artifact root), never to ./mlruns.
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
 
 
 def code_version() -> str:

@@ -82,8 +82,20 @@ def test_nothing_outside_truth_holds_oracle_values(province):
 # The stages that make model inputs and train models. Evaluation (evaluate.py, and
 # modelling.py, which hands the twin's oracle to it when the data come from the twin) may
 # compare with the oracle; nothing upstream of a model may even mention it.
-MODEL_INPUT_MODULES = ("sources", "link", "profiles", "features", "feature_catalogue", "rules",
-                       "dataset", "training", "consistency", "validate", "contract", "text")
+MODEL_INPUT_MODULES = (
+    "sources",
+    "link",
+    "profiles",
+    "features",
+    "feature_catalogue",
+    "rules",
+    "dataset",
+    "training",
+    "consistency",
+    "validate",
+    "contract",
+    "text",
+)
 
 
 def test_no_model_input_stage_reads_truth():

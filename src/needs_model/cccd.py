@@ -9,7 +9,6 @@ the birth year, then six random digits. The number is for life; mergers do not c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -215,7 +214,3 @@ def invalid_reasons(
         mismatch = ok & known & ((g % 2 == 1) != female)
         reasons[mismatch] = "CCCD sex digit disagrees with sex"
     return pd.Series(reasons, index=numbers.index, dtype="string")
-
-
-def validate_many(numbers: Iterable[object]) -> list[str | None]:
-    return [explain_invalid(n) for n in numbers]

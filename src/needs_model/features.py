@@ -19,7 +19,7 @@ from needs_model import rules
 from needs_model.feature_catalogue import AUDIT_COLUMNS, features_for
 from needs_model.legal import legal_value
 from needs_model.profiles import Profiles
-from needs_model.services import SERVICE_IDS, service
+from needs_model.services import service
 from needs_model.sources import read_after
 
 SUBJECT_KEY = {
@@ -333,7 +333,3 @@ def attach_labels(
     out = features.copy()
     out["label"] = label if end <= data_end else np.nan
     return out
-
-
-def all_services(p: Profiles) -> dict[str, pd.DataFrame]:
-    return {s: build_features(p, s) for s in SERVICE_IDS}

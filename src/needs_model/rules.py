@@ -100,10 +100,6 @@ TRIGGERS: dict[str, Trigger] = {
 }
 
 
-def days(n: float) -> pd.Timedelta:
-    return pd.Timedelta(days=float(n))
-
-
 def birth_due(
     days_to_due: pd.Series,
     days_since_unregistered_birth: pd.Series,

@@ -212,7 +212,7 @@ def registry_duplicates(links: Links) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)
 
 
-def address_disagreements(links: Links, raw: Path, as_of: dt.date) -> pd.DataFrame:
+def address_disagreements(links: Links) -> pd.DataFrame:
     """Agency records placing a person elsewhere than the registry did on that date, and
     residents whose registry commune differs from their household book's."""
     rows = links.registry.rows
@@ -254,11 +254,7 @@ def address_disagreements(links: Links, raw: Path, as_of: dt.date) -> pd.DataFra
             commune_key=f["commune_key"],
         )
     ]
-    households = read_as_of(raw, "registry", "households", as_of)
-    from needs_model.link import commune_key
-
-    households["commune_key"] = commune_key(households["commune_code"], households["province_code"])
-    book = households.sort_values(["recorded_at", "record_id"]).groupby("household_id").tail(1)
+    book = links.registry.households
     people = links.registry.people
     residents = people[people["status"] == "resident"]
     merged = residents.merge(
@@ -346,7 +342,7 @@ def consistency_report(links: Links, raw: Path, as_of: dt.date) -> pd.DataFrame:
         [
             identity_disagreements(links),
             registry_duplicates(links),
-            address_disagreements(links, raw, as_of),
+            address_disagreements(links),
             deceased_still_active(links, raw, as_of),
         ],
         ignore_index=True,

@@ -132,12 +132,3 @@ def quang_nam_communes() -> pd.DataFrame:
             "commune_name_2025",
         ]
     ].rename(columns={"district_short": "district_name"})
-
-
-def recorded_commune_code(
-    commune_code: pd.Series, recorded_at: pd.Series, communes: pd.DataFrame
-) -> pd.Series:
-    """The commune code an agency writes on `recorded_at`: legacy before the merger, new after."""
-    successor = dict(zip(communes["commune_code"], communes["commune_code_2025"], strict=True))
-    after = pd.to_datetime(recorded_at) >= pd.Timestamp(MERGER_DATE)
-    return commune_code.where(~after, commune_code.map(successor))

@@ -9,7 +9,7 @@ candidates is left unlinked and reported, never guessed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -65,6 +65,7 @@ class Registry:
     rows: pd.DataFrame  # every registry/people row, with name_key and commune_key
     people: pd.DataFrame  # one row per CCCD: the latest state
     orphans: pd.DataFrame  # registry rows without a usable CCCD
+    households: pd.DataFrame = field(default_factory=pd.DataFrame)  # the book's latest rows
 
 
 def _prepare(frame: pd.DataFrame, prefix: str, event_column: str) -> pd.DataFrame:
@@ -200,7 +201,22 @@ def load_registry(raw: Path, as_of: dt.date) -> Registry:
     )
     # Registry rows without a usable CCCD (duplicates re-registered without it) are linked
     # to the identity they duplicate, like any other agency's record.
-    return Registry(rows=rows, people=people, orphans=rows[~usable])
+    return Registry(
+        rows=rows, people=people, orphans=rows[~usable], households=load_household_book(raw, as_of)
+    )
+
+
+def load_household_book(raw: Path, as_of: dt.date) -> pd.DataFrame:
+    """The household book's latest row per household on the as-of date, with commune_key."""
+    rows = read_as_of(raw, "registry", "households", as_of)
+    rows["commune_key"] = commune_key(rows["commune_code"], rows["province_code"])
+    return (
+        rows.sort_values(["recorded_at", "record_id"], kind="stable")
+        .groupby("household_id", sort=False)
+        .tail(1)
+        .sort_values("household_id", kind="stable")
+        .reset_index(drop=True)
+    )
 
 
 def _link_without_id(records: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:

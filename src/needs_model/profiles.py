@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from needs_model.geography import quang_nam_communes
-from needs_model.link import Links, commune_key, link
+from needs_model.link import Links, link
 from needs_model.sources import read_as_of
 
 AGENCY_TABLES = (
@@ -84,15 +84,7 @@ def build_profiles(raw: Path, as_of: dt.date, links: Links | None = None) -> Pro
     links = links or link(raw, as_of)
     people = links.registry.people.copy()
     mountain = mountain_communes_2025()
-    book_rows = read_as_of(raw, "registry", "households", as_of)
-    book_rows["commune_key"] = commune_key(book_rows["commune_code"], book_rows["province_code"])
-    households = (
-        book_rows.sort_values(["recorded_at", "record_id"], kind="stable")
-        .groupby("household_id", sort=False)
-        .tail(1)
-        .sort_values("household_id", kind="stable")
-        .reset_index(drop=True)
-    )
+    households = links.registry.households.copy()
     households["is_urban"] = households["area_type"].eq("urban")
     households["is_mountain"] = households["commune_key"].isin(mountain)
     household_of = people.set_index("cccd")["household_id"]

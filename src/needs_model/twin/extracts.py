@@ -449,42 +449,18 @@ class ExtractWriter:
         rows = log[
             ["licence", "person", "event", "event_date", "issue_ym", "expiry_ym", "commune"]
         ].copy()
-        if profession_kind == 1:
-            cme = pd.DataFrame(w.log.frame("cme_reports"))
-            if len(cme):
+        # Requirement rows: yearly CME reports (medical), refresher courses (tour guides).
+        extra = {
+            1: ("cme_reports", "cme_report", "report_date"),
+            2: ("refresher_courses", "refresher_course", "course_date"),
+        }.get(profession_kind)
+        if extra is not None:
+            log_table, event, date_column = extra
+            added = pd.DataFrame(w.log.frame(log_table))
+            if len(added):
+                added = added.rename(columns={date_column: "event_date"}).assign(event=event)
                 rows = pd.concat(
-                    [
-                        rows,
-                        pd.DataFrame(
-                            {
-                                "licence": cme["licence"],
-                                "person": cme["person"],
-                                "event": "cme_report",
-                                "event_date": cme["report_date"],
-                                "cme_hours": cme["cme_hours"],
-                                "commune": cme["commune"],
-                            }
-                        ),
-                    ],
-                    ignore_index=True,
-                )
-        if profession_kind == 2:
-            course = pd.DataFrame(w.log.frame("refresher_courses"))
-            if len(course):
-                rows = pd.concat(
-                    [
-                        rows,
-                        pd.DataFrame(
-                            {
-                                "licence": course["licence"],
-                                "person": course["person"],
-                                "event": "refresher_course",
-                                "event_date": course["course_date"],
-                                "commune": course["commune"],
-                            }
-                        ),
-                    ],
-                    ignore_index=True,
+                    [rows, added.drop(columns=["report_date"], errors="ignore")], ignore_index=True
                 )
         rows = rows.sort_values(["licence", "event_date"], kind="stable")
         # Rows without their own issue/expiry carry the licence in force (last issued before).

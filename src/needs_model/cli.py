@@ -163,9 +163,9 @@ def _as_of(text: str) -> dt.date:
 def _check_raw(raw: Path) -> None:
     """Stop with the contract's file-level problems (never a traceback)."""
     from needs_model import contract
-    from needs_model.validate import read_table
+    from needs_model.validate import schema_problems
 
-    problems = [p for t in contract.TABLES for p in read_table(raw, t)[1]]
+    problems = [p for t in contract.TABLES for p in schema_problems(raw, t)]
     if problems:
         err_console.print(f"[red]{raw} does not follow the data contract:[/]")
         for problem in problems:

@@ -92,28 +92,39 @@ def _type_matches(actual: pa.DataType, expected: pa.DataType) -> bool:
     return False
 
 
-def read_table(folder: Path, t: contract.Table) -> tuple[pa.Table | None, list[str]]:
-    """The table, or the file-level problems that make it unusable."""
+def schema_problems(folder: Path, t: contract.Table) -> list[str]:
+    """File-level problems visible from the Parquet footer alone (cheap: no row is read)."""
     path = folder / t.path
     if not path.exists():
-        return None, [f"{t.agency}/{t.name}: missing table (expected file {t.path})"]
+        return [f"{t.agency}/{t.name}: missing table (expected file {t.path})"]
     try:
-        data = pq.read_table(path)
+        schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as error:
-        return None, [f"{t.agency}/{t.name}: unreadable Parquet file {t.path} ({error})"]
+        return [f"{t.agency}/{t.name}: unreadable Parquet file {t.path} ({error})"]
     problems = []
     for column in t.columns:
-        if column.name not in data.column_names:
+        if column.name not in schema.names:
             problems.append(f"{t.agency}/{t.name}: missing column '{column.name}'")
             continue
-        actual = data.schema.field(column.name).type
+        actual = schema.field(column.name).type
         expected = contract.ARROW_TYPES[column.dtype]
         if not _type_matches(actual, expected):
             problems.append(
                 f"{t.agency}/{t.name}: column '{column.name}' has type {actual}, "
                 f"the contract says {column.dtype}"
             )
-    return (None if problems else data), problems
+    return problems
+
+
+def read_table(folder: Path, t: contract.Table) -> tuple[pa.Table | None, list[str]]:
+    """The table, or the file-level problems that make it unusable."""
+    problems = schema_problems(folder, t)
+    if problems:
+        return None, problems
+    try:
+        return pq.read_table(folder / t.path), []
+    except (pa.ArrowException, OSError) as error:
+        return None, [f"{t.agency}/{t.name}: unreadable Parquet file {t.path} ({error})"]
 
 
 def row_reasons(t: contract.Table, frame: pd.DataFrame) -> pd.Series:

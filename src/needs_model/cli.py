@@ -395,6 +395,46 @@ def rollback_command(
     console.print(f"{service_id}: {result.message}")
 
 
+@app.command("score")
+def score_command(
+    raw: Annotated[Path, typer.Option(help="Folder of agency extracts.")] = Path("data/raw"),
+    as_of: Annotated[
+        str | None, typer.Option(help="Score as of this date (default: the data's end).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Scores folder (default NEEDS_SCORES_DIR).")
+    ] = None,
+    top_per_commune: Annotated[
+        int, typer.Option(help="Explain at least this many subjects per commune and service.")
+    ] = 20,
+) -> None:
+    """Score every eligible subject for every served service; write the scored snapshot."""
+    from needs_model.dataset import data_end
+    from needs_model.promotion import BundleError
+    from needs_model.scoring import score
+    from needs_model.settings import get_settings
+
+    _check_raw(raw)
+    settings = get_settings()
+    day = _as_of(as_of) if as_of is not None else data_end(raw)
+    try:
+        folder = score(
+            raw,
+            day,
+            settings.models_dir,
+            out or settings.scores_dir,
+            top_per_commune=top_per_commune,
+            progress=console.print,
+        )
+    except BundleError as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for service_id, reason in manifest["not_served"].items():
+        console.print(f"[yellow]{service_id}[/]: not scored ({reason})")
+    console.print(f"Scored as of {day} in {manifest['seconds']['total']:.1f} s -> {folder}")
+
+
 @app.command("features-docs")
 def features_docs(
     out: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path("docs/features.md"),

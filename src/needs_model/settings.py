@@ -15,6 +15,13 @@ class Settings(BaseSettings):
     mlflow_artifact_root: Path = Path("mlflow/artifacts")
     models_dir: Path = Path("models")
     reports_dir: Path = Path("reports")
+    scores_dir: Path = Path("data/scores")
+    # Service state (API keys, audit log, outcomes): any SQLAlchemy URL.
+    database_url: str = "sqlite:///data/service/needs.db"
+    # Secret for signing audit-log checkpoints (HMAC-SHA256); keep it outside the database.
+    audit_signing_key: str = ""
+    max_batch: int = 100
+    max_body_bytes: int = 1_000_000
 
 
 @lru_cache(maxsize=1)

@@ -435,6 +435,110 @@ def score_command(
     console.print(f"Scored as of {day} in {manifest['seconds']['total']:.1f} s -> {folder}")
 
 
+keys_app = typer.Typer(
+    help="API keys (stored hashed; the key is shown once).", no_args_is_help=True
+)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from needs_model.servicedb import make_engine
+    from needs_model.settings import get_settings
+
+    return make_engine(get_settings().database_url)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="planner, auditor, data_scientist or admin.")],
+    scope: Annotated[
+        str, typer.Option(help="province, district:XXX or commune:XXXXX (2025 code).")
+    ] = "province",
+    label: Annotated[str, typer.Option(help="Who holds the key (kept with it).")] = "",
+) -> None:
+    """Create an API key; prints it once (only its hash is stored)."""
+    from needs_model.access import ROLES, ScopeError, create_key, parse_scope
+    from needs_model.scoring import communes_2025
+
+    if role not in ROLES:
+        err_console.print(f"[red]error:[/] --role {role!r} is not one of {', '.join(ROLES)}")
+        raise typer.Exit(2)
+    units = communes_2025()
+    try:
+        parsed = parse_scope(scope, set(units.index), set(units["district_code"]))
+    except ScopeError as error:
+        err_console.print(f"[red]error:[/] --scope: {error}")
+        raise typer.Exit(2) from error
+    key_id, key = create_key(_engine(), role, parsed, label)
+    err_console.print(f"Created key {key_id} ({role}, {parsed}). Store it now; it is not kept:")
+    print(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id.")]) -> None:
+    """Revoke a key (it stops working at once)."""
+    from needs_model.access import revoke_key
+
+    if not revoke_key(_engine(), key_id):
+        err_console.print(f"[red]error:[/] no active key {key_id}")
+        raise typer.Exit(1)
+    console.print(f"Revoked {key_id}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, roles, scopes; never secrets)."""
+    from needs_model.access import list_keys
+
+    table = Table()
+    for column in ("key_id", "role", "scope", "label", "created_at", "revoked_at"):
+        table.add_column(column)
+    for row in list_keys(_engine()):
+        table.add_row(*(str(row[c] or "") for c in row))
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    checkpoint: Annotated[
+        Path | None, typer.Option(help="A checkpoint exported by `audit checkpoint`.")
+    ] = None,
+) -> None:
+    """Check every link of the chain (and its head against a checkpoint). Exit 1 if broken."""
+    from needs_model import audit
+    from needs_model.settings import get_settings
+
+    mark = json.loads(checkpoint.read_text(encoding="utf-8")) if checkpoint else None
+    result = audit.verify(_engine(), mark, get_settings().audit_signing_key)
+    if not result.ok:
+        err_console.print(f"[red]audit log BROKEN[/] ({result.entries} entries):")
+        for problem in result.problems:
+            err_console.print(f"  - {problem}")
+        raise typer.Exit(1)
+    against = f", consistent with checkpoint at entry {mark['seq']}" if mark else ""
+    console.print(
+        f"audit log OK: {result.entries} entries, head {result.head_seq} "
+        f"{result.head_hash[:16]}…{against}"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path, typer.Option(help="File to write (keep it off the database host).")],
+) -> None:
+    """Export the chain's head (HMAC-signed with NEEDS_AUDIT_SIGNING_KEY when set)."""
+    from needs_model import audit
+    from needs_model.settings import get_settings
+
+    mark = audit.checkpoint(_engine(), get_settings().audit_signing_key)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(mark, indent=2), encoding="utf-8")
+    signed = "signed" if mark["signature"] else "unsigned (set NEEDS_AUDIT_SIGNING_KEY to sign)"
+    console.print(f"Checkpoint at entry {mark['seq']} -> {out} ({signed})")
+
+
 @app.command("features-docs")
 def features_docs(
     out: Annotated[Path, typer.Option(help="Markdown file to write.")] = Path("docs/features.md"),

@@ -30,14 +30,18 @@ def contributions(model: ServiceModel, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(len(matrix), len(model.features) + 1)
 
 
-def _number(value: float) -> str:
-    return f"{value:,.0f}".replace(",", ".") if abs(value) >= 1000 else f"{value:g}"
+def _number(value: float, language: Language) -> str:
+    """Vietnamese groups thousands with dots, English with commas; small values keep
+    up to two decimals."""
+    if abs(value) >= 1000:
+        grouped = f"{value:,.0f}"
+        return grouped.replace(",", ".") if language == "vi" else grouped
+    return f"{round(value, 2):g}"
 
 
 def _vi_en(vi: str, en: str) -> Callable[[float], tuple[str, str]]:
     def render(value: float) -> tuple[str, str]:
-        n = _number(value)
-        return vi.format(v=n), en.format(v=n)
+        return vi.format(v=_number(value, "vi")), en.format(v=_number(value, "en"))
 
     return render
 
@@ -250,7 +254,7 @@ def sentence(
     index = 0 if language == "vi" else 1
     if not with_values and reason.generic is not None:
         return reason.generic[index]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or math.isnan(float(value)):
         entry = CATALOGUE[feature]
         described = entry.description_vi if language == "vi" else entry.description_en.lower()
         return (
@@ -258,14 +262,12 @@ def sentence(
             if language == "vi"
             else f"No record: {described}"
         )
+    value = float(value)
     if feature.startswith("rule_"):
-        label = (
-            CATALOGUE[feature].description_vi
-            if language == "vi"
-            else CATALOGUE[feature].description_en
-        )
-        verdict = reason.render(value)[index]
-        return f"{label}: {verdict.lower()}"
+        entry = CATALOGUE[feature]
+        label = entry.description_vi if language == "vi" else entry.description_en
+        topic = label.split(": ", 1)[-1]  # "Rule: badge expiring" -> "badge expiring"
+        return f"{reason.render(value)[index]}: {topic}"
     if feature == "days_to_expiry" and service_id in LICENCE_NAMES:
         vi, en = LICENCE_NAMES[service_id]
         return _days_until(vi, en)(value)[index]

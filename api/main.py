@@ -1,0 +1,722 @@
+"""The Needs prediction service: `uvicorn api.main:app`.
+
+Importing this module builds the FastAPI object only; the scored snapshot, the models and
+the service database are opened in the lifespan (or injected by `create_app`, in tests).
+Every route declares the roles that may call it; a route that does not is refused when
+the app is built.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, Path, Query, Request
+from sqlalchemy import Engine
+
+from api.errors import ApiError, install, not_found
+from api.schemas import (
+    CCCD,
+    ERRORS,
+    NOTICE,
+    OutcomesRequest,
+    PredictionRequest,
+    PredictionResponse,
+    Purpose,
+)
+from api.security import (
+    BodyLimit,
+    allow,
+    check_every_route_declares_roles,
+    language,
+)
+from api.store import ServiceTable, Store, StoreError, load_store
+from needs_model import audit
+from needs_model import outcomes as outcome_store
+from needs_model.access import Principal, Scope
+from needs_model.dossier import DOSSIERS
+from needs_model.explain import top_reasons
+from needs_model.feature_catalogue import features_for
+from needs_model.scoring import band_of, latest_snapshot
+from needs_model.servicedb import make_engine
+from needs_model.services import SERVICE_IDS, SERVICES, service
+from needs_model.settings import Settings, get_settings
+
+API_VERSION = "1.0.0"
+Lang = Annotated[str, Depends(language)]
+PurposeQuery = Annotated[Purpose | None, Query(description="Why you ask (kept in the audit log).")]
+CccdPath = Annotated[CCCD, Path(description="12-digit CCCD", examples=["049187909209"])]
+AnyRole = Annotated[Principal, Depends(allow("planner", "auditor", "data_scientist", "admin"))]
+Outreach = Annotated[Principal, Depends(allow("planner", "admin"))]
+Auditors = Annotated[Principal, Depends(allow("auditor", "admin"))]
+Forecasters = Annotated[Principal, Depends(allow("planner", "data_scientist", "admin"))]
+
+
+def _store(request: Request) -> Store:
+    store: Store | None = request.app.state.store
+    if store is None:
+        raise ApiError(503, "no_scores", "no scored snapshot is loaded (run needs-model score)")
+    return store
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+StoreDep = Annotated[Store, Depends(_store)]
+EngineDep = Annotated[Engine, Depends(_engine)]
+
+
+def prediction_id(as_of: str, service_id: str, subject_id: str, version: str) -> str:
+    digest = hashlib.sha256(f"{as_of}|{service_id}|{subject_id}|{version}".encode()).hexdigest()
+    return f"pr_{digest[:24]}"
+
+
+def _sources(store: Store, service_id: str) -> list[dict[str, str | None]]:
+    dates = store.manifest["sources"]
+    return [
+        {"table": t, "as_of": dates.get(t)} for t in store.manifest["service_sources"][service_id]
+    ]
+
+
+def _prediction(
+    store: Store,
+    table: ServiceTable,
+    values: np.ndarray,
+    shap_row: np.ndarray,
+    probability: float,
+    subject_id: str | None,
+    principal: Principal,
+    lang: str,
+    full: bool,
+    pid: str,
+) -> dict[str, Any]:
+    with_values = principal.role != "planner"
+    features = table.model.features
+    reasons = top_reasons(
+        features, values, shap_row, table.service_id, lang, limit=3, with_values=with_values
+    )
+    rule = next(i for i, f in enumerate(features) if f.startswith("rule_"))
+    out: dict[str, Any] = {
+        "prediction_id": pid,
+        "service_id": table.service_id,
+        "subject_id": subject_id,
+        "probability": round(float(probability), 6),
+        "band": str(band_of(np.array([probability]))[0]),
+        "legal_trigger": bool(values[rule] == 1),
+        "horizon_months": service(table.service_id).horizon_months,
+        "reasons": [
+            {
+                "feature": r.feature,
+                "text": r.text,
+                "contribution": round(r.contribution, 6),
+                "direction": "raises" if r.contribution > 0 else "lowers",
+                "value": r.value,
+            }
+            for r in reasons
+        ],
+        "sources": _sources(store, table.service_id),
+        "model_version": table.version,
+    }
+    if full:
+        out["margin"] = float(shap_row.sum())
+        out["bias"] = float(shap_row[-1])
+        out["contributions"] = {f: float(v) for f, v in zip(features, shap_row[:-1], strict=True)}
+    return out
+
+
+def _subject_prediction(
+    store: Store, table: ServiceTable, row: int, principal: Principal, lang: str, full: bool
+) -> dict[str, Any]:
+    subject_id = str(table.subject_ids[row])
+    shap_row = table.explain_row(row)
+    return _prediction(
+        store,
+        table,
+        table.matrix[row],
+        shap_row,
+        float(table.probability[row]),
+        subject_id,
+        principal,
+        lang,
+        full,
+        prediction_id(store.as_of, table.service_id, subject_id, table.version),
+    )
+
+
+def _citizen(store: Store, principal: Principal, cccd: str, field: str) -> dict[str, Any]:
+    person = store.people.get(cccd)
+    if person is None or not principal.scope.allows(
+        person["commune_code"], person["district_code"]
+    ):
+        raise not_found(f"citizen {cccd}", field)
+    return person
+
+
+def _citizen_rows(
+    store: Store, principal: Principal, cccd: str, services: list[str] | None
+) -> list[tuple[ServiceTable, int]]:
+    rows = []
+    for service_id, subject_id in store.by_cccd.get(cccd, []):
+        if services is not None and service_id not in services:
+            continue
+        table = store.services[service_id]
+        row = table.row_of[subject_id]
+        if principal.scope.allows(table.commune[row], table.district[row]):
+            rows.append((table, row))
+    return rows
+
+
+def _served(store: Store, service_id: str, field: str) -> ServiceTable:
+    table = store.services.get(service_id)
+    if table is None:
+        reason = store.manifest.get("not_served", {}).get(service_id, "no model is served")
+        raise ApiError(409, "model_not_served", f"{service_id}: {reason}", field)
+    return table
+
+
+def _check_full(principal: Principal, explain: str) -> bool:
+    if explain == "full" and principal.role == "planner":
+        raise ApiError(403, "forbidden", "planners receive reasons, not contributions", "explain")
+    return explain == "full"
+
+
+def _subjects_logged(table: ServiceTable, row: int) -> list[str]:
+    contact, subject = table.contact[row], str(table.subject_ids[row])
+    return [s for s in {subject, contact} if isinstance(s, str)]
+
+
+def _scope_communes(store: Store, scope: Scope) -> set[str] | None:
+    if scope.level == "province":
+        return None
+    if scope.level == "commune":
+        return {scope.code}
+    communes = store.communes
+    return set(communes.loc[communes["district_code"] == scope.code, "commune_code"].astype(str))
+
+
+def create_app(
+    settings: Settings | None = None, store: Store | None = None, engine: Engine | None = None
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        config = settings or get_settings()
+        if app.state.engine is None:
+            app.state.engine = make_engine(config.database_url)
+        if app.state.store is None:
+            snapshot = latest_snapshot(config.scores_dir)
+            if snapshot is None:
+                raise StoreError(
+                    f"no scored snapshot in {config.scores_dir}: run needs-model score"
+                )
+            app.state.store = load_store(snapshot, config.models_dir)
+        yield
+
+    config = settings or get_settings()
+    app = FastAPI(
+        title="Needs — proactive public services",
+        version=API_VERSION,
+        description=(
+            "Scores each citizen for the likelihood of needing each pilot service soon, with "
+            "reasons, pre-filled dossiers, candidate lists and forecasts. "
+            + NOTICE["en"]
+            + " Authenticate with `Authorization: Bearer <key>` (`needs-model keys create`)."
+        ),
+        lifespan=lifespan,
+        responses=ERRORS,
+    )
+    app.state.store, app.state.engine, app.state.settings = store, engine, config
+    install(app)
+    app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+
+    @app.get("/health", tags=["service"])
+    def health(request: Request) -> dict[str, Any]:
+        """Liveness, API and model versions and the data's as-of date (no key needed)."""
+        loaded: Store | None = request.app.state.store
+        return {
+            "status": "ok" if loaded is not None else "no_scores",
+            "api_version": API_VERSION,
+            "data_as_of": loaded.as_of if loaded else None,
+            "models": {s: t.version for s, t in loaded.services.items()} if loaded else {},
+            "not_served": loaded.manifest.get("not_served", {}) if loaded else {},
+        }
+
+    @app.get("/v1/services", tags=["service"])
+    def services(_: AnyRole, store: StoreDep) -> dict[str, Any]:
+        """The pilot services: names, horizon, legal basis, dossier documents, model."""
+        return {
+            "services": [
+                {
+                    "service_id": s.service_id,
+                    "name_vi": s.name_vi,
+                    "name_en": s.name_en,
+                    "subject": s.subject_kind,
+                    "horizon_months": s.horizon_months,
+                    "label": s.label_definition,
+                    "legal_basis": s.legal_basis,
+                    "documents": [
+                        {
+                            "component": c.name,
+                            "name_vi": c.label_vi,
+                            "name_en": c.label_en,
+                            "source": c.source,
+                            "fields": list(c.fields),
+                        }
+                        for c in DOSSIERS[s.service_id]
+                    ],
+                    "features": features_for(s.service_id),
+                    "model_version": (
+                        store.services[s.service_id].version
+                        if s.service_id in store.services
+                        else None
+                    ),
+                }
+                for s in SERVICES
+            ]
+        }
+
+    @app.post("/v1/predictions", tags=["predictions"], response_model=PredictionResponse)
+    def predictions(
+        principal: AnyRole,
+        request_body: PredictionRequest,
+        store: StoreDep,
+        engine: EngineDep,
+        lang: Lang,
+    ) -> dict[str, Any]:
+        """Scores with reasons, by CCCD (latest profiles) or by inline feature records."""
+        full = _check_full(principal, request_body.explain)
+        size = len(request_body.cccds or request_body.records or [])
+        if size > config.max_batch:
+            raise ApiError(
+                413, "batch_too_large", f"at most {config.max_batch} per request", "cccds"
+            )
+        out: list[dict[str, Any]] = []
+        logged: list[str] = []
+        if request_body.cccds is not None:
+            for i, cccd in enumerate(request_body.cccds):
+                _citizen(store, principal, cccd, f"cccds[{i}]")
+                for table, row in _citizen_rows(store, principal, cccd, request_body.services):
+                    out.append(_subject_prediction(store, table, row, principal, lang, full))
+                    logged += _subjects_logged(table, row)
+            action = "predict"
+        else:
+            records = request_body.records or []
+            for i, record in enumerate(records):
+                table = _served(store, record.service_id, f"records[{i}].service_id")
+                values = np.array(
+                    [
+                        np.nan if record.features.get(f) is None else record.features[f]
+                        for f in table.model.features
+                    ],
+                    dtype=np.float64,
+                )
+                probability, shap_values = store.live(record.service_id, values[None, :])
+                out.append(
+                    _prediction(
+                        store,
+                        table,
+                        values,
+                        shap_values[0],
+                        float(probability[0]),
+                        record.reference,
+                        principal,
+                        lang,
+                        full,
+                        f"pr_{uuid.uuid4().hex[:24]}",
+                    )
+                )
+            action = "predict_inline"
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action=action,
+            route="POST /v1/predictions",
+            subjects=logged,
+            purpose=request_body.purpose,
+            details={
+                "predictions": [p["prediction_id"] for p in out],
+                "services": sorted({p["service_id"] for p in out}),
+                "explain": request_body.explain,
+            },
+        )
+        return {"as_of": store.as_of, "notice": NOTICE[lang], "predictions": out}
+
+    @app.get("/v1/citizens/{cccd}/needs", tags=["citizens"])
+    def needs(
+        principal: Outreach,
+        cccd: CccdPath,
+        store: StoreDep,
+        engine: EngineDep,
+        lang: Lang,
+        purpose: PurposeQuery = None,
+    ) -> dict[str, Any]:
+        """Every service for one citizen, and the pre-filled dossier of each likely one."""
+        person = _citizen(store, principal, cccd, "cccd")
+        items = []
+        logged = [cccd]
+        for table, row in _citizen_rows(store, principal, cccd, None):
+            prediction = _subject_prediction(store, table, row, principal, lang, False)
+            likely = prediction["band"] != "low" or prediction["legal_trigger"]
+            dossier = None
+            if likely:
+                dossier = _dossier(store, table, str(table.subject_ids[row]), lang)
+            items.append({**prediction, "likely": likely, "dossier": dossier})
+            logged += _subjects_logged(table, row)
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action="read_needs_and_dossiers",
+            route="GET /v1/citizens/{cccd}/needs",
+            subjects=logged,
+            purpose=purpose,
+            details={"predictions": [i["prediction_id"] for i in items]},
+        )
+        return {
+            "as_of": store.as_of,
+            "notice": NOTICE[lang],
+            "citizen": {
+                "cccd": cccd,
+                "full_name": person["full_name"],
+                "commune_code": person["commune_code"],
+            },
+            "needs": items,
+            "not_served": sorted(store.manifest.get("not_served", {})),
+        }
+
+    @app.get("/v1/services/{service_id}/candidates", tags=["planning"])
+    def candidates(
+        principal: Outreach,
+        service_id: str,
+        store: StoreDep,
+        engine: EngineDep,
+        lang: Lang,
+        commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+        min_band: Annotated[str, Query(pattern="^(high|medium|low)$")] = "low",
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        purpose: PurposeQuery = None,
+    ) -> dict[str, Any]:
+        """The ranked proactive contact list, most likely first, with reasons."""
+        if service_id not in SERVICE_IDS:
+            raise ApiError(422, "invalid_value", f"unknown service {service_id!r}", "service_id")
+        table = _served(store, service_id, "service_id")
+        if commune is not None:
+            if commune not in store.commune_codes:
+                raise ApiError(422, "invalid_value", f"unknown commune {commune}", "commune")
+            allowed = _scope_communes(store, principal.scope)
+            if allowed is not None and commune not in allowed:
+                raise ApiError(
+                    403, "out_of_scope", f"commune {commune} is outside your scope", "commune"
+                )
+        mask = _scope_mask(table, principal.scope)
+        if commune is not None:
+            mask &= table.commune == commune
+        floor = {"high": 0.5, "medium": 0.2, "low": 0.0}[min_band]
+        mask &= table.probability >= floor
+        rows = table.order[mask[table.order]]
+        start = _decode_cursor(cursor, store.as_of, table, rows) if cursor else 0
+        page = rows[start : start + limit]
+        items = []
+        for rank, row in enumerate(page, start=start + 1):
+            prediction = _subject_prediction(store, table, int(row), principal, lang, False)
+            contact = table.contact[row]
+            person = store.people.get(contact) if isinstance(contact, str) else None
+            items.append(
+                {
+                    "rank": rank,
+                    "contact": {
+                        "cccd": contact if isinstance(contact, str) else None,
+                        "full_name": person["full_name"] if person else None,
+                    },
+                    "commune_code": table.commune[row],
+                    **prediction,
+                }
+            )
+        end = start + len(page)
+        next_cursor = _encode_cursor(store.as_of, table, rows, end) if end < len(rows) else None
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action="read_candidates",
+            route=f"GET /v1/services/{service_id}/candidates",
+            subjects=[s for row in page for s in _subjects_logged(table, int(row))],
+            purpose=purpose,
+            details={"commune": commune, "start": start, "returned": len(items)},
+        )
+        return {
+            "as_of": store.as_of,
+            "notice": NOTICE[lang],
+            "service_id": service_id,
+            "total": len(rows),
+            "candidates": items,
+            "next_cursor": next_cursor,
+        }
+
+    @app.get("/v1/forecast", tags=["planning"])
+    def forecast(
+        principal: Forecasters,
+        store: StoreDep,
+        engine: EngineDep,
+        service_id: Annotated[str, Query(alias="service")],
+        commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
+        month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    ) -> dict[str, Any]:
+        """Expected requests per commune in the service's horizon, with a 90 % interval
+        from the exact distribution of a sum of the calibrated Bernoulli probabilities."""
+        if service_id not in SERVICE_IDS:
+            raise ApiError(422, "invalid_value", f"unknown service {service_id!r}", "service")
+        _served(store, service_id, "service")
+        rows = store.forecast[store.forecast["service_id"] == service_id]
+        allowed = _scope_communes(store, principal.scope)
+        if commune is not None:
+            if commune not in store.commune_codes:
+                raise ApiError(422, "invalid_value", f"unknown commune {commune}", "commune")
+            if allowed is not None and commune not in allowed:
+                raise ApiError(
+                    403, "out_of_scope", f"commune {commune} is outside your scope", "commune"
+                )
+            rows = rows[rows["commune_code"] == commune]
+        elif allowed is not None:
+            rows = rows[rows["commune_code"].isin(allowed)]
+        window = rows.iloc[0] if len(rows) else None
+        if month is not None and window is not None:
+            first, last = str(window["window_start"])[:7], str(window["window_end"])[:7]
+            if not first <= month <= last:
+                raise ApiError(
+                    422,
+                    "outside_horizon",
+                    f"the forecast covers {first}..{last} (as of {store.as_of}); "
+                    f"{month} is outside it",
+                    "month",
+                )
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action="read_forecast",
+            route="GET /v1/forecast",
+            details={"service": service_id, "commune": commune, "month": month},
+        )
+        return {
+            "as_of": store.as_of,
+            "service_id": service_id,
+            "method": "exact Poisson-binomial distribution of the calibrated probabilities",
+            "forecasts": [
+                {k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+                for r in rows.to_dict("records")
+            ],
+        }
+
+    @app.post("/v1/outcomes", tags=["outcomes"], status_code=201)
+    def record_outcomes(
+        principal: Outreach,
+        request_body: OutcomesRequest,
+        store: StoreDep,
+        engine: EngineDep,
+    ) -> dict[str, Any]:
+        """Record what happened after a contact (notified, completed, declined, wrong data)."""
+        if len(request_body.outcomes) > config.max_batch:
+            raise ApiError(413, "batch_too_large", f"at most {config.max_batch}", "outcomes")
+        rows = []
+        for i, item in enumerate(request_body.outcomes):
+            table = _served(store, item.service_id, f"outcomes[{i}].service_id")
+            if item.cccd is not None:
+                subject = next(
+                    (s for sid, s in store.by_cccd.get(item.cccd, []) if sid == item.service_id),
+                    None,
+                )
+                where = f"outcomes[{i}].cccd"
+            else:
+                subject, where = item.subject_id, f"outcomes[{i}].subject_id"
+            row = table.row_of.get(subject) if subject is not None else None
+            if row is None or not principal.scope.allows(table.commune[row], table.district[row]):
+                raise not_found(f"a {item.service_id} subject", where)
+            rows.append(
+                {
+                    "service_id": item.service_id,
+                    "subject_id": subject,
+                    "cccd": table.contact[row] if isinstance(table.contact[row], str) else None,
+                    "commune_code": table.commune[row],
+                    "status": item.status,
+                    "prediction_id": item.prediction_id,
+                    "probability": float(table.probability[row]),
+                    "note": item.note,
+                    "occurred_on": item.occurred_on or dt.date.today().isoformat(),
+                }
+            )
+        ids = outcome_store.record(engine, principal.key_id, rows)
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action="record_outcomes",
+            route="POST /v1/outcomes",
+            subjects=[s for r in rows for s in (r["subject_id"], r["cccd"]) if s],
+            purpose=request_body.purpose,
+            details={"outcomes": ids},
+        )
+        return {"recorded": ids}
+
+    @app.get("/v1/outcomes/summary", tags=["outcomes"])
+    def outcomes_summary(
+        principal: AnyRole,
+        store: StoreDep,
+        engine: EngineDep,
+        service_id: Annotated[str | None, Query(alias="service")] = None,
+    ) -> dict[str, Any]:
+        """Take-up (completed / notified) by service and commune, within your scope."""
+        if service_id is not None and service_id not in SERVICE_IDS:
+            raise ApiError(422, "invalid_value", f"unknown service {service_id!r}", "service")
+        table = outcome_store.summary(engine, _scope_communes(store, principal.scope), service_id)
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action="read_outcomes_summary",
+            route="GET /v1/outcomes/summary",
+            details={"service": service_id},
+        )
+        records = json.loads(table.to_json(orient="records"))
+        return {"summary": records}
+
+    @app.get("/v1/audit/log", tags=["audit"])
+    def audit_log(
+        principal: Auditors,
+        engine: EngineDep,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        action: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> dict[str, Any]:
+        """The hash-chained log of reads, in order; page with `after` (last seq seen)."""
+        entries = audit.read(
+            engine, after_seq=after, limit=limit, actions=[action] if action else None
+        )
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action="read_audit_log",
+            route="GET /v1/audit/log",
+            details={"after": after, "returned": len(entries)},
+        )
+        return {"entries": entries, "next_after": entries[-1]["seq"] if entries else None}
+
+    @app.get("/v1/citizens/{cccd}/access-log", tags=["audit"])
+    def access_log(
+        principal: Auditors,
+        cccd: CccdPath,
+        store: StoreDep,
+        engine: EngineDep,
+        purpose: PurposeQuery = None,
+    ) -> dict[str, Any]:
+        """Who read this citizen's data, when and why (after Estonia's Data Tracker)."""
+        _citizen(store, principal, cccd, "cccd")
+        entries = audit.read(engine, subject=cccd, limit=1000)
+        audit.append(
+            engine,
+            key_id=principal.key_id,
+            role=principal.role,
+            action="read_access_log",
+            route="GET /v1/citizens/{cccd}/access-log",
+            subjects=[cccd],
+            purpose=purpose,
+        )
+        return {
+            "cccd": cccd,
+            "accesses": [
+                {
+                    "seq": e["seq"],
+                    "at": e["at"],
+                    "key_id": e["key_id"],
+                    "role": e["role"],
+                    "action": e["action"],
+                    "purpose": e["purpose"],
+                }
+                for e in entries
+            ],
+        }
+
+    check_every_route_declares_roles(app)
+    return app
+
+
+def _scope_mask(table: ServiceTable, scope: Scope) -> np.ndarray:
+    if scope.level == "province":
+        return np.ones(len(table.subject_ids), dtype=bool)
+    if scope.level == "commune":
+        return np.asarray(table.commune == scope.code, dtype=bool)
+    return np.asarray(table.district == scope.code, dtype=bool)
+
+
+def _encode_cursor(as_of: str, table: ServiceTable, rows: np.ndarray, end: int) -> str:
+    last = int(rows[end - 1])
+    payload = {
+        "as_of": as_of,
+        "p": float(table.probability[last]),
+        "s": str(table.subject_ids[last]),
+    }
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def _decode_cursor(cursor: str, as_of: str, table: ServiceTable, rows: np.ndarray) -> int:
+    """Position after the cursor's (probability, subject) in the ranked rows (keyset)."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        p, s, seen_as_of = float(payload["p"]), str(payload["s"]), str(payload["as_of"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise ApiError(
+            422, "invalid_cursor", "the cursor is not one this API issued", "cursor"
+        ) from error
+    if seen_as_of != as_of:
+        raise ApiError(
+            422,
+            "stale_cursor",
+            "the scores were refreshed since this cursor; start again",
+            "cursor",
+        )
+    probs = table.probability[rows]
+    ids = table.subject_ids[rows]
+    return int(np.sum((probs > p) | ((probs == p) & (ids <= s))))
+
+
+def _dossier(store: Store, table: ServiceTable, subject_id: str, lang: str) -> list[dict[str, Any]]:
+    row = table.dossiers.get(subject_id)
+    components = []
+    for component in DOSSIERS[table.service_id]:
+        record_id = row.get(f"{component.name}.record_id") if row else None
+        fields = []
+        for name in component.fields:
+            value = row.get(f"{component.name}.{name}") if row else None
+            flags = list(store.flags_by_record.get(record_id, [])) if record_id else []
+            if name == "cccd" and isinstance(value, str):
+                flags += store.flags_by_cccd.get(value, [])
+            fields.append({"field": name, "value": value, "flags": flags})
+        held = any(f["value"] is not None for f in fields)
+        components.append(
+            {
+                "component": component.name,
+                "name": component.label_vi if lang == "vi" else component.label_en,
+                "source": component.source,
+                "recorded_at": row.get(f"{component.name}.recorded_at") if row else None,
+                "prefilled": held,
+                "supplied_by": None
+                if held
+                else ("citizen" if component.source == "citizen" else "the issuing agency"),
+                "fields": fields,
+            }
+        )
+    return components
+
+
+app = create_app()

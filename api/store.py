@@ -1,0 +1,175 @@
+"""The scored snapshot in memory: what the API reads on every request.
+
+Loaded once at start-up from the newest complete folder under NEEDS_SCORES_DIR and the
+model bundles whose versions its manifest names (so scores, reasons and live predictions
+come from the same models). Lookups are dictionaries and NumPy rows: the hot path never
+touches pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from needs_model.dossier import DOSSIERS
+from needs_model.explain import contributions
+from needs_model.promotion import verify_bundle
+from needs_model.scoring import band_of
+from needs_model.training import ServiceModel
+
+
+class StoreError(RuntimeError):
+    pass
+
+
+@dataclass
+class ServiceTable:
+    """One service's scored subjects."""
+
+    service_id: str
+    model: ServiceModel
+    version: str
+    matrix: np.ndarray  # features in model order, C-contiguous float64
+    subject_ids: np.ndarray
+    contact: np.ndarray
+    commune: np.ndarray
+    district: np.ndarray
+    probability: np.ndarray
+    band: np.ndarray
+    rule_fires: np.ndarray
+    row_of: dict[str, int]
+    order: np.ndarray  # rows by probability desc, then subject id
+    shap_rows: dict[str, np.ndarray]
+    dossiers: dict[str, dict[str, Any]]
+
+    def explain_row(self, row: int) -> np.ndarray:
+        """Exact contributions for a row (precomputed when the batch explained it)."""
+        stored = self.shap_rows.get(str(self.subject_ids[row]))
+        if stored is not None:
+            return stored
+        return contributions(self.model, self.matrix[row : row + 1])[0]
+
+
+@dataclass
+class Store:
+    folder: Path
+    manifest: dict[str, Any]
+    services: dict[str, ServiceTable]
+    people: dict[str, dict[str, Any]]
+    by_cccd: dict[str, list[tuple[str, str]]]
+    flags_by_record: dict[str, list[dict[str, Any]]]
+    flags_by_cccd: dict[str, list[dict[str, Any]]]
+    forecast: pd.DataFrame
+    communes: pd.DataFrame
+    commune_codes: set[str] = field(default_factory=set)
+    district_codes: set[str] = field(default_factory=set)
+
+    @property
+    def as_of(self) -> str:
+        return str(self.manifest["as_of"])
+
+    def live(self, service_id: str, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(probabilities, contributions) for inline feature rows."""
+        table = self.services[service_id]
+        shap_values = contributions(table.model, matrix)
+        margin = shap_values.sum(axis=1)
+        return table.model.calibrator(margin), shap_values
+
+
+def _records(frame: pd.DataFrame, key: str) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    columns = ["type", "agency_a", "agency_b", "record_id", "note"]
+    for row in frame.dropna(subset=[key])[[key, *columns]].itertuples(index=False):
+        entry = {c: (None if pd.isna(v) else v) for c, v in zip(columns, row[1:], strict=True)}
+        out.setdefault(str(row[0]), []).append(entry)
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _load_service(folder: Path, models_dir: Path, service_id: str, version: str) -> ServiceTable:
+    bundle = models_dir / service_id / version
+    verify_bundle(bundle)
+    model = ServiceModel.load(bundle, service_id)
+    frame = pd.read_parquet(folder / "subjects" / f"{service_id}.parquet")
+    matrix = np.ascontiguousarray(model.matrix(frame))
+    probability = frame["probability"].to_numpy(dtype=np.float64)
+    subject_ids = frame["subject_id"].astype(str).to_numpy()
+    order = np.lexsort((subject_ids, -probability))
+    shap = pd.read_parquet(folder / "contributions" / f"{service_id}.parquet")
+    values = shap.drop(columns=["subject_id"]).to_numpy(dtype=np.float64)
+    shap_rows = dict(zip(shap["subject_id"].astype(str), values, strict=True))
+    dossier_frame = pd.read_parquet(folder / "dossiers" / f"{service_id}.parquet")
+    dossiers = {
+        str(record["subject_id"]): {k: _clean(v) for k, v in record.items()}
+        for record in dossier_frame.to_dict("records")
+    }
+    return ServiceTable(
+        service_id=service_id,
+        model=model,
+        version=version,
+        matrix=matrix,
+        subject_ids=subject_ids,
+        contact=frame["contact_cccd"].astype(object).to_numpy(),
+        commune=frame["commune_code"].astype(object).to_numpy(),
+        district=frame["district_code"].astype(object).to_numpy(),
+        probability=probability,
+        band=band_of(probability),
+        rule_fires=frame["rule_fires"].to_numpy(dtype=bool),
+        row_of={s: i for i, s in enumerate(subject_ids)},
+        order=order,
+        shap_rows=shap_rows,
+        dossiers=dossiers,
+    )
+
+
+def load_store(snapshot: Path, models_dir: Path) -> Store:
+    manifest_path = snapshot / "manifest.json"
+    if not (snapshot / "_SUCCESS").exists() or not manifest_path.exists():
+        raise StoreError(f"{snapshot} is not a complete scored snapshot (run needs-model score)")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    services = {
+        service_id: _load_service(snapshot, models_dir, service_id, version)
+        for service_id, version in manifest["models"].items()
+    }
+    for service_id in services:
+        if service_id not in DOSSIERS:
+            raise StoreError(f"no dossier is declared for {service_id}")
+    people_frame = pd.read_parquet(snapshot / "people.parquet")
+    people = {
+        str(r["cccd"]): {k: _clean(v) for k, v in r.items()}
+        for r in people_frame.to_dict("records")
+    }
+    index = pd.read_parquet(snapshot / "index.parquet")
+    by_cccd: dict[str, list[tuple[str, str]]] = {}
+    for cccd, service_id, subject_id in index[["cccd", "service_id", "subject_id"]].itertuples(
+        index=False
+    ):
+        by_cccd.setdefault(str(cccd), []).append((str(service_id), str(subject_id)))
+    consistency = pd.read_parquet(snapshot / "consistency.parquet")
+    communes = pd.read_parquet(snapshot / "communes.parquet")
+    return Store(
+        folder=snapshot,
+        manifest=manifest,
+        services=services,
+        people=people,
+        by_cccd=by_cccd,
+        flags_by_record=_records(consistency, "record_id"),
+        flags_by_cccd=_records(consistency, "cccd"),
+        forecast=pd.read_parquet(snapshot / "forecast.parquet"),
+        communes=communes,
+        commune_codes=set(communes["commune_code"].astype(str)),
+        district_codes=set(communes["district_code"].astype(str)),
+    )

@@ -1,6 +1,5 @@
 """Training, evaluation, MLflow registry, promotion and rollback on a small province."""
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needs_model.dataset import build_snapshots, load_service, month_ends
+from needs_model.dataset import load_service
 from needs_model.modelling import promote_service, rollback_service, train_services
 from needs_model.promotion import (
     FAULT_ENV,
@@ -26,15 +25,6 @@ from needs_model.settings import Settings
 from needs_model.training import FAST, fit_service, temporal_split
 
 SERVICES = ["medical_license_renewal", "poor_household_confirmation", "school_admission"]
-
-
-@pytest.fixture(scope="module")
-def snapshots(province, tmp_path_factory):
-    _, raw = province
-    out = tmp_path_factory.mktemp("features")
-    days = [d for d in month_ends(dt.date(2021, 4, 1), dt.date(2025, 9, 30)) if d.month % 3 == 0]
-    build_snapshots(raw, days, out)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ AS_OF ?= 2024-12-31
 FIRST_SNAPSHOT ?= 2021-04-30
 LAST_SNAPSHOT ?= 2025-09-30
 
-run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, features, train, promote
+run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, features, train, promote, score, serve
 	@if [ -f $(RAW)/_SUCCESS ]; then \
 	  echo "Reusing the simulated province in $(RAW) (delete it to simulate again)."; \
 	else \
@@ -41,6 +41,14 @@ run: $(STAMP) ## Main job: simulate the demo province (reused if present), valid
 	fi
 	$(BIN)/needs-model train --features data/features --raw $(RAW)
 	$(BIN)/needs-model promote
+	$(BIN)/needs-model score --raw $(RAW)
+	@$(MAKE) --no-print-directory serve
+
+serve: $(STAMP) ## Serve the API on http://127.0.0.1:8000 with the newest scored snapshot (prints a fresh admin key)
+	@echo "A fresh admin key for this session (only its hash is stored):"
+	@$(BIN)/needs-model keys create --role admin --scope province --label "make serve"
+	@echo "Serving http://127.0.0.1:8000 (OpenAPI at /docs). Ctrl-C stops it."
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
 
 test: $(STAMP) ## Run the whole default test suite
 	$(BIN)/python -m pytest -q
@@ -69,4 +77,4 @@ lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upg
 clean: ## Remove the environment and generated data (keeps the READMEs)
 	rm -rf $(VENV) $(RAW)
 
-.PHONY: help venv run test test-slow lint docs bench lock clean
+.PHONY: help venv run serve test test-slow lint docs bench lock clean

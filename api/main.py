@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,7 +38,7 @@ from api.security import (
     check_every_route_declares_roles,
     language,
 )
-from api.store import ServiceTable, Store, StoreError, load_store
+from api.store import ServiceTable, Store, load_store
 from needs_model import audit
 from needs_model import outcomes as outcome_store
 from needs_model.access import Principal, Scope
@@ -50,6 +51,7 @@ from needs_model.services import SERVICE_IDS, SERVICES, service
 from needs_model.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
+log = logging.getLogger("needs.api")
 Lang = Annotated[str, Depends(language)]
 PurposeQuery = Annotated[Purpose | None, Query(description="Why you ask (kept in the audit log).")]
 CccdPath = Annotated[CCCD, Path(description="12-digit CCCD", examples=["049187909209"])]
@@ -214,10 +216,10 @@ def create_app(
         if app.state.store is None:
             snapshot = latest_snapshot(config.scores_dir)
             if snapshot is None:
-                raise StoreError(
-                    f"no scored snapshot in {config.scores_dir}: run needs-model score"
-                )
-            app.state.store = load_store(snapshot, config.models_dir)
+                # Serve /health ("no_scores") and 503 elsewhere rather than refuse to start.
+                log.warning("no scored snapshot in %s: run needs-model score", config.scores_dir)
+            else:
+                app.state.store = load_store(snapshot, config.models_dir)
         yield
 
     config = settings or get_settings()

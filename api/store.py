@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,33 @@ class ServiceTable:
         return contributions(self.model, self.matrix[row : row + 1])[0]
 
 
+class People:
+    """Contact details by CCCD: one dict of row numbers and column arrays (a dict per
+    person would cost gigabytes on the full province)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.columns = {c: frame[c].astype(object).to_numpy() for c in frame.columns}
+        self.row_of = {str(c): i for i, c in enumerate(self.columns["cccd"])}
+
+    def get(self, cccd: str) -> dict[str, Any] | None:
+        row = self.row_of.get(cccd)
+        if row is None:
+            return None
+        return {name: _clean(values[row]) for name, values in self.columns.items()}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.row_of)
+
+    def __len__(self) -> int:
+        return len(self.row_of)
+
+
 @dataclass
 class Store:
     folder: Path
     manifest: dict[str, Any]
     services: dict[str, ServiceTable]
-    people: dict[str, dict[str, Any]]
+    people: People
     by_cccd: dict[str, list[tuple[str, str]]]
     flags_by_record: dict[str, list[dict[str, Any]]]
     flags_by_cccd: dict[str, list[dict[str, Any]]]
@@ -92,7 +114,9 @@ def _records(frame: pd.DataFrame, key: str) -> dict[str, list[dict[str, Any]]]:
 
 
 def _clean(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, np.generic):
         return value.item()
@@ -148,10 +172,8 @@ def load_store(snapshot: Path, models_dir: Path) -> Store:
         if service_id not in DOSSIERS:
             raise StoreError(f"no dossier is declared for {service_id}")
     people_frame = pd.read_parquet(snapshot / "people.parquet")
-    people = {
-        str(r["cccd"]): {k: _clean(v) for k, v in r.items()}
-        for r in people_frame.to_dict("records")
-    }
+    people_frame["birth_date"] = people_frame["birth_date"].dt.strftime("%Y-%m-%d")
+    people = People(people_frame)
     index = pd.read_parquet(snapshot / "index.parquet")
     by_cccd: dict[str, list[tuple[str, str]]] = {}
     for cccd, service_id, subject_id in index[["cccd", "service_id", "subject_id"]].itertuples(

@@ -202,7 +202,7 @@ def test_unknown_and_out_of_scope_citizens_are_the_same_404(api, subjects):
     assert unknown.status_code == 404
     assert unknown.json()["error"]["field"] == "cccds[0]"
     people = api.store.people
-    outside = next(c for c, p in people.items() if p["commune_code"] not in (None, api.commune))
+    outside = next(c for c in people if people.get(c)["commune_code"] not in (None, api.commune))
     inside_province = api.post("/v1/predictions", json={"cccds": [outside]})
     assert inside_province.status_code == 200
     hidden = api.post("/v1/predictions", who="planner_commune", json={"cccds": [outside]})

@@ -21,7 +21,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, select, update
 
-from needs_model.servicedb import api_keys, reading
+from needs_model.servicedb import api_keys, driver_sql, reading
 
 Role = Literal["planner", "auditor", "data_scientist", "admin"]
 ROLES: tuple[Role, ...] = ("planner", "auditor", "data_scientist", "admin")
@@ -114,15 +114,25 @@ def authenticate(engine: Engine, presented: str) -> Principal | None:
     key_id, secret = (match.group(1), match.group(2)) if match else ("", presented)
     row = None
     if match:
-        with reading(engine) as connection:
-            row = connection.execute(
-                select(api_keys).where(api_keys.c.key_id == key_id)
-            ).one_or_none()
-    stored = row.secret_sha256 if row is not None else _DUMMY_HASH
+        connection = engine.raw_connection()  # the hot path: no SQLAlchemy machinery
+        try:
+            cursor = connection.cursor()
+            cursor.execute(
+                driver_sql(
+                    engine,
+                    "SELECT secret_sha256, role, scope, revoked_at FROM api_keys WHERE key_id = ?",
+                ),
+                (key_id,),
+            )
+            row = cursor.fetchone()
+            connection.rollback()
+        finally:
+            connection.close()
+    stored = str(row[0]) if row is not None else _DUMMY_HASH
     same = hmac.compare_digest(stored, _hash(secret))
-    if row is None or not same or row.revoked_at is not None:
+    if row is None or not same or row[3] is not None:
         return None
-    return Principal(row.key_id, row.role, parse_scope(row.scope))
+    return Principal(key_id, row[1], parse_scope(row[2]))
 
 
 def list_keys(engine: Engine) -> list[dict[str, str | None]]:

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
-from needs_model.servicedb import audit_log, audit_subjects, is_sqlite, reading
+from needs_model.servicedb import audit_log, audit_subjects, driver_sql, is_sqlite, reading
 
 GENESIS = "0" * 64
 
@@ -44,11 +44,6 @@ def _hashed_fields(row: Any) -> dict[str, Any]:
     return {k: data[k] for k in HASHED}
 
 
-def _lock(connection: Connection) -> None:
-    if not is_sqlite(connection.engine):  # SQLite already holds the write lock (BEGIN IMMEDIATE)
-        connection.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
-
-
 def append(
     engine: Engine,
     *,
@@ -62,12 +57,16 @@ def append(
 ) -> int:
     """Append one entry (committed durably before returning); returns its sequence number."""
     subject_list = sorted(set(subjects))
-    with engine.begin() as connection:
-        _lock(connection)
-        head = connection.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        ).one_or_none()
-        seq, prev = (head.seq + 1, head.hash) if head is not None else (1, GENESIS)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        if is_sqlite(engine):
+            cursor.execute("BEGIN IMMEDIATE")  # the write lock, before reading the head
+        else:
+            cursor.execute("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE")
+        cursor.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        head = cursor.fetchone()
+        seq, prev = (int(head[0]) + 1, str(head[1])) if head is not None else (1, GENESIS)
         entry = {
             "seq": seq,
             "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
@@ -79,22 +78,40 @@ def append(
             "subjects": subject_list,
             "details": details or {},
         }
-        connection.execute(
-            audit_log.insert().values(
-                **{
-                    **entry,
-                    "subjects": json.dumps(subject_list),
-                    "details": json.dumps(entry["details"], sort_keys=True, ensure_ascii=False),
-                },
-                prev_hash=prev,
-                hash=entry_hash(prev, entry),
-            )
+        cursor.execute(
+            driver_sql(engine, _INSERT_ENTRY),
+            (
+                seq,
+                entry["at"],
+                key_id,
+                role,
+                action,
+                route,
+                purpose,
+                json.dumps(subject_list),
+                json.dumps(entry["details"], sort_keys=True, ensure_ascii=False),
+                prev,
+                entry_hash(prev, entry),
+            ),
         )
         if subject_list:
-            connection.execute(
-                audit_subjects.insert(), [{"subject": s, "seq": seq} for s in subject_list]
+            cursor.executemany(
+                driver_sql(engine, "INSERT INTO audit_subjects (subject, seq) VALUES (?, ?)"),
+                [(s, seq) for s in subject_list],
             )
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()
     return seq
+
+
+_INSERT_ENTRY = (
+    "INSERT INTO audit_log (seq, at, key_id, role, action, route, purpose, subjects, details, "
+    "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass

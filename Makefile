@@ -65,11 +65,13 @@ docs: $(STAMP) ## Regenerate docs/data-contract.md and docs/features.md
 	$(BIN)/needs-model contract-docs --out docs/data-contract.md
 	$(BIN)/needs-model features-docs --out docs/features.md
 
-bench: $(STAMP) ## Benchmarks (twin, link + features, training on the demo); writes bench/results/
+bench: $(STAMP) ## Benchmarks (twin, link + features, training, scoring, API on the demo); writes bench/results/
 	$(BIN)/python bench/bench_simulate.py
 	$(BIN)/python bench/bench_features.py --raw $(RAW) --repeats 3
 	$(BIN)/python bench/quality_link_consistency.py --raw $(RAW)
 	$(BIN)/python bench/bench_train.py --features data/features --raw $(RAW) --repeats 3
+	$(BIN)/python bench/bench_score.py --raw $(RAW) --repeats 3
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/bench_api.py
 
 lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upgrade)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^needs-model' > requirements.lock

@@ -191,6 +191,29 @@ def _check_full(principal: Principal, explain: str) -> bool:
     return explain == "full"
 
 
+def _log(
+    engine: Engine,
+    principal: Principal,
+    *,
+    action: str,
+    route: str,
+    subjects: list[str] | None = None,
+    purpose: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append the read to the audit log (committed before the response is sent)."""
+    audit.append(
+        engine,
+        key_id=principal.key_id,
+        role=principal.role,
+        action=action,
+        route=route,
+        subjects=subjects or [],
+        purpose=purpose,
+        details=details,
+    )
+
+
 def _subjects_logged(table: ServiceTable, row: int) -> list[str]:
     contact, subject = table.contact[row], str(table.subject_ids[row])
     return [s for s in {subject, contact} if isinstance(s, str)]
@@ -336,10 +359,9 @@ def create_app(
                     )
                 )
             action = "predict_inline"
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action=action,
             route="POST /v1/predictions",
             subjects=logged,
@@ -373,10 +395,9 @@ def create_app(
                 dossier = _dossier(store, table, str(table.subject_ids[row]), lang)
             items.append({**prediction, "likely": likely, "dossier": dossier})
             logged += _subjects_logged(table, row)
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action="read_needs_and_dossiers",
             route="GET /v1/citizens/{cccd}/needs",
             subjects=logged,
@@ -446,10 +467,9 @@ def create_app(
             )
         end = start + len(page)
         next_cursor = _encode_cursor(store.as_of, table, rows, end) if end < len(rows) else None
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action="read_candidates",
             route=f"GET /v1/services/{service_id}/candidates",
             subjects=[s for row in page for s in _subjects_logged(table, int(row))],
@@ -502,10 +522,9 @@ def create_app(
                     f"{month} is outside it",
                     "month",
                 )
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action="read_forecast",
             route="GET /v1/forecast",
             details={"service": service_id, "commune": commune, "month": month},
@@ -558,10 +577,9 @@ def create_app(
                 }
             )
         ids = outcome_store.record(engine, principal.key_id, rows)
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action="record_outcomes",
             route="POST /v1/outcomes",
             subjects=[s for r in rows for s in (r["subject_id"], r["cccd"]) if s],
@@ -581,10 +599,9 @@ def create_app(
         if service_id is not None and service_id not in SERVICE_IDS:
             raise ApiError(422, "invalid_value", f"unknown service {service_id!r}", "service")
         table = outcome_store.summary(engine, _scope_communes(store, principal.scope), service_id)
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action="read_outcomes_summary",
             route="GET /v1/outcomes/summary",
             details={"service": service_id},
@@ -604,10 +621,9 @@ def create_app(
         entries = audit.read(
             engine, after_seq=after, limit=limit, actions=[action] if action else None
         )
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action="read_audit_log",
             route="GET /v1/audit/log",
             details={"after": after, "returned": len(entries)},
@@ -625,10 +641,9 @@ def create_app(
         """Who read this citizen's data, when and why (after Estonia's Data Tracker)."""
         _citizen(store, principal, cccd, "cccd")
         entries = audit.read(engine, subject=cccd, limit=1000)
-        audit.append(
+        _log(
             engine,
-            key_id=principal.key_id,
-            role=principal.role,
+            principal,
             action="read_access_log",
             route="GET /v1/citizens/{cccd}/access-log",
             subjects=[cccd],

@@ -60,8 +60,15 @@ ServiceId = Annotated[str, AfterValidator(_check_service)]
 Purpose = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def strict_with_examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(**STRICT, json_schema_extra={"examples": list(examples)})
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+    model_config = STRICT
 
 
 class FeatureRecord(Strict):
@@ -115,21 +122,14 @@ class PredictionRequest(Strict):
             raise ValueError("the batch is empty")
         return self
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        strict=True,
-        json_schema_extra={
-            "examples": [
-                {"cccds": ["049187909209"], "purpose": "monthly outreach list"},
+    model_config = strict_with_examples(
+        {"cccds": ["049187909209"], "purpose": "monthly outreach list"},
+        {
+            "records": [
                 {
-                    "records": [
-                        {
-                            "service_id": "tour_guide_card_renewal",
-                            "features": {"days_to_expiry": 21, "age_years": 41},
-                        }
-                    ]
-                },
+                    "service_id": "tour_guide_card_renewal",
+                    "features": {"days_to_expiry": 21, "age_years": 41},
+                }
             ]
         },
     )
@@ -192,23 +192,12 @@ class OutcomesRequest(Strict):
     outcomes: list[OutcomeIn] = Field(min_length=1)
     purpose: Purpose | None = None
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        strict=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "outcomes": [
-                        {
-                            "service_id": "birth_registration",
-                            "cccd": "049187909209",
-                            "status": "notified",
-                        }
-                    ]
-                }
+    model_config = strict_with_examples(
+        {
+            "outcomes": [
+                {"service_id": "birth_registration", "cccd": "049187909209", "status": "notified"}
             ]
-        },
+        }
     )
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,6 +58,26 @@ def append(
 ) -> int:
     """Append one entry (committed durably before returning); returns its sequence number."""
     subject_list = sorted(set(subjects))
+    with _APPEND_LOCK:
+        return _append(engine, subject_list, key_id, role, action, route, purpose, details)
+
+
+# Threads of one process queue here for the chain head; the database lock then only arbitrates
+# between processes. (Two threads contending on SQLite's lock would back off in sleeps of up
+# to 100 ms each: the tail latency of a busy API worker.)
+_APPEND_LOCK = threading.Lock()
+
+
+def _append(
+    engine: Engine,
+    subject_list: list[str],
+    key_id: str,
+    role: str,
+    action: str,
+    route: str,
+    purpose: str | None,
+    details: dict[str, Any] | None,
+) -> int:
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()

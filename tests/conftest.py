@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from needs_model.dataset import build_snapshots, month_ends
+from api.store import Store, load_store
+from needs_model.dataset import build_snapshots, load_service, month_ends
+from needs_model.promotion import switch_current, write_bundle
+from needs_model.scoring import score
+from needs_model.services import service
+from needs_model.settings import Settings
+from needs_model.training import FAST, fit_service, temporal_split
 from needs_model.twin.extracts import write_extracts
 from needs_model.twin.params import TwinParameters
 from needs_model.twin.simulate import SimulationSpec, run
@@ -46,3 +54,57 @@ def merger_province(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Pa
     """A short run across the 2025-07-01 merger."""
     out = tmp_path_factory.mktemp("merger")
     return simulate_to(out, 6_000, 5, "2025-03", "2025-10"), out
+
+
+# A served, scored small province: models trained with the production `fit_service` on
+# `province`, written as verified bundles (no MLflow: scoring and the API read bundles, not
+# the registry). Services the small province cannot train (too few vets, transport
+# businesses) stay unserved, which scoring and the API must handle.
+SERVED = (
+    "birth_registration",
+    "school_admission",
+    "medical_license_renewal",
+    "poor_household_confirmation",
+)
+AS_OF = dt.date(2025, 12, 31)
+
+
+@dataclass
+class Served:
+    raw: Path
+    settings: Settings
+    snapshot: Path
+    store: Store
+
+
+@pytest.fixture(scope="session")
+def served(province, snapshots, tmp_path_factory) -> Served:
+    _, raw = province
+    root = tmp_path_factory.mktemp("served")
+    settings = Settings(
+        mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+        mlflow_artifact_root=root / "artifacts",
+        models_dir=root / "models",
+        reports_dir=root / "reports",
+        scores_dir=root / "scores",
+        database_url=f"sqlite:///{root}/service.db",
+        audit_signing_key="test-signing-key",
+        max_batch=20,
+        max_body_bytes=20_000,
+    )
+    config = replace(FAST, test_months=6, valid_months=6)
+    for service_id in SERVED:
+        frame = load_service(snapshots, service_id)
+        split = temporal_split(frame, service(service_id).horizon_months, config)
+        model = fit_service(split, service_id, config)
+        source = root / "fitted" / service_id
+        model.save(source)
+        write_bundle(settings.models_dir, service_id, "1", source, {"test": True}, {})
+        switch_current(settings.models_dir, service_id, "1")
+    snapshot = score(raw, AS_OF, settings.models_dir, settings.scores_dir, top_per_commune=5)
+    return Served(raw, settings, snapshot, load_store(snapshot, settings.models_dir))
+
+
+@pytest.fixture(scope="session")
+def subjects(served) -> dict[str, pd.DataFrame]:
+    return {s: pd.read_parquet(served.snapshot / "subjects" / f"{s}.parquet") for s in SERVED}

@@ -1,81 +1,20 @@
-"""A served, scored small province and an API client per role (in process, over ASGI).
-
-Models are trained with the production `fit_service` on the shared 20,000-person province
-and written as verified bundles (no MLflow: the API reads bundles, not the registry).
-Services the small province cannot train (too few vets, transport businesses) stay
-unserved, which is a case the API must handle.
-"""
+"""An API client per role (in process, over ASGI) on the served, scored province of
+tests/conftest.py."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.store import Store, load_store
+from api.store import Store
 from needs_model.access import Scope, create_key
-from needs_model.dataset import load_service
-from needs_model.promotion import switch_current, write_bundle
-from needs_model.scoring import score
 from needs_model.servicedb import make_engine
-from needs_model.services import service
 from needs_model.settings import Settings
-from needs_model.training import FAST, fit_service, temporal_split
-
-SERVED = (
-    "birth_registration",
-    "school_admission",
-    "medical_license_renewal",
-    "poor_household_confirmation",
-)
-AS_OF = dt.date(2025, 12, 31)
-
-
-@dataclass
-class Served:
-    raw: Path
-    settings: Settings
-    snapshot: Path
-    store: Store
-
-
-@pytest.fixture(scope="session")
-def served(province, snapshots, tmp_path_factory) -> Served:
-    _, raw = province
-    root = tmp_path_factory.mktemp("served")
-    settings = Settings(
-        mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
-        mlflow_artifact_root=root / "artifacts",
-        models_dir=root / "models",
-        reports_dir=root / "reports",
-        scores_dir=root / "scores",
-        database_url=f"sqlite:///{root}/service.db",
-        audit_signing_key="test-signing-key",
-        max_batch=20,
-        max_body_bytes=20_000,
-    )
-    config = replace(FAST, test_months=6, valid_months=6)
-    for service_id in SERVED:
-        frame = load_service(snapshots, service_id)
-        split = temporal_split(frame, service(service_id).horizon_months, config)
-        model = fit_service(split, service_id, config)
-        source = root / "fitted" / service_id
-        model.save(source)
-        write_bundle(settings.models_dir, service_id, "1", source, {"test": True}, {})
-        switch_current(settings.models_dir, service_id, "1")
-    snapshot = score(raw, AS_OF, settings.models_dir, settings.scores_dir, top_per_commune=5)
-    return Served(raw, settings, snapshot, load_store(snapshot, settings.models_dir))
-
-
-@pytest.fixture(scope="session")
-def subjects(served) -> dict[str, pd.DataFrame]:
-    return {s: pd.read_parquet(served.snapshot / "subjects" / f"{s}.parquet") for s in SERVED}
 
 
 @dataclass

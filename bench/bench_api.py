@@ -15,9 +15,10 @@ Each scenario: `--requests` sequential requests (concurrency 1), then 3 x `--req
 over `--concurrency` keep-alive HTTP/1.1 connections (an asyncio client sending
 pre-encoded requests, so the load generator takes little of the shared cores); requests
 cycle through `--rows` real subjects of the scored snapshot. The two servers are measured
-alternately, `--repeats` times; medians are quoted. Before timing, every row's MLflow answer is checked
-against the probability Needs returns for it. The load generator runs on the same machine
-as the servers (it competes with them for the cores, equally for both).
+alternately, `--repeats` times; medians are quoted. Before timing, every row's MLflow
+answer is checked against the probability Needs returns for it. The load generator runs
+on the same machine as the servers (it competes with them for the cores, equally for
+both).
 Writes bench/results/api.json.
 Usage: python bench/bench_api.py --requests 1000 --concurrency 8 --repeats 3
 """

@@ -30,18 +30,18 @@ def contributions(model: ServiceModel, matrix: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float64).reshape(len(matrix), len(model.features) + 1)
 
 
-def _number(value: float, language: Language) -> str:
+def _number(value: float, language: Language, digits: int = 2) -> str:
     """Vietnamese groups thousands with dots, English with commas; small values keep
-    up to two decimals."""
+    up to `digits` decimals."""
     if abs(value) >= 1000:
         grouped = f"{value:,.0f}"
         return grouped.replace(",", ".") if language == "vi" else grouped
-    return f"{round(value, 2):g}"
+    return f"{round(value, digits):g}"
 
 
-def _vi_en(vi: str, en: str) -> Callable[[float], tuple[str, str]]:
+def _vi_en(vi: str, en: str, digits: int = 2) -> Callable[[float], tuple[str, str]]:
     def render(value: float) -> tuple[str, str]:
-        return vi.format(v=_number(value, "vi")), en.format(v=_number(value, "en"))
+        return vi.format(v=_number(value, "vi", digits)), en.format(v=_number(value, "en", digits))
 
     return render
 
@@ -127,7 +127,11 @@ REASONS: dict[str, Reason] = {
         _vi_en("{v} lần đăng ký khai sinh trong 5 năm", "{v} births registered in 5 years")
     ),
     "months_since_last_registered_birth": Reason(
-        _vi_en("Lần khai sinh gần nhất cách đây {v} tháng", "Last registered birth {v} months ago")
+        _vi_en(
+            "Lần khai sinh gần nhất cách đây {v} tháng",
+            "Last registered birth {v} months ago",
+            digits=0,
+        )
     ),
     "age_in_years_at_next_round": Reason(
         _vi_en("Tròn {v} tuổi ở kỳ tuyển sinh tới", "Will be {v} at the next admission round")
@@ -149,7 +153,9 @@ REASONS: dict[str, Reason] = {
         )
     ),
     "days_to_expiry": Reason(_days_until("Giấy phép", "The licence")),
-    "months_since_issue": Reason(_vi_en("Được cấp cách đây {v} tháng", "Issued {v} months ago")),
+    "months_since_issue": Reason(
+        _vi_en("Được cấp cách đây {v} tháng", "Issued {v} months ago", digits=0)
+    ),
     "renewals_10y": Reason(
         _vi_en("Đã gia hạn {v} lần trong 10 năm", "Renewed {v} times in 10 years")
     ),
@@ -223,10 +229,16 @@ REASONS: dict[str, Reason] = {
         _vi_en("{v} phù hiệu hết hạn trong 90 ngày", "{v} badges expire within 90 days")
     ),
     "months_since_last_badge": Reason(
-        _vi_en("Phù hiệu gần nhất cấp cách đây {v} tháng", "Last badge issued {v} months ago")
+        _vi_en(
+            "Phù hiệu gần nhất cấp cách đây {v} tháng", "Last badge issued {v} months ago", digits=0
+        )
     ),
     "business_age_months": Reason(
-        _vi_en("Doanh nghiệp được cấp phép {v} tháng trước", "Business licensed {v} months ago")
+        _vi_en(
+            "Doanh nghiệp được cấp phép {v} tháng trước",
+            "Business licensed {v} months ago",
+            digits=0,
+        )
     ),
     "owner_age_years": Reason(_vi_en("Chủ doanh nghiệp {v} tuổi", "Owner aged {v}")),
     "rule_birth_due": Reason(RULE),

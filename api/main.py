@@ -31,6 +31,7 @@ from api.schemas import (
     PredictionRequest,
     PredictionResponse,
     Purpose,
+    ServiceId,
 )
 from api.security import (
     BodyLimit,
@@ -45,9 +46,9 @@ from needs_model.access import Principal, Scope
 from needs_model.dossier import DOSSIERS
 from needs_model.explain import top_reasons
 from needs_model.feature_catalogue import features_for
-from needs_model.scoring import band_of, latest_snapshot
+from needs_model.scoring import BANDS, band, latest_snapshot
 from needs_model.servicedb import make_engine
-from needs_model.services import SERVICE_IDS, SERVICES, service
+from needs_model.services import SERVICES, service
 from needs_model.settings import Settings, get_settings
 
 API_VERSION = "1.0.0"
@@ -106,14 +107,13 @@ def _prediction(
     reasons = top_reasons(
         features, values, shap_row, table.service_id, lang, limit=3, with_values=with_values
     )
-    rule = next(i for i, f in enumerate(features) if f.startswith("rule_"))
     out: dict[str, Any] = {
         "prediction_id": pid,
         "service_id": table.service_id,
         "subject_id": subject_id,
         "probability": round(float(probability), 6),
-        "band": str(band_of(np.array([probability]))[0]),
-        "legal_trigger": bool(values[rule] == 1),
+        "band": band(probability),
+        "legal_trigger": bool(values[table.rule_index] == 1),
         "horizon_months": service(table.service_id).horizon_months,
         "reasons": [
             {
@@ -220,6 +220,7 @@ def _subjects_logged(table: ServiceTable, row: int) -> list[str]:
 
 
 def _scope_communes(store: Store, scope: Scope) -> set[str] | None:
+    """The 2025 communes a scope covers (None: the whole province)."""
     if scope.level == "province":
         return None
     if scope.level == "commune":
@@ -228,12 +229,24 @@ def _scope_communes(store: Store, scope: Scope) -> set[str] | None:
     return set(communes.loc[communes["district_code"] == scope.code, "commune_code"].astype(str))
 
 
+def _communes_asked(store: Store, principal: Principal, commune: str | None) -> set[str] | None:
+    """The communes a query may read: the one asked for (known, inside the scope: communes
+    are public, so an outside one is a 403, not a 404), else the whole scope."""
+    allowed = _scope_communes(store, principal.scope)
+    if commune is None:
+        return allowed
+    if commune not in store.commune_codes:
+        raise ApiError(422, "invalid_value", f"unknown commune {commune}", "commune")
+    if allowed is not None and commune not in allowed:
+        raise ApiError(403, "out_of_scope", f"commune {commune} is outside your scope", "commune")
+    return {commune}
+
+
 def create_app(
     settings: Settings | None = None, store: Store | None = None, engine: Engine | None = None
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        config = settings or get_settings()
         if app.state.engine is None:
             app.state.engine = make_engine(config.database_url)
         if app.state.store is None:
@@ -419,7 +432,7 @@ def create_app(
     @app.get("/v1/services/{service_id}/candidates", tags=["planning"])
     def candidates(
         principal: Outreach,
-        service_id: str,
+        service_id: ServiceId,
         store: StoreDep,
         engine: EngineDep,
         lang: Lang,
@@ -430,21 +443,12 @@ def create_app(
         purpose: PurposeQuery = None,
     ) -> dict[str, Any]:
         """The ranked proactive contact list, most likely first, with reasons."""
-        if service_id not in SERVICE_IDS:
-            raise ApiError(422, "invalid_value", f"unknown service {service_id!r}", "service_id")
         table = _served(store, service_id, "service_id")
-        if commune is not None:
-            if commune not in store.commune_codes:
-                raise ApiError(422, "invalid_value", f"unknown commune {commune}", "commune")
-            allowed = _scope_communes(store, principal.scope)
-            if allowed is not None and commune not in allowed:
-                raise ApiError(
-                    403, "out_of_scope", f"commune {commune} is outside your scope", "commune"
-                )
-        mask = _scope_mask(table, principal.scope)
-        if commune is not None:
-            mask &= table.commune == commune
-        floor = {"high": 0.5, "medium": 0.2, "low": 0.0}[min_band]
+        communes = _communes_asked(store, principal, commune)
+        mask = np.ones(len(table.subject_ids), dtype=bool)
+        if communes is not None:
+            mask &= np.isin(table.commune, list(communes))
+        floor = {name: threshold for threshold, name in BANDS}.get(min_band, 0.0)
         mask &= table.probability >= floor
         rows = table.order[mask[table.order]]
         start = _decode_cursor(cursor, store.as_of, table, rows) if cursor else 0
@@ -490,27 +494,17 @@ def create_app(
         principal: Forecasters,
         store: StoreDep,
         engine: EngineDep,
-        service_id: Annotated[str, Query(alias="service")],
+        service_id: Annotated[ServiceId, Query(alias="service")],
         commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
         month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
     ) -> dict[str, Any]:
         """Expected requests per commune in the service's horizon, with a 90 % interval
         from the exact distribution of a sum of the calibrated Bernoulli probabilities."""
-        if service_id not in SERVICE_IDS:
-            raise ApiError(422, "invalid_value", f"unknown service {service_id!r}", "service")
         _served(store, service_id, "service")
         rows = store.forecast[store.forecast["service_id"] == service_id]
-        allowed = _scope_communes(store, principal.scope)
-        if commune is not None:
-            if commune not in store.commune_codes:
-                raise ApiError(422, "invalid_value", f"unknown commune {commune}", "commune")
-            if allowed is not None and commune not in allowed:
-                raise ApiError(
-                    403, "out_of_scope", f"commune {commune} is outside your scope", "commune"
-                )
-            rows = rows[rows["commune_code"] == commune]
-        elif allowed is not None:
-            rows = rows[rows["commune_code"].isin(allowed)]
+        communes = _communes_asked(store, principal, commune)
+        if communes is not None:
+            rows = rows[rows["commune_code"].isin(communes)]
         window = rows.iloc[0] if len(rows) else None
         if month is not None and window is not None:
             first, last = str(window["window_start"])[:7], str(window["window_end"])[:7]
@@ -593,11 +587,9 @@ def create_app(
         principal: AnyRole,
         store: StoreDep,
         engine: EngineDep,
-        service_id: Annotated[str | None, Query(alias="service")] = None,
+        service_id: Annotated[ServiceId | None, Query(alias="service")] = None,
     ) -> dict[str, Any]:
         """Take-up (completed / notified) by service and commune, within your scope."""
-        if service_id is not None and service_id not in SERVICE_IDS:
-            raise ApiError(422, "invalid_value", f"unknown service {service_id!r}", "service")
         table = outcome_store.summary(engine, _scope_communes(store, principal.scope), service_id)
         _log(
             engine,
@@ -666,14 +658,6 @@ def create_app(
 
     check_every_route_declares_roles(app)
     return app
-
-
-def _scope_mask(table: ServiceTable, scope: Scope) -> np.ndarray:
-    if scope.level == "province":
-        return np.ones(len(table.subject_ids), dtype=bool)
-    if scope.level == "commune":
-        return np.asarray(table.commune == scope.code, dtype=bool)
-    return np.asarray(table.district == scope.code, dtype=bool)
 
 
 def _encode_cursor(as_of: str, table: ServiceTable, rows: np.ndarray, end: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -130,8 +131,6 @@ class _BodyTooLarge(ApiError):
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    import json
-
     payload = json.dumps(body("too_large", f"the body exceeds {max_bytes} bytes", None)).encode()
     headers: list[Any] = [
         (b"content-type", b"application/json"),

@@ -21,7 +21,7 @@ import pandas as pd
 from needs_model.dossier import DOSSIERS
 from needs_model.explain import contributions
 from needs_model.promotion import verify_bundle
-from needs_model.scoring import band_of
+from needs_model.rules import TRIGGERS
 from needs_model.training import ServiceModel
 
 
@@ -44,6 +44,7 @@ class ServiceTable:
     probability: np.ndarray
     band: np.ndarray
     rule_fires: np.ndarray
+    rule_index: int  # position of the service's legal trigger among the model's features
     row_of: dict[str, int]
     order: np.ndarray  # rows by probability desc, then subject id
     shap_rows: dict[str, np.ndarray]
@@ -150,8 +151,9 @@ def _load_service(folder: Path, models_dir: Path, service_id: str, version: str)
         commune=frame["commune_code"].astype(object).to_numpy(),
         district=frame["district_code"].astype(object).to_numpy(),
         probability=probability,
-        band=band_of(probability),
+        band=frame["band"].astype(object).to_numpy(),
         rule_fires=frame["rule_fires"].to_numpy(dtype=bool),
+        rule_index=model.features.index(TRIGGERS[service_id].name),
         row_of={s: i for i, s in enumerate(subject_ids)},
         order=order,
         shap_rows=shap_rows,

@@ -39,6 +39,7 @@ from needs_model.features import build_features, horizon_end
 from needs_model.geography import quang_nam_communes
 from needs_model.profiles import Profiles, build_profiles
 from needs_model.promotion import BundleError, current_version, load_served
+from needs_model.rules import TRIGGERS
 from needs_model.services import SERVICE_IDS, service
 from needs_model.training import ServiceModel
 
@@ -85,6 +86,14 @@ SERVICE_SOURCES: dict[str, tuple[str, ...]] = {
         "transport/vehicle_badges",
     ),
 }
+
+
+def band(probability: float) -> str:
+    """The band of one calibrated probability."""
+    for threshold, name in BANDS:
+        if probability >= threshold:
+            return name
+    return LOW
 
 
 def band_of(probability: np.ndarray) -> np.ndarray:
@@ -268,8 +277,7 @@ def score(
         frame["margin"] = margin
         frame["probability"] = probability
         frame["band"] = band_of(probability)
-        rule = next(f for f in model.features if f.startswith("rule_"))
-        frame["rule_fires"] = frame[rule].fillna(0).astype(bool)
+        frame["rule_fires"] = frame[TRIGGERS[service_id].name].fillna(0).astype(bool)
         frame["rank_in_commune"] = (
             frame.sort_values(["probability", "subject_id"], ascending=[False, True])
             .groupby("commune_code")

@@ -16,7 +16,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from needs_model.features import LICENCE_TABLES, residents
+from needs_model.features import (
+    LICENCE_TABLES,
+    licences_in_force,
+    residents,
+    unregistered_births,
+)
 from needs_model.profiles import Profiles
 
 
@@ -147,12 +152,7 @@ def _latest_by(frame: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
 
 
 def _birth_certificate(p: Profiles, mothers: pd.Series) -> pd.DataFrame:
-    as_of = pd.Timestamp(p.as_of)
-    births = p.records["health/births"].dropna(subset=["linked_cccd"])
-    births = births[births["child_birth_date"] >= as_of - pd.Timedelta(days=365)]
-    tx = p.transactions[p.transactions["service_id"] == "birth_registration"]
-    last_registration = tx.groupby("subject_cccd")["delivered_on"].max()
-    births = births[~(births["child_birth_date"] <= births["linked_cccd"].map(last_registration))]
+    births = unregistered_births(p)
     latest = _latest_by(births, "linked_cccd", ["child_birth_date", "recorded_at"])
     out = pd.DataFrame(index=mothers.index)
     for name in (
@@ -183,12 +183,9 @@ def _birth_registration_of_child(p: Profiles, children: pd.Series) -> pd.DataFra
 
 
 def _licence(p: Profiles, service_id: str, holders: pd.Series) -> pd.DataFrame:
-    table = LICENCE_TABLES[service_id]
-    rows = p.records[table].dropna(subset=["linked_cccd"])
-    rows = rows[rows["event"].isin(["issued", "renewed"])]
-    latest = _latest_by(rows, "linked_cccd", ["event_date", "recorded_at"])
+    latest = licences_in_force(p, service_id).set_index("linked_cccd")
     out = pd.DataFrame(index=holders.index)
-    out["licence.number"] = holders.map(latest[LICENCE_NUMBER[table]])
+    out["licence.number"] = holders.map(latest[LICENCE_NUMBER[LICENCE_TABLES[service_id]]])
     for name in ("issue_date", "expiry_date", "record_id", "recorded_at"):
         out[f"licence.{name}"] = holders.map(latest[name])
     return out

@@ -100,14 +100,9 @@ def birth_registration(p: Profiles) -> pd.DataFrame:
     women["days_to_expected_due_date"] = ((due - as_of).dt.days).where(open_record)
     tx = p.transactions[p.transactions["service_id"] == "birth_registration"]
     last_registration = tx.groupby("subject_cccd")["delivered_on"].max()
-    births = p.records["health/births"].dropna(subset=["linked_cccd"])
-    births = births[births["child_birth_date"] >= as_of - pd.Timedelta(days=365)]
-    last_birth = births.groupby("linked_cccd")["child_birth_date"].max()
-    born = women["cccd"].map(last_birth)
-    registered_since = women["cccd"].map(last_registration) >= born
-    women["days_since_unregistered_birth"] = ((as_of - born).dt.days).where(
-        born.notna() & ~registered_since.fillna(False)
-    )
+    unregistered = unregistered_births(p)
+    born = women["cccd"].map(unregistered.groupby("linked_cccd")["child_birth_date"].max())
+    women["days_since_unregistered_birth"] = (as_of - born).dt.days
     recent = tx[tx["delivered_on"] > as_of - pd.DateOffset(years=5)]
     women["births_registered_5y"] = (
         women["cccd"].map(recent.groupby("subject_cccd").size()).fillna(0)
@@ -122,6 +117,18 @@ def birth_registration(p: Profiles) -> pd.DataFrame:
         p.as_of,
     ).astype(int)
     return women.rename(columns={"cccd": "subject_id"})
+
+
+def unregistered_births(p: Profiles) -> pd.DataFrame:
+    """Facility births of the past year to a linked mother with no birth registration by
+    her since (the dossier's birth certificate comes from the same rows)."""
+    as_of = pd.Timestamp(p.as_of)
+    tx = p.transactions[p.transactions["service_id"] == "birth_registration"]
+    last_registration = tx.groupby("subject_cccd")["delivered_on"].max()
+    births = p.records["health/births"].dropna(subset=["linked_cccd"])
+    births = births[births["child_birth_date"] >= as_of - pd.Timedelta(days=365)]
+    registered_since = births["linked_cccd"].map(last_registration) >= births["child_birth_date"]
+    return births[~registered_since.fillna(False)]
 
 
 def next_august(as_of: pd.Timestamp) -> int:
@@ -156,12 +163,19 @@ def school_admission(p: Profiles) -> pd.DataFrame:
     return children.rename(columns={"cccd": "subject_id"})
 
 
-def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
-    as_of = pd.Timestamp(p.as_of)
+def licences_in_force(p: Profiles, service_id: str) -> pd.DataFrame:
+    """Each holder's latest issue or renewal, unless a lapse came after it (the features
+    and the dossier's licence read the same rows)."""
     rows = p.records[LICENCE_TABLES[service_id]].dropna(subset=["linked_cccd"])
     status_rows = rows[rows["event"].isin(["issued", "renewed", "lapsed"])]
     latest = status_rows.sort_values(["event_date", "recorded_at"]).groupby("linked_cccd").tail(1)
-    latest = latest[latest["event"] != "lapsed"]
+    return latest[latest["event"] != "lapsed"]
+
+
+def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
+    as_of = pd.Timestamp(p.as_of)
+    rows = p.records[LICENCE_TABLES[service_id]].dropna(subset=["linked_cccd"])
+    latest = licences_in_force(p, service_id)
     people = residents(p).set_index("cccd")
     holders = latest[latest["linked_cccd"].isin(people.index)].drop(columns=["household_id"])
     holders = holders.join(people, on="linked_cccd", rsuffix="_registry")

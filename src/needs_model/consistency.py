@@ -56,91 +56,66 @@ def _rows(kind: str, frame: pd.DataFrame, **columns: object) -> pd.DataFrame:
     return out
 
 
+def _against_registry(kind: str, f: pd.DataFrame, **columns: object) -> pd.DataFrame:
+    """Report rows for agency records `f` that disagree with their registry identity."""
+    return _rows(
+        kind,
+        f,
+        agency_a="registry/people",
+        agency_b=f["source"],
+        cccd=f["linked_cccd"],
+        record_id=f["record_id"],
+        commune_key=f["commune_key"],
+        **columns,
+    )
+
+
 def identity_disagreements(links: Links) -> pd.DataFrame:
     records = links.records[links.records["linked_cccd"].notna()]
     people = links.registry.people.set_index("cccd")
     reg = people.loc[records["linked_cccd"]]
     reg.index = records.index
-    agency = records["source"]
-    out = []
     agency_records = records["source"] != "registry/people"
+    out = []
     differ = agency_records & (records["birth_date"].to_numpy() != reg["birth_date"].to_numpy())
     f = records[differ]
     out.append(
-        _rows(
+        _against_registry(
             "birth_date",
             f,
-            agency_a="registry/people",
-            agency_b=agency[differ],
-            cccd=f["linked_cccd"],
-            record_id=f["record_id"],
             value_a=reg.loc[differ, "birth_date"].dt.date.astype(str),
             value_b=f["birth_date"].dt.date.astype(str),
-            commune_key=f["commune_key"],
         )
     )
     differ = agency_records & (records["full_name"].to_numpy() != reg["full_name"].to_numpy())
     f = records[differ]
     diacritics_only = f["name_key"].to_numpy() == reg.loc[differ, "name_key"].to_numpy()
     out.append(
-        _rows(
+        _against_registry(
             "name",
             f,
-            agency_a="registry/people",
-            agency_b=agency[differ],
-            cccd=f["linked_cccd"],
-            record_id=f["record_id"],
             value_a=reg.loc[differ, "full_name"],
             value_b=f["full_name"],
             note=np.where(diacritics_only, "diacritics only", "spelling"),
-            commune_key=f["commune_key"],
         )
     )
     has_sex = agency_records & records["sex"].notna()
     differ = has_sex & (records["sex"].to_numpy() != reg["sex"].to_numpy())
     f = records[differ]
+    out.append(_against_registry("sex", f, value_a=reg.loc[differ, "sex"], value_b=f["sex"]))
+    f = records[agency_records & records["cccd"].isna()]
     out.append(
-        _rows(
-            "sex",
-            f,
-            agency_a="registry/people",
-            agency_b=agency[differ],
-            cccd=f["linked_cccd"],
-            record_id=f["record_id"],
-            value_a=reg.loc[differ, "sex"],
-            value_b=f["sex"],
-            commune_key=f["commune_key"],
-        )
-    )
-    missing = agency_records & records["cccd"].isna()
-    f = records[missing]
-    out.append(
-        _rows(
+        _against_registry(
             "missing_cccd",
             f,
-            agency_a="registry/people",
-            agency_b=agency[missing],
-            cccd=f["linked_cccd"],
-            record_id=f["record_id"],
             value_a=f["linked_cccd"],
             note=f["method"] + " (score " + f["score"].astype(str) + ")",
-            commune_key=f["commune_key"],
         )
     )
-    wrong = agency_records & records["cccd"].notna() & (records["method"] != "cccd")
-    f = records[wrong]
+    f = records[agency_records & records["cccd"].notna() & (records["method"] != "cccd")]
     out.append(
-        _rows(
-            "cccd_mismatch",
-            f,
-            agency_a="registry/people",
-            agency_b=agency[wrong],
-            cccd=f["linked_cccd"],
-            record_id=f["record_id"],
-            value_a=f["linked_cccd"],
-            value_b=f["cccd"],
-            note=f["method"],
-            commune_key=f["commune_key"],
+        _against_registry(
+            "cccd_mismatch", f, value_a=f["linked_cccd"], value_b=f["cccd"], note=f["method"]
         )
     )
     unlinked = links.records[links.records["linked_cccd"].isna()]

@@ -692,14 +692,15 @@ def _decode_cursor(cursor: str, as_of: str, table: ServiceTable, rows: np.ndarra
 
 
 def _dossier(store: Store, table: ServiceTable, subject_id: str, lang: str) -> list[dict[str, Any]]:
-    row = table.dossiers.get(subject_id)
+    row = table.dossiers.get(subject_id) or {}
     components = []
     for component in DOSSIERS[table.service_id]:
-        record_id = row.get(f"{component.name}.record_id") if row else None
+        record_id = row.get(f"{component.name}.record_id")
+        on_record = store.flags_by_record.get(record_id, []) if record_id else []
         fields = []
         for name in component.fields:
-            value = row.get(f"{component.name}.{name}") if row else None
-            flags = list(store.flags_by_record.get(record_id, [])) if record_id else []
+            value = row.get(f"{component.name}.{name}")
+            flags = list(on_record)
             if name == "cccd" and isinstance(value, str):
                 flags += store.flags_by_cccd.get(value, [])
             fields.append({"field": name, "value": value, "flags": flags})
@@ -709,7 +710,7 @@ def _dossier(store: Store, table: ServiceTable, subject_id: str, lang: str) -> l
                 "component": component.name,
                 "name": component.label_vi if lang == "vi" else component.label_en,
                 "source": component.source,
-                "recorded_at": row.get(f"{component.name}.recorded_at") if row else None,
+                "recorded_at": row.get(f"{component.name}.recorded_at"),
                 "prefilled": held,
                 "supplied_by": None
                 if held

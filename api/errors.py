@@ -2,7 +2,8 @@
 
 Every failure the API knows about is an `ApiError`; request-validation failures become 422
 naming the first field at fault; anything unexpected becomes a 500 without a traceback
-(and is logged server-side). No error path ever returns a score.
+(and is logged server-side, without the path's identifiers). No error path ever returns a
+score. A refusal of an authenticated caller (403, 404, 429) is written to the audit log.
 """
 
 from __future__ import annotations
@@ -11,26 +12,49 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from needs_model.access import Principal
+
 log = logging.getLogger("needs.api")
+
+# The audit action written for each refused status.
+REFUSALS = {403: "denied", 404: "not_found", 429: "quota_exceeded"}
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        attempted: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.attempted, self.headers = attempted, headers
 
 
-def not_found(what: str, field: str | None = None) -> ApiError:
+def not_found(what: str, field: str | None = None, attempted: str | None = None) -> ApiError:
     # The same answer for "does not exist" and "outside your scope": existence never leaks.
-    return ApiError(404, "not_found", f"{what} was not found", field)
+    return ApiError(404, "not_found", f"{what} was not found", field, attempted=attempted)
 
 
 def body(code: str, message: str, field: str | None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "field": field}}
+
+
+def route_template(request: Request) -> str:
+    """`GET /v1/citizens/{cccd}/needs`: the route, never the identifiers in the path."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or "(unmatched)"
+    return f"{request.method} {path}"
 
 
 def _field(location: tuple[Any, ...]) -> str:
@@ -57,10 +81,33 @@ def _validation_message(error: dict[str, Any]) -> tuple[str, str]:
     return "invalid_value", message
 
 
+async def _log_refusal(request: Request, error: ApiError) -> None:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    action = REFUSALS.get(error.status)
+    trail = getattr(request.app.state, "trail", None)
+    if principal is None or action is None or trail is None:
+        return
+    details: dict[str, Any] = {"status": error.status, "code": error.code, "field": error.field}
+    if error.attempted is not None:
+        details["attempted"] = error.attempted
+    await run_in_threadpool(
+        trail.record,
+        principal,
+        action=action,
+        route=route_template(request),
+        details=details,
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def api_error(_request: Request, error: ApiError) -> JSONResponse:
-        return JSONResponse(body(error.code, error.message, error.field), status_code=error.status)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        await _log_refusal(request, error)
+        return JSONResponse(
+            body(error.code, error.message, error.field),
+            status_code=error.status,
+            headers=error.headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -72,13 +119,17 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         code = codes.get(error.status_code, "http_error")
-        return JSONResponse(body(code, str(error.detail), None), status_code=error.status_code)
+        return JSONResponse(
+            body(code, str(error.detail), None),
+            status_code=error.status_code,
+            headers=error.headers,  # 405 carries `Allow`
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.exception("unexpected error on %s", route_template(request))
         return JSONResponse(
             body("internal_error", "unexpected server error (logged)", None), status_code=500
         )

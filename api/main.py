@@ -11,40 +11,58 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import hmac
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import Depends, FastAPI, Path, Query, Request
 from sqlalchemy import Engine
 
 from api.errors import ApiError, install, not_found
+from api.logs import install_log_masking
 from api.schemas import (
     CCCD,
     ERRORS,
+    MAX_SEQ,
     NOTICE,
+    AccessLogResponse,
+    AuditLogResponse,
+    CandidatesResponse,
+    CommuneCode,
+    ForecastResponse,
+    Health,
+    Month,
+    NeedsResponse,
+    OutcomesRecorded,
     OutcomesRequest,
+    OutcomesSummary,
     PredictionRequest,
     PredictionResponse,
     Purpose,
     ServiceId,
+    ServicesResponse,
 )
 from api.security import (
+    Authenticate,
     BodyLimit,
+    RateLimiter,
     allow,
     check_every_route_declares_roles,
     language,
 )
 from api.store import ServiceTable, Store, load_store
+from api.trail import Trail
 from needs_model import audit
 from needs_model import outcomes as outcome_store
-from needs_model.access import Principal, Scope
+from needs_model.access import Principal, Scope, seconds_to_next_day
 from needs_model.dossier import DOSSIERS
-from needs_model.explain import top_reasons
+from needs_model.explain import SENSITIVE, top_reasons
 from needs_model.feature_catalogue import features_for
 from needs_model.scoring import BANDS, band, latest_snapshot
 from needs_model.servicedb import make_engine
@@ -58,7 +76,8 @@ PurposeQuery = Annotated[Purpose | None, Query(description="Why you ask (kept in
 CccdPath = Annotated[CCCD, Path(description="12-digit CCCD", examples=["049187909209"])]
 AnyRole = Annotated[Principal, Depends(allow("planner", "auditor", "data_scientist", "admin"))]
 Outreach = Annotated[Principal, Depends(allow("planner", "admin"))]
-Auditors = Annotated[Principal, Depends(allow("auditor", "admin"))]
+OutreachReads = Annotated[Principal, Depends(allow("planner", "admin", personal=True))]
+AuditorReads = Annotated[Principal, Depends(allow("auditor", "admin", personal=True))]
 Forecasters = Annotated[Principal, Depends(allow("planner", "data_scientist", "admin"))]
 
 
@@ -74,13 +93,58 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
+def _trail(request: Request) -> Trail:
+    trail: Trail = request.app.state.trail
+    return trail
+
+
 StoreDep = Annotated[Store, Depends(_store)]
 EngineDep = Annotated[Engine, Depends(_engine)]
+TrailDep = Annotated[Trail, Depends(_trail)]
+PREDICTION_ID = re.compile(r"pr_([0-9]{8})_([0-9A-Za-z.-]{1,16})_([0-9a-f]{24})")
+
+
+def _prediction_digest(as_of: str, service_id: str, subject_id: str, version: str) -> str:
+    return hashlib.sha256(f"{as_of}|{service_id}|{subject_id}|{version}".encode()).hexdigest()
 
 
 def prediction_id(as_of: str, service_id: str, subject_id: str, version: str) -> str:
-    digest = hashlib.sha256(f"{as_of}|{service_id}|{subject_id}|{version}".encode()).hexdigest()
-    return f"pr_{digest[:24]}"
+    """`pr_<as-of>_<model version>_<digest>`: an outcome's prediction id can be checked
+    against the subject it names, for this or an earlier scored snapshot."""
+    digest = _prediction_digest(as_of, service_id, subject_id, version)
+    return f"pr_{as_of.replace('-', '')}_{version}_{digest[:24]}"
+
+
+def _check_prediction_id(
+    pid: str, service_id: str, subject_id: str, current_as_of: str, field: str
+) -> None:
+    match = PREDICTION_ID.fullmatch(pid)
+    if match is not None:
+        day, version, digest = match.groups()
+        as_of = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+        issued = _prediction_digest(as_of, service_id, subject_id, version)[:24]
+        if as_of <= current_as_of and hmac.compare_digest(issued, digest):
+            return
+    raise ApiError(
+        422,
+        "unknown_prediction",
+        f"{pid} is not a prediction this API issued for this {service_id} subject",
+        field,
+    )
+
+
+def _check_quota(request: Request, principal: Principal) -> None:
+    """429 when the key's daily quota of personal records is spent (routes that return
+    personal data only for some requests call this themselves)."""
+    quota = principal.personal_reads_per_day or request.app.state.settings.personal_reads_per_day
+    if principal.personal_reads_today >= quota:
+        raise ApiError(
+            429,
+            "quota_exceeded",
+            f"the key read {principal.personal_reads_today} personal records today "
+            f"(quota {quota}); the quota resets at midnight, Vietnam time",
+            headers={"Retry-After": str(seconds_to_next_day())},
+        )
 
 
 def _sources(store: Store, service_id: str) -> list[dict[str, str | None]]:
@@ -107,6 +171,9 @@ def _prediction(
     reasons = top_reasons(
         features, values, shap_row, table.service_id, lang, limit=3, with_values=with_values
     )
+    # For outreach roles a sensitive feature (health, pregnancy) shows a generic sentence and
+    # neither its value nor which way it moved the score: the direction would reveal it.
+    hidden = {r.feature for r in reasons if not with_values and r.feature in SENSITIVE}
     out: dict[str, Any] = {
         "prediction_id": pid,
         "service_id": table.service_id,
@@ -119,8 +186,10 @@ def _prediction(
             {
                 "feature": r.feature,
                 "text": r.text,
-                "contribution": round(r.contribution, 6),
-                "direction": "raises" if r.contribution > 0 else "lowers",
+                "contribution": None if r.feature in hidden else round(r.contribution, 6),
+                "direction": None
+                if r.feature in hidden
+                else ("raises" if r.contribution > 0 else "lowers"),
                 "value": r.value,
             }
             for r in reasons
@@ -159,7 +228,7 @@ def _citizen(store: Store, principal: Principal, cccd: str, field: str) -> dict[
     if person is None or not principal.scope.allows(
         person["commune_code"], person["district_code"]
     ):
-        raise not_found(f"citizen {cccd}", field)
+        raise not_found(f"citizen {cccd}", field, attempted=cccd)
     return person
 
 
@@ -189,29 +258,6 @@ def _check_full(principal: Principal, explain: str) -> bool:
     if explain == "full" and principal.role == "planner":
         raise ApiError(403, "forbidden", "planners receive reasons, not contributions", "explain")
     return explain == "full"
-
-
-def _log(
-    engine: Engine,
-    principal: Principal,
-    *,
-    action: str,
-    route: str,
-    subjects: list[str] | None = None,
-    purpose: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Append the read to the audit log (committed before the response is sent)."""
-    audit.append(
-        engine,
-        key_id=principal.key_id,
-        role=principal.role,
-        action=action,
-        route=route,
-        subjects=subjects or [],
-        purpose=purpose,
-        details=details,
-    )
 
 
 def _subjects_logged(table: ServiceTable, row: int) -> list[str]:
@@ -247,8 +293,10 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_masking()
         if app.state.engine is None:
             app.state.engine = make_engine(config.database_url)
+        app.state.trail.engine = app.state.engine
         if app.state.store is None:
             snapshot = latest_snapshot(config.scores_dir)
             if snapshot is None:
@@ -257,6 +305,8 @@ def create_app(
             else:
                 app.state.store = load_store(snapshot, config.models_dir)
         yield
+        if audit.head(app.state.engine) > 0:
+            app.state.trail.checkpoints.take(app.state.engine)
 
     config = settings or get_settings()
     app = FastAPI(
@@ -272,10 +322,15 @@ def create_app(
         responses=ERRORS,
     )
     app.state.store, app.state.engine, app.state.settings = store, engine, config
+    app.state.trail = Trail(config)
+    app.state.trail.engine = engine
+    app.state.limiter = RateLimiter(config.requests_per_minute)
     install(app)
+    # The last added runs first: authenticate, then read (and bound) the body.
     app.add_middleware(BodyLimit, max_bytes=config.max_body_bytes)
+    app.add_middleware(Authenticate)
 
-    @app.get("/health", tags=["service"])
+    @app.get("/health", tags=["service"], response_model=Health)
     def health(request: Request) -> dict[str, Any]:
         """Liveness, API and model versions and the data's as-of date (no key needed)."""
         loaded: Store | None = request.app.state.store
@@ -287,7 +342,7 @@ def create_app(
             "not_served": loaded.manifest.get("not_served", {}) if loaded else {},
         }
 
-    @app.get("/v1/services", tags=["service"])
+    @app.get("/v1/services", tags=["service"], response_model=ServicesResponse)
     def services(_: AnyRole, store: StoreDep) -> dict[str, Any]:
         """The pilot services: names, horizon, legal basis, dossier documents, model."""
         return {
@@ -323,10 +378,11 @@ def create_app(
 
     @app.post("/v1/predictions", tags=["predictions"], response_model=PredictionResponse)
     def predictions(
+        request: Request,
         principal: AnyRole,
         request_body: PredictionRequest,
         store: StoreDep,
-        engine: EngineDep,
+        trail: TrailDep,
         lang: Lang,
     ) -> dict[str, Any]:
         """Scores with reasons, by CCCD (latest profiles) or by inline feature records."""
@@ -339,6 +395,7 @@ def create_app(
         out: list[dict[str, Any]] = []
         logged: list[str] = []
         if request_body.cccds is not None:
+            _check_quota(request, principal)
             for i, cccd in enumerate(request_body.cccds):
                 _citizen(store, principal, cccd, f"cccds[{i}]")
                 for table, row in _citizen_rows(store, principal, cccd, request_body.services):
@@ -368,12 +425,11 @@ def create_app(
                         principal,
                         lang,
                         full,
-                        f"pr_{uuid.uuid4().hex[:24]}",
+                        f"pr_inline_{uuid.uuid4().hex[:24]}",
                     )
                 )
             action = "predict_inline"
-        _log(
-            engine,
+        trail.record(
             principal,
             action=action,
             route="POST /v1/predictions",
@@ -384,15 +440,16 @@ def create_app(
                 "services": sorted({p["service_id"] for p in out}),
                 "explain": request_body.explain,
             },
+            personal_reads=len(set(logged)),
         )
         return {"as_of": store.as_of, "notice": NOTICE[lang], "predictions": out}
 
-    @app.get("/v1/citizens/{cccd}/needs", tags=["citizens"])
+    @app.get("/v1/citizens/{cccd}/needs", tags=["citizens"], response_model=NeedsResponse)
     def needs(
-        principal: Outreach,
+        principal: OutreachReads,
         cccd: CccdPath,
         store: StoreDep,
-        engine: EngineDep,
+        trail: TrailDep,
         lang: Lang,
         purpose: PurposeQuery = None,
     ) -> dict[str, Any]:
@@ -408,14 +465,14 @@ def create_app(
                 dossier = _dossier(store, table, str(table.subject_ids[row]), lang)
             items.append({**prediction, "likely": likely, "dossier": dossier})
             logged += _subjects_logged(table, row)
-        _log(
-            engine,
+        trail.record(
             principal,
             action="read_needs_and_dossiers",
             route="GET /v1/citizens/{cccd}/needs",
             subjects=logged,
             purpose=purpose,
             details={"predictions": [i["prediction_id"] for i in items]},
+            personal_reads=len(set(logged)),
         )
         return {
             "as_of": store.as_of,
@@ -429,15 +486,19 @@ def create_app(
             "not_served": sorted(store.manifest.get("not_served", {})),
         }
 
-    @app.get("/v1/services/{service_id}/candidates", tags=["planning"])
+    @app.get(
+        "/v1/services/{service_id}/candidates",
+        tags=["planning"],
+        response_model=CandidatesResponse,
+    )
     def candidates(
-        principal: Outreach,
+        principal: OutreachReads,
         service_id: ServiceId,
         store: StoreDep,
-        engine: EngineDep,
+        trail: TrailDep,
         lang: Lang,
-        commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
-        min_band: Annotated[str, Query(pattern="^(high|medium|low)$")] = "low",
+        commune: Annotated[CommuneCode | None, Query()] = None,
+        min_band: Annotated[Literal["high", "medium", "low"], Query()] = "low",
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         purpose: PurposeQuery = None,
@@ -471,14 +532,20 @@ def create_app(
             )
         end = start + len(page)
         next_cursor = _encode_cursor(store.as_of, table, rows, end) if end < len(rows) else None
-        _log(
-            engine,
+        subjects = [s for row in page for s in _subjects_logged(table, int(row))]
+        trail.record(
             principal,
             action="read_candidates",
-            route=f"GET /v1/services/{service_id}/candidates",
-            subjects=[s for row in page for s in _subjects_logged(table, int(row))],
+            route="GET /v1/services/{service_id}/candidates",
+            subjects=subjects,
             purpose=purpose,
-            details={"commune": commune, "start": start, "returned": len(items)},
+            details={
+                "service": service_id,
+                "commune": commune,
+                "start": start,
+                "returned": len(items),
+            },
+            personal_reads=len(set(subjects)),
         )
         return {
             "as_of": store.as_of,
@@ -489,14 +556,14 @@ def create_app(
             "next_cursor": next_cursor,
         }
 
-    @app.get("/v1/forecast", tags=["planning"])
+    @app.get("/v1/forecast", tags=["planning"], response_model=ForecastResponse)
     def forecast(
         principal: Forecasters,
         store: StoreDep,
-        engine: EngineDep,
+        trail: TrailDep,
         service_id: Annotated[ServiceId, Query(alias="service")],
-        commune: Annotated[str | None, Query(pattern=r"^\d{5}$")] = None,
-        month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+        commune: Annotated[CommuneCode | None, Query()] = None,
+        month: Annotated[Month | None, Query()] = None,
     ) -> dict[str, Any]:
         """Expected requests per commune in the service's horizon, with a 90 % interval
         from the exact distribution of a sum of the calibrated Bernoulli probabilities."""
@@ -516,8 +583,7 @@ def create_app(
                     f"{month} is outside it",
                     "month",
                 )
-        _log(
-            engine,
+        trail.record(
             principal,
             action="read_forecast",
             route="GET /v1/forecast",
@@ -533,12 +599,13 @@ def create_app(
             ],
         }
 
-    @app.post("/v1/outcomes", tags=["outcomes"], status_code=201)
+    @app.post("/v1/outcomes", tags=["outcomes"], status_code=201, response_model=OutcomesRecorded)
     def record_outcomes(
         principal: Outreach,
         request_body: OutcomesRequest,
         store: StoreDep,
         engine: EngineDep,
+        trail: TrailDep,
     ) -> dict[str, Any]:
         """Record what happened after a contact (notified, completed, declined, wrong data)."""
         if len(request_body.outcomes) > config.max_batch:
@@ -546,17 +613,27 @@ def create_app(
         rows = []
         for i, item in enumerate(request_body.outcomes):
             table = _served(store, item.service_id, f"outcomes[{i}].service_id")
+            asked: str | None
             if item.cccd is not None:
                 subject = next(
                     (s for sid, s in store.by_cccd.get(item.cccd, []) if sid == item.service_id),
                     None,
                 )
-                where = f"outcomes[{i}].cccd"
+                where, asked = f"outcomes[{i}].cccd", item.cccd
             else:
                 subject, where = item.subject_id, f"outcomes[{i}].subject_id"
+                asked = item.subject_id
             row = table.row_of.get(subject) if subject is not None else None
             if row is None or not principal.scope.allows(table.commune[row], table.district[row]):
-                raise not_found(f"a {item.service_id} subject", where)
+                raise not_found(f"a {item.service_id} subject", where, attempted=asked)
+            if item.prediction_id is not None:
+                _check_prediction_id(
+                    item.prediction_id,
+                    item.service_id,
+                    str(subject),
+                    store.as_of,
+                    f"outcomes[{i}].prediction_id",
+                )
             rows.append(
                 {
                     "service_id": item.service_id,
@@ -571,8 +648,7 @@ def create_app(
                 }
             )
         ids = outcome_store.record(engine, principal.key_id, rows)
-        _log(
-            engine,
+        trail.record(
             principal,
             action="record_outcomes",
             route="POST /v1/outcomes",
@@ -582,17 +658,17 @@ def create_app(
         )
         return {"recorded": ids}
 
-    @app.get("/v1/outcomes/summary", tags=["outcomes"])
+    @app.get("/v1/outcomes/summary", tags=["outcomes"], response_model=OutcomesSummary)
     def outcomes_summary(
         principal: AnyRole,
         store: StoreDep,
         engine: EngineDep,
+        trail: TrailDep,
         service_id: Annotated[ServiceId | None, Query(alias="service")] = None,
     ) -> dict[str, Any]:
         """Take-up (completed / notified) by service and commune, within your scope."""
         table = outcome_store.summary(engine, _scope_communes(store, principal.scope), service_id)
-        _log(
-            engine,
+        trail.record(
             principal,
             action="read_outcomes_summary",
             route="GET /v1/outcomes/summary",
@@ -601,48 +677,96 @@ def create_app(
         records = json.loads(table.to_json(orient="records"))
         return {"summary": records}
 
-    @app.get("/v1/audit/log", tags=["audit"])
+    @app.get("/v1/audit/log", tags=["audit"], response_model=AuditLogResponse)
     def audit_log(
-        principal: Auditors,
+        principal: AuditorReads,
         engine: EngineDep,
-        after: Annotated[int, Query(ge=0)] = 0,
+        trail: TrailDep,
+        after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+        until: Annotated[
+            int | None,
+            Query(ge=1, le=MAX_SEQ, description="Stop at this entry (the `until` of page 1)."),
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        action: Annotated[str | None, Query(max_length=64)] = None,
+        action: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z_]+$")] = None,
     ) -> dict[str, Any]:
-        """The hash-chained log of reads, in order; page with `after` (last seq seen)."""
+        """The hash-chained log, oldest first, for province-wide auditors. Page with `after`
+        (the last seq seen) and the `until` of the first page: the log grows with every
+        read (this one too), so paging stops at the head as it was when paging began."""
+        if principal.scope.level != "province":
+            # Entries name citizens of every commune, and other keys and their purposes: a
+            # district or commune auditor reads its citizens' access logs instead.
+            raise ApiError(
+                403,
+                "out_of_scope",
+                f"the audit log covers the whole province; a {principal.scope.level} key "
+                "reads the access log of each citizen in its scope",
+                None,
+            )
+        head = audit.head(engine)
+        stop = head if until is None else min(until, head)
         entries = audit.read(
-            engine, after_seq=after, limit=limit, actions=[action] if action else None
-        )
-        _log(
             engine,
+            after_seq=after,
+            until_seq=stop,
+            limit=limit,
+            actions=[action] if action else None,
+        )
+        last = entries[-1]["seq"] if entries else None
+        more = last is not None and last < stop and len(entries) == limit
+        trail.record(
             principal,
             action="read_audit_log",
             route="GET /v1/audit/log",
-            details={"after": after, "returned": len(entries)},
+            details={"after": after, "until": stop, "returned": len(entries)},
+            personal_reads=len({s for e in entries for s in e["subjects"]}),
         )
-        return {"entries": entries, "next_after": entries[-1]["seq"] if entries else None}
+        return {
+            "head": head,
+            "until": stop,
+            "entries": entries,
+            "next_after": last if more else None,
+        }
 
-    @app.get("/v1/citizens/{cccd}/access-log", tags=["audit"])
+    @app.get("/v1/citizens/{cccd}/access-log", tags=["audit"], response_model=AccessLogResponse)
     def access_log(
-        principal: Auditors,
+        principal: AuditorReads,
         cccd: CccdPath,
         store: StoreDep,
         engine: EngineDep,
+        trail: TrailDep,
+        before: Annotated[
+            int | None, Query(ge=1, le=MAX_SEQ, description="The `next_before` of a page.")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
         purpose: PurposeQuery = None,
     ) -> dict[str, Any]:
-        """Who read this citizen's data, when and why (after Estonia's Data Tracker)."""
+        """Who read this citizen's data, when and why (after Estonia's Data Tracker), newest
+        first, paged with `before`."""
         _citizen(store, principal, cccd, "cccd")
-        entries = audit.read(engine, subject=cccd, limit=1000)
-        _log(
+        head = audit.head(engine)
+        total = audit.count_subject(engine, cccd, until_seq=head)
+        entries = audit.read(
             engine,
+            subject=cccd,
+            until_seq=head,
+            before_seq=before,
+            limit=limit,
+            newest_first=True,
+        )
+        more = len(entries) == limit and entries[-1]["seq"] > 1
+        trail.record(
             principal,
             action="read_access_log",
             route="GET /v1/citizens/{cccd}/access-log",
             subjects=[cccd],
             purpose=purpose,
+            details={"before": before, "returned": len(entries)},
+            personal_reads=1,
         )
         return {
             "cccd": cccd,
+            "total": total,
             "accesses": [
                 {
                     "seq": e["seq"],
@@ -654,6 +778,7 @@ def create_app(
                 }
                 for e in entries
             ],
+            "next_before": entries[-1]["seq"] if more else None,
         }
 
     check_every_route_declares_roles(app)

@@ -4,6 +4,8 @@ NaN and infinities, out-of-range values and malformed CCCDs are refused with the
 
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -11,7 +13,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -55,9 +59,58 @@ def _check_service(value: str) -> str:
     return value
 
 
-CCCD = Annotated[str, AfterValidator(_check_cccd)]
-ServiceId = Annotated[str, AfterValidator(_check_service)]
-Purpose = Annotated[str, Field(min_length=1, max_length=200)]
+# Unicode categories refused in free text: controls (NUL, escapes, line breaks), format
+# characters (right-to-left overrides, zero-width joiners) that make a logged text read
+# differently from what was stored, surrogates, private-use and unassigned code points.
+_REFUSED_CATEGORIES = {"Cc": "control", "Cf": "formatting", "Cs": "surrogate", "Co": "private-use"}
+
+
+def _plain_text(value: str) -> str:
+    for position, char in enumerate(value):
+        category = unicodedata.category(char)
+        if category in _REFUSED_CATEGORIES or category == "Cn":
+            kind = _REFUSED_CATEGORIES.get(category, "unassigned")
+            raise ValueError(
+                f"{kind} character U+{ord(char):04X} at position {position} is not allowed"
+            )
+    return unicodedata.normalize("NFC", value)
+
+
+def _check_day(value: str) -> str:
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not a calendar date (YYYY-MM-DD)") from error
+    if day > dt.date.today() + dt.timedelta(days=1):
+        raise ValueError(f"{value} is in the future")
+    if day < dt.date(2000, 1, 1):
+        raise ValueError(f"{value} is before 2000-01-01")
+    return value
+
+
+# The schema says what is accepted (the OpenAPI document carries the pattern and the enum);
+# the validators say why a value is refused.
+CCCD = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{12}$", min_length=12, max_length=12),
+    AfterValidator(_check_cccd),
+]
+ServiceId = Annotated[
+    str,
+    AfterValidator(_check_service),
+    WithJsonSchema({"type": "string", "enum": list(SERVICE_IDS)}),
+]
+PlainText = Annotated[str, AfterValidator(_plain_text)]
+Purpose = Annotated[PlainText, Field(min_length=1, max_length=200)]
+Day = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"),
+    AfterValidator(_check_day),
+]
+CommuneCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+# Sequence numbers of the audit log: bounded so that no integer reaches the database's limit.
+MAX_SEQ = 2**53
 
 
 STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
@@ -77,7 +130,7 @@ class FeatureRecord(Strict):
         description="Feature values by name (docs/features.md); a missing or null feature "
         "is treated as unrecorded, as in the data."
     )
-    reference: str | None = Field(default=None, max_length=64)
+    reference: PlainText | None = Field(default=None, max_length=64)
 
     @field_validator("features")
     @classmethod
@@ -138,8 +191,13 @@ class PredictionRequest(Strict):
 class Reason(BaseModel):
     feature: str
     text: str
-    contribution: float = Field(description="SHAP value in log-odds (margin) units.")
-    direction: Literal["raises", "lowers"]
+    contribution: float | None = Field(
+        description="SHAP value in log-odds (margin) units; null for a sensitive feature "
+        "(health, pregnancy) when the caller does outreach."
+    )
+    direction: Literal["raises", "lowers"] | None = Field(
+        description="null for a sensitive feature when the caller does outreach."
+    )
     value: float | None = None
 
 
@@ -173,13 +231,16 @@ class PredictionResponse(BaseModel):
 class OutcomeIn(Strict):
     service_id: ServiceId
     cccd: CCCD | None = None
-    subject_id: str | None = Field(default=None, max_length=32)
+    subject_id: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Za-z_-]+$")
     status: Status
-    prediction_id: str | None = Field(default=None, max_length=64)
-    occurred_on: str | None = Field(
-        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD (default today)"
+    prediction_id: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^pr_[0-9]{8}_[0-9A-Za-z.-]{1,16}_[0-9a-f]{24}$",
+        description="The id of the prediction this contact followed (as issued by this API).",
     )
-    note: str | None = Field(default=None, max_length=500)
+    occurred_on: Day | None = Field(default=None, description="YYYY-MM-DD (default today)")
+    note: PlainText | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _who(self) -> OutcomeIn:
@@ -201,6 +262,172 @@ class OutcomesRequest(Strict):
     )
 
 
+class Citizen(BaseModel):
+    cccd: str
+    full_name: str | None
+    commune_code: str | None
+
+
+class DossierField(BaseModel):
+    field: str
+    value: str | int | float | bool | None
+    flags: list[dict[str, Any]] = Field(
+        description="Disagreements between agencies on this record (consistency report)."
+    )
+
+
+class DossierComponent(BaseModel):
+    component: str
+    name: str
+    source: str
+    recorded_at: str | None
+    prefilled: bool
+    supplied_by: str | None
+    fields: list[DossierField]
+
+
+class Need(Prediction):
+    likely: bool
+    dossier: list[DossierComponent] | None
+
+
+class NeedsResponse(BaseModel):
+    as_of: str
+    notice: str
+    citizen: Citizen
+    needs: list[Need]
+    not_served: list[str]
+
+
+class Contact(BaseModel):
+    cccd: str | None
+    full_name: str | None
+
+
+class Candidate(Prediction):
+    rank: int
+    contact: Contact
+    commune_code: str
+
+
+class CandidatesResponse(BaseModel):
+    as_of: str
+    notice: str
+    service_id: str
+    total: int
+    candidates: list[Candidate]
+    next_cursor: str | None
+
+
+class CommuneForecast(BaseModel):
+    service_id: str
+    commune_code: str = Field(description="A 2025 commune code, or `province`.")
+    window_start: str
+    window_end: str
+    subjects: int
+    expected: float
+    sd: float
+    low: int
+    high: int
+    level: float
+    rule_triggers: int
+
+
+class ForecastResponse(BaseModel):
+    as_of: str
+    service_id: str
+    method: str
+    forecasts: list[CommuneForecast]
+
+
+class Document(BaseModel):
+    component: str
+    name_vi: str
+    name_en: str
+    source: str
+    fields: list[str]
+
+
+class ServiceInfo(BaseModel):
+    service_id: str
+    name_vi: str
+    name_en: str
+    subject: str
+    horizon_months: int
+    label: str
+    legal_basis: str
+    documents: list[Document]
+    features: list[str]
+    model_version: str | None
+
+
+class ServicesResponse(BaseModel):
+    services: list[ServiceInfo]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "no_scores"]
+    api_version: str
+    data_as_of: str | None
+    models: dict[str, str]
+    not_served: dict[str, str]
+
+
+class OutcomesRecorded(BaseModel):
+    recorded: list[str]
+
+
+class TakeUp(BaseModel):
+    service_id: str
+    commune_code: str | None
+    notified: int
+    completed: int
+    declined: int
+    wrong_data: int
+    take_up: float | None
+
+
+class OutcomesSummary(BaseModel):
+    summary: list[TakeUp]
+
+
+class AuditEntry(BaseModel):
+    seq: int
+    at: str
+    key_id: str
+    role: str
+    action: str
+    route: str
+    purpose: str | None
+    subjects: list[str]
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditLogResponse(BaseModel):
+    head: int = Field(description="The newest entry when this page was asked for.")
+    until: int = Field(description="Pages stop at this entry: pass it back with `after`.")
+    entries: list[AuditEntry]
+    next_after: int | None = Field(description="`after` for the next page; null at the end.")
+
+
+class Access(BaseModel):
+    seq: int
+    at: str
+    key_id: str
+    role: str
+    action: str
+    purpose: str | None
+
+
+class AccessLogResponse(BaseModel):
+    cccd: str
+    total: int = Field(description="Entries naming this citizen when the page was asked for.")
+    accesses: list[Access] = Field(description="Newest first.")
+    next_before: int | None = Field(description="`before` for the next (older) page.")
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -214,10 +441,15 @@ class ErrorResponse(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in (
-        (401, "Missing or unknown API key"),
-        (403, "The key's role may not use this route"),
+        (400, "The body could not be read"),
+        (401, "Missing, unknown, revoked or expired API key"),
+        (403, "The key's role or scope may not use this route or value"),
         (404, "Unknown, or outside the key's scope"),
+        (405, "Method not allowed (`Allow` lists the allowed ones)"),
+        (409, "No model is served for this service"),
         (413, "Body or batch too large"),
         (422, "Invalid request; `field` names the problem"),
+        (429, "Request budget or daily personal-data quota used up (see `Retry-After`)"),
+        (503, "No scored snapshot is loaded"),
     )
 }

@@ -89,8 +89,12 @@ def served(province, snapshots, tmp_path_factory) -> Served:
         scores_dir=root / "scores",
         database_url=f"sqlite:///{root}/service.db",
         audit_signing_key="test-signing-key",
+        audit_checkpoint_dir=root / "checkpoints",
         max_batch=20,
         max_body_bytes=20_000,
+        # Generous budgets for the shared keys; tests of the budgets make keys of their own.
+        requests_per_minute=1_000_000,
+        personal_reads_per_day=10_000_000,
     )
     config = replace(FAST, test_months=6, valid_months=6)
     for service_id in SERVED:

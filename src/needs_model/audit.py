@@ -14,14 +14,19 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import os
+import statistics
 import threading
+import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from needs_model.access import usage_day
 from needs_model.servicedb import audit_log, audit_subjects, driver_sql, is_sqlite, reading
 
 GENESIS = "0" * 64
@@ -45,6 +50,16 @@ def _hashed_fields(row: Any) -> dict[str, Any]:
     return {k: data[k] for k in HASHED}
 
 
+@dataclass(frozen=True)
+class VolumePolicy:
+    """When a key's reads today are unusual: above `factor` times its median daily personal
+    reads over its previous active days (up to `history_days`), and above `floor`."""
+
+    factor: float = 3.0
+    floor: int = 200
+    history_days: int = 28
+
+
 def append(
     engine: Engine,
     *,
@@ -55,11 +70,31 @@ def append(
     subjects: Iterable[str] = (),
     purpose: str | None = None,
     details: dict[str, Any] | None = None,
+    personal_reads: int = 0,
+    volume: VolumePolicy | None = None,
 ) -> int:
-    """Append one entry (committed durably before returning); returns its sequence number."""
+    """Append one entry (committed durably before returning); returns its sequence number.
+
+    In the same transaction, the key's use today grows by one request and `personal_reads`
+    personal records; when that crosses the key's usual volume (`volume`) a `volume_alert`
+    entry follows it in the chain, once per key and day.
+    """
     subject_list = sorted(set(subjects))
     with _APPEND_LOCK:
-        return _append(engine, subject_list, key_id, role, action, route, purpose, details)
+        return _append(
+            engine,
+            {
+                "key_id": key_id,
+                "role": role,
+                "action": action,
+                "route": route,
+                "purpose": purpose,
+                "subjects": subject_list,
+                "details": details or {},
+            },
+            personal_reads,
+            volume or VolumePolicy(),
+        )
 
 
 # Threads of one process queue here for the chain head; the database lock then only arbitrates
@@ -69,14 +104,7 @@ _APPEND_LOCK = threading.Lock()
 
 
 def _append(
-    engine: Engine,
-    subject_list: list[str],
-    key_id: str,
-    role: str,
-    action: str,
-    route: str,
-    purpose: str | None,
-    details: dict[str, Any] | None,
+    engine: Engine, fields: dict[str, Any], personal_reads: int, volume: VolumePolicy
 ) -> int:
     connection = engine.raw_connection()
     try:
@@ -88,38 +116,11 @@ def _append(
         cursor.execute("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         head = cursor.fetchone()
         seq, prev = (int(head[0]) + 1, str(head[1])) if head is not None else (1, GENESIS)
-        entry = {
-            "seq": seq,
-            "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
-            "key_id": key_id,
-            "role": role,
-            "action": action,
-            "route": route,
-            "purpose": purpose,
-            "subjects": subject_list,
-            "details": details or {},
-        }
-        cursor.execute(
-            driver_sql(engine, _INSERT_ENTRY),
-            (
-                seq,
-                entry["at"],
-                key_id,
-                role,
-                action,
-                route,
-                purpose,
-                json.dumps(subject_list),
-                json.dumps(entry["details"], sort_keys=True, ensure_ascii=False),
-                prev,
-                entry_hash(prev, entry),
-            ),
-        )
-        if subject_list:
-            cursor.executemany(
-                driver_sql(engine, "INSERT INTO audit_subjects (subject, seq) VALUES (?, ?)"),
-                [(s, seq) for s in subject_list],
-            )
+        now = dt.datetime.now(dt.UTC)
+        prev = _insert(engine, cursor, seq, prev, now, fields)
+        alert = _count_use(engine, cursor, fields["key_id"], now, personal_reads, volume)
+        if alert is not None:
+            _insert(engine, cursor, seq + 1, prev, now, {**fields, **alert})
         connection.commit()
     except BaseException:
         connection.rollback()
@@ -129,10 +130,97 @@ def _append(
     return seq
 
 
+def _insert(
+    engine: Engine, cursor: Any, seq: int, prev: str, now: dt.datetime, fields: dict[str, Any]
+) -> str:
+    entry = {"seq": seq, "at": now.isoformat(timespec="microseconds"), **fields}
+    digest = entry_hash(prev, entry)
+    cursor.execute(
+        driver_sql(engine, _INSERT_ENTRY),
+        (
+            seq,
+            entry["at"],
+            entry["key_id"],
+            entry["role"],
+            entry["action"],
+            entry["route"],
+            entry["purpose"],
+            json.dumps(entry["subjects"]),
+            json.dumps(entry["details"], sort_keys=True, ensure_ascii=False),
+            prev,
+            digest,
+        ),
+    )
+    if entry["subjects"]:
+        cursor.executemany(
+            driver_sql(engine, "INSERT INTO audit_subjects (subject, seq) VALUES (?, ?)"),
+            [(s, seq) for s in entry["subjects"]],
+        )
+    return digest
+
+
 _INSERT_ENTRY = (
     "INSERT INTO audit_log (seq, at, key_id, role, action, route, purpose, subjects, details, "
     "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_COUNT_USE = (
+    "INSERT INTO key_usage (key_id, day, requests, personal_reads) VALUES (?, ?, 1, ?) "
+    "ON CONFLICT (key_id, day) DO UPDATE SET requests = key_usage.requests + 1, "
+    "personal_reads = key_usage.personal_reads + excluded.personal_reads"
+)
+
+
+def _count_use(
+    engine: Engine,
+    cursor: Any,
+    key_id: str,
+    now: dt.datetime,
+    personal_reads: int,
+    volume: VolumePolicy,
+) -> dict[str, Any] | None:
+    """Count the request; the fields of a `volume_alert` entry if today became unusual."""
+    day = usage_day(now)
+    cursor.execute(driver_sql(engine, _COUNT_USE), (key_id, day, personal_reads))
+    if personal_reads <= 0:
+        return None
+    cursor.execute(
+        driver_sql(
+            engine, "SELECT personal_reads, alerted_at FROM key_usage WHERE key_id = ? AND day = ?"
+        ),
+        (key_id, day),
+    )
+    today, alerted_at = cursor.fetchone()
+    if alerted_at is not None or today <= volume.floor:
+        return None
+    cursor.execute(
+        driver_sql(
+            engine,
+            "SELECT personal_reads FROM key_usage WHERE key_id = ? AND day < ? "
+            "AND personal_reads > 0 ORDER BY day DESC LIMIT ?",
+        ),
+        (key_id, day, volume.history_days),
+    )
+    history = [int(r[0]) for r in cursor.fetchall()]
+    usual = statistics.median(history) if history else 0.0
+    threshold = max(float(volume.floor), volume.factor * usual)
+    if today <= threshold:
+        return None
+    cursor.execute(
+        driver_sql(engine, "UPDATE key_usage SET alerted_at = ? WHERE key_id = ? AND day = ?"),
+        (now.isoformat(timespec="seconds"), key_id, day),
+    )
+    return {
+        "action": "volume_alert",
+        "purpose": None,
+        "subjects": [],
+        "details": {
+            "day": day,
+            "personal_reads_today": int(today),
+            "usual_per_day": usual,
+            "active_days_seen": len(history),
+            "threshold": threshold,
+        },
+    }
 
 
 @dataclass
@@ -141,6 +229,7 @@ class Verification:
     head_seq: int = 0
     head_hash: str = GENESIS
     problems: list[str] = field(default_factory=list)
+    checkpoints: int = 0  # how many checkpoints the chain was compared with
 
     @property
     def ok(self) -> bool:
@@ -148,14 +237,23 @@ class Verification:
 
 
 def verify(
-    engine: Engine, checkpoint: dict[str, Any] | None = None, signing_key: str = ""
+    engine: Engine,
+    checkpoint: dict[str, Any] | None = None,
+    signing_key: str = "",
+    checkpoints: Sequence[dict[str, Any]] = (),
 ) -> Verification:
-    """Walk the chain; compare it with a checkpoint of its head if one is given."""
+    """Walk the chain; compare it with each checkpoint of its head that is given.
+
+    The chain alone proves that no entry was changed, inserted or removed *inside* it; only
+    a checkpoint kept away from the database proves that no entry was cut from its end and
+    that the chain was not rewritten from some point on.
+    """
+    marks = [*checkpoints, *([checkpoint] if checkpoint is not None else [])]
     result = Verification()
     expected_prev, expected_seq = GENESIS, 1
     hash_at: dict[int, str] = {}
     listed: dict[int, set[str]] = {}
-    want = int(checkpoint["seq"]) if checkpoint else None
+    wanted = {int(m["seq"]) for m in marks}
     with reading(engine) as connection:
         for row in connection.execute(select(audit_log).order_by(audit_log.c.seq)):
             if row.seq != expected_seq:
@@ -170,8 +268,8 @@ def verify(
             result.entries += 1
             result.head_seq, result.head_hash = row.seq, row.hash
             listed[row.seq] = set(json.loads(row.subjects))
-            if want is not None and row.seq == want:
-                hash_at[want] = row.hash
+            if row.seq in wanted:
+                hash_at[row.seq] = row.hash
         indexed: dict[int, set[str]] = defaultdict(set)
         for subject, seq in connection.execute(
             select(audit_subjects.c.subject, audit_subjects.c.seq)
@@ -183,8 +281,9 @@ def verify(
             f"the per-citizen index disagrees with the log for {len(mismatched)} entries "
             f"(first: {min(mismatched)})"
         )
-    if checkpoint is not None:
-        result.problems += _check_checkpoint(checkpoint, hash_at, result, signing_key)
+    for mark in marks:
+        result.problems += _check_checkpoint(mark, hash_at, result, signing_key)
+    result.checkpoints = len(marks)
     return result
 
 
@@ -233,18 +332,27 @@ def read(
     *,
     subject: str | None = None,
     after_seq: int = 0,
+    until_seq: int | None = None,
+    before_seq: int | None = None,
     limit: int = 100,
     actions: list[str] | None = None,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """Entries in sequence order after `after_seq` (optionally those naming `subject`)."""
+    """Entries with `after_seq < seq <= until_seq` and `seq < before_seq` (bounds optional),
+    optionally only those naming `subject`, oldest first unless `newest_first`."""
     query = select(audit_log).where(audit_log.c.seq > after_seq)
+    if until_seq is not None:
+        query = query.where(audit_log.c.seq <= until_seq)
+    if before_seq is not None:
+        query = query.where(audit_log.c.seq < before_seq)
     if subject is not None:
         seqs = select(audit_subjects.c.seq).where(audit_subjects.c.subject == subject)
         query = query.where(audit_log.c.seq.in_(seqs))
     if actions:
         query = query.where(audit_log.c.action.in_(actions))
+    order = audit_log.c.seq.desc() if newest_first else audit_log.c.seq
     with reading(engine) as connection:
-        rows = connection.execute(query.order_by(audit_log.c.seq).limit(limit)).all()
+        rows = connection.execute(query.order_by(order).limit(limit)).all()
     out = []
     for row in rows:
         data = _hashed_fields(row)
@@ -253,6 +361,84 @@ def read(
     return out
 
 
+def head(engine: Engine) -> int:
+    """The sequence number of the newest entry (0 when the log is empty)."""
+    with reading(engine) as connection:
+        return int(
+            connection.execute(select(func.coalesce(func.max(audit_log.c.seq), 0))).scalar_one()
+        )
+
+
+def count_subject(engine: Engine, subject: str, until_seq: int | None = None) -> int:
+    """How many entries name `subject` (up to `until_seq`)."""
+    query = select(func.count()).where(audit_subjects.c.subject == subject)
+    if until_seq is not None:
+        query = query.where(audit_subjects.c.seq <= until_seq)
+    with reading(engine) as connection:
+        return int(connection.execute(query).scalar_one())
+
+
 def count(engine: Engine) -> int:
     with reading(engine) as connection:
         return int(connection.execute(select(func.count()).select_from(audit_log)).scalar_one())
+
+
+def write_checkpoint(directory: Path, mark: dict[str, Any]) -> Path:
+    """Write a checkpoint file atomically (flushed, then renamed) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"checkpoint-{int(mark['seq']):012d}.json"
+    partial = directory / f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        json.dump(mark, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return path
+
+
+def load_checkpoints(directory: Path) -> list[dict[str, Any]]:
+    """Every checkpoint written into `directory`, oldest first."""
+    if not directory.is_dir():
+        return []
+    return [
+        json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(directory.glob("checkpoint-*.json"))
+    ]
+
+
+class Checkpointer:
+    """Takes a checkpoint of the chain's head after every `every` entries or `seconds`,
+    whichever comes first (checked when an entry is appended), and when asked to."""
+
+    def __init__(self, directory: Path, signing_key: str, every: int, seconds: float) -> None:
+        self.directory, self.signing_key = directory, signing_key
+        self.every, self.seconds = every, seconds
+        self._lock = threading.Lock()
+        self._last_seq: int | None = None
+        self._last_time = time.monotonic()
+
+    def after_append(self, engine: Engine, seq: int) -> Path | None:
+        with self._lock:
+            if self._last_seq is None:
+                marks = load_checkpoints(self.directory)
+                self._last_seq = int(marks[-1]["seq"]) if marks else 0
+            due = seq - self._last_seq >= self.every
+            due |= seq > self._last_seq and time.monotonic() - self._last_time >= self.seconds
+            if not due:
+                return None
+            return self._take(engine)
+
+    def take(self, engine: Engine) -> Path:
+        with self._lock:
+            return self._take(engine)
+
+    def _take(self, engine: Engine) -> Path:
+        mark = checkpoint(engine, self.signing_key)
+        path = write_checkpoint(self.directory, mark)
+        self._last_seq, self._last_time = int(mark["seq"]), time.monotonic()
+        return path

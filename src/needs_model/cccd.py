@@ -86,7 +86,8 @@ PROVINCE_CODES: frozenset[int] = frozenset(
     ]
 )
 
-_CCCD_PATTERN = re.compile(r"^\d{12}$")
+# ASCII digits only: `\d` also matches Arabic-Indic and fullwidth digits, and `$` a final "\n".
+_CCCD_PATTERN = re.compile(r"[0-9]{12}")
 FEMALE, MALE = 1, 0
 
 
@@ -160,7 +161,7 @@ def explain_invalid(
     """
     if not isinstance(number, str):
         return "CCCD must be a string of 12 digits"
-    if not _CCCD_PATTERN.match(number):
+    if not _CCCD_PATTERN.fullmatch(number):
         return f"CCCD {number!r} is not exactly 12 digits"
     province = int(number[:3])
     if province not in PROVINCE_CODES:
@@ -191,7 +192,7 @@ def invalid_reasons(
     text = numbers.astype("string")
     reasons = np.full(len(text), None, dtype=object)
     present = text.notna().to_numpy()
-    well_formed = text.str.fullmatch(r"\d{12}").fillna(False).to_numpy(dtype=bool)
+    well_formed = text.str.fullmatch(r"[0-9]{12}").fillna(False).to_numpy(dtype=bool)
     reasons[present & ~well_formed] = "CCCD is not exactly 12 digits"
     ok = present & well_formed
     digits = text.where(ok, "000000000000").fillna("000000000000")

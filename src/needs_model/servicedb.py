@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.engine import make_url
 
@@ -40,6 +41,21 @@ api_keys = Table(
     Column("label", Text, nullable=False, default=""),
     Column("created_at", String(32), nullable=False),
     Column("revoked_at", String(32), nullable=True),
+    Column("expires_at", String(32), nullable=True),  # NULL only for keys made before expiry
+    Column("requests_per_minute", Integer, nullable=True),  # NULL: the settings' default
+    Column("personal_reads_per_day", Integer, nullable=True),  # NULL: the settings' default
+)
+
+# What each key read per day (Vietnam time), updated in the audit append's transaction: the
+# daily quota and the "more than usual" alert read it.
+key_usage = Table(
+    "key_usage",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("requests", Integer, nullable=False),
+    Column("personal_reads", Integer, nullable=False),
+    Column("alerted_at", String(32), nullable=True),
 )
 
 audit_log = Table(
@@ -119,7 +135,24 @@ def make_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a database made by an earlier version up to date (new nullable columns only)."""
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                if not column.nullable:
+                    raise RuntimeError(f"cannot add required column {table.name}.{column.name}")
+                kind = column.type.compile(dialect=engine.dialect)
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                    )
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -43,8 +43,13 @@ class Api:
 @pytest.fixture(scope="module")
 def api(served, tmp_path_factory) -> Iterator[Api]:
     """A fresh service database per test module; keys for every role and scope."""
-    database = tmp_path_factory.mktemp("db") / "service.db"
-    settings = served.settings.model_copy(update={"database_url": f"sqlite:///{database}"})
+    folder = tmp_path_factory.mktemp("db")
+    settings = served.settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{folder / 'service.db'}",
+            "audit_checkpoint_dir": folder / "checkpoints",
+        }
+    )
     engine = make_engine(settings.database_url)
     table = served.store.services["birth_registration"]
     commune = str(pd.Series(table.commune).value_counts().index[0])

@@ -7,7 +7,7 @@ from fastapi.routing import APIRoute
 
 from api.main import create_app
 from api.security import PUBLIC_PATHS, check_every_route_declares_roles, declared_roles, language
-from needs_model.access import ScopeError, authenticate, parse_scope, revoke_key
+from needs_model.access import Principal, ScopeError, authenticate, parse_scope, revoke_key
 
 ALL = {"planner", "auditor", "data_scientist", "admin"}
 # Who may call what, written from the issue (not read from the code).
@@ -109,11 +109,13 @@ def test_keys_are_stored_hashed_and_revocation_takes_effect(api):
     with api.engine.connect() as connection:
         stored = connection.execute(text("SELECT * FROM api_keys")).all()
     assert stored and all(secret not in str(tuple(row)) for row in stored)
-    assert authenticate(api.engine, key) is not None
+    assert isinstance(authenticate(api.engine, key), Principal)
     assert api.get("/v1/services", who="data_scientist").status_code == 200
     assert revoke_key(api.engine, key_id)
-    assert authenticate(api.engine, key) is None
-    assert api.get("/v1/services", who="data_scientist").status_code == 401
+    assert authenticate(api.engine, key) == "revoked"
+    response = api.get("/v1/services", who="data_scientist")
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "this API key was revoked"
 
 
 def test_scopes_parse_and_refuse_unknown_units():

@@ -44,11 +44,13 @@ run: $(STAMP) ## Main job: simulate the demo province (reused if present), valid
 	$(BIN)/needs-model score --raw $(RAW)
 	@$(MAKE) --no-print-directory serve
 
-serve: $(STAMP) ## Serve the API on http://127.0.0.1:8000 with the newest scored snapshot (prints a fresh admin key)
-	@echo "A fresh admin key for this session (only its hash is stored):"
-	@$(BIN)/needs-model keys create --role admin --scope province --label "make serve"
+SERVE_KEY ?= data/service/make-serve.key
+
+serve: $(STAMP) ## Serve the API on http://127.0.0.1:8000 with the newest scored snapshot (a fresh 12-hour admin key in data/service/make-serve.key)
+	@$(BIN)/needs-model keys create --role admin --scope province --label "make serve" --expires 12h --out $(SERVE_KEY)
+	@echo 'Call it with: curl -H "Authorization: Bearer $$(cat $(SERVE_KEY))" http://127.0.0.1:8000/v1/services'
 	@echo "Serving http://127.0.0.1:8000 (OpenAPI at /docs). Ctrl-C stops it."
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/uvicorn api.main:app --host 127.0.0.1 --port 8000 --no-server-header
 
 test: $(STAMP) ## Run the whole default test suite
 	$(BIN)/python -m pytest -q

@@ -23,8 +23,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from fastapi import Depends, FastAPI, Path, Query, Request
 from sqlalchemy import Engine
+from starlette.types import ASGIApp
 
+from api.docs import install_docs
 from api.errors import ApiError, install, not_found
+from api.headers import SecurityHeaders
 from api.logs import install_log_masking
 from api.schemas import (
     CCCD,
@@ -288,6 +291,14 @@ def _communes_asked(store: Store, principal: Principal, commune: str | None) -> 
     return {commune}
 
 
+class NeedsApp(FastAPI):
+    """FastAPI with the security headers outside everything, Starlette's own 500 page
+    included (it is sent from the outermost middleware, past every added one)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(
     settings: Settings | None = None, store: Store | None = None, engine: Engine | None = None
 ) -> FastAPI:
@@ -309,7 +320,7 @@ def create_app(
             app.state.trail.checkpoints.take(app.state.engine)
 
     config = settings or get_settings()
-    app = FastAPI(
+    app = NeedsApp(
         title="Needs — proactive public services",
         version=API_VERSION,
         description=(
@@ -320,7 +331,10 @@ def create_app(
         ),
         lifespan=lifespan,
         responses=ERRORS,
+        docs_url=None,  # served from the app's own files by install_docs (no CDN)
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.store, app.state.engine, app.state.settings = store, engine, config
     app.state.trail = Trail(config)
     app.state.trail.engine = engine

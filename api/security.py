@@ -22,14 +22,13 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.docs import PUBLIC_DOCS_PATHS, STATIC_URL
 from api.errors import ApiError, body
 from api.logs import mask_path
 from needs_model.access import ROLES, Principal, Role, authenticate, seconds_to_next_day
 
-PUBLIC_PATHS = frozenset(
-    {"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/favicon.ico"}
-)
-PUBLIC_PREFIXES = ("/static/docs/",)
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"}) | PUBLIC_DOCS_PATHS
+PUBLIC_PREFIXES = (STATIC_URL + "/",)
 # Declared for the OpenAPI document (the `Authenticate` middleware does the checking).
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer needs_<id>_<s>`")
 header_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, description="or `X-API-Key`")

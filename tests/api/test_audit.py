@@ -3,6 +3,7 @@ concurrent writers and `kill -9` never fork or corrupt it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -226,3 +227,204 @@ def test_cli_creates_keys_with_valid_roles_and_scopes_only(tmp_path, monkeypatch
         assert Path(f"{tmp_path}/keys.db").exists()
     finally:
         get_settings.cache_clear()
+
+
+# --- Refusals, paging, bounds, scheduled checkpoints and volume alerts ([hardening]) ---
+
+
+def _entries_since(api, before: int) -> list[dict]:
+    return audit.read(api.engine, after_seq=before, limit=1000)
+
+
+def test_not_found_and_refused_reads_are_logged_with_the_key(api, subjects):
+    """Probing leaves a trace: an unknown or out-of-scope citizen (404), a commune outside
+    the scope and `explain=full` for a planner (403) are audit entries with the key id."""
+    unknown = "049187909200"
+    while api.store.people.get(unknown) is not None:
+        unknown = f"{int(unknown) + 1:012d}"
+    outside = next(
+        c
+        for c in subjects["birth_registration"].subject_id.astype(str)
+        if api.store.people.get(c) and api.store.people.get(c)["commune_code"] != api.commune
+    )
+    other_commune = api.store.people.get(outside)["commune_code"]
+    probes = [
+        ("GET", f"/v1/citizens/{unknown}/needs", {}, "planner", 404, unknown),
+        ("GET", f"/v1/citizens/{outside}/needs", {}, "planner_commune", 404, outside),
+        ("GET", f"/v1/citizens/{outside}/access-log", {}, "auditor", 200, None),
+        ("POST", "/v1/predictions", {"json": {"cccds": [unknown]}}, "planner", 404, unknown),
+        (
+            "GET",
+            "/v1/services/birth_registration/candidates",
+            {"params": {"commune": other_commune}},
+            "planner_commune",
+            403,
+            None,
+        ),
+        ("POST", "/v1/predictions", {"json": {"cccds": [outside], "explain": "full"}},
+         "planner", 403, None),
+    ]  # fmt: skip
+    key_ids = {who: key.split("_")[1] for who, key in api.keys.items()}
+    for method, path, kwargs, who, status, attempted in probes:
+        before = audit.head(api.engine)
+        call = api.get if method == "GET" else api.post
+        response = call(path, who=who, **kwargs)
+        assert response.status_code == status, (path, response.text)
+        entries = _entries_since(api, before)
+        assert len(entries) == 1, (path, entries)
+        entry = entries[0]
+        assert entry["key_id"] == key_ids[who]
+        if status == 200:
+            continue
+        assert entry["action"] == {403: "denied", 404: "not_found"}[status]
+        assert entry["details"]["status"] == status
+        template = path.replace(unknown, "{cccd}").replace(outside, "{cccd}")
+        template = template.replace("birth_registration", "{service_id}")
+        assert entry["route"] == f"{method} {template}"  # the template, never the CCCD
+        assert entry["details"].get("attempted") == attempted
+        assert entry["subjects"] == []  # an attempt reads nothing: not in anyone's access log
+    assert audit.verify(api.engine).ok
+
+
+def test_a_huge_cursor_is_a_422_not_a_500(api):
+    for params in ({"after": 9223372036854775808}, {"after": 2**53 + 1}, {"until": 0}):
+        response = api.get("/v1/audit/log", who="auditor", params=params)
+        assert response.status_code == 422, (params, response.text)
+        assert response.json()["error"]["field"] in ("after", "until")
+    cccd = next(iter(api.store.by_cccd))
+    response = api.get(f"/v1/citizens/{cccd}/access-log", who="auditor", params={"before": 2**63})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "before"
+    # The connection still serves the next request.
+    assert api.get("/v1/audit/log", who="auditor", params={"limit": 1}).status_code == 200
+
+
+def test_the_access_log_is_newest_first_paged_and_counted(api):
+    """After 1,005 reads of one citizen every read is reachable, newest first, with a total."""
+    cccd = next(c for c in api.store.by_cccd if api.store.people.get(c) is not None)
+    already = audit.count_subject(api.engine, cccd)
+    for i in range(1005):
+        audit.append(
+            api.engine,
+            key_id="reader",
+            role="planner",
+            action="read_needs_and_dossiers",
+            route="GET /v1/citizens/{cccd}/needs",
+            subjects=[cccd],
+            purpose=f"read {i}",
+        )
+    first = api.get(f"/v1/citizens/{cccd}/access-log", who="auditor", params={"limit": 500})
+    body = first.json()
+    assert body["total"] == already + 1005
+    assert body["accesses"][0]["purpose"] == "read 1004"  # the newest read comes first
+    seen = [a["seq"] for a in body["accesses"]]
+    before = body["next_before"]
+    while before is not None:
+        page = api.get(
+            f"/v1/citizens/{cccd}/access-log",
+            who="auditor",
+            params={"limit": 500, "before": before},
+        ).json()
+        seen += [a["seq"] for a in page["accesses"]]
+        before = page["next_before"]
+    assert seen == sorted(seen, reverse=True) and len(set(seen)) == len(seen)
+    assert len(seen) == already + 1005
+
+
+def test_paging_the_audit_log_ends_at_the_head_it_started_from(api):
+    """Each page is itself logged, so the log grows while it is read; paging with the first
+    page's `until` ends anyway, having seen every entry up to it exactly once."""
+    first = api.get("/v1/audit/log", who="auditor", params={"limit": 50}).json()
+    until = first["until"]
+    assert until == first["head"] >= 50
+    seqs = [e["seq"] for e in first["entries"]]
+    after, pages = first["next_after"], 1
+    while after is not None:
+        page = api.get(
+            "/v1/audit/log", who="auditor", params={"limit": 50, "after": after, "until": until}
+        ).json()
+        seqs += [e["seq"] for e in page["entries"]]
+        after, pages = page["next_after"], pages + 1
+        assert pages <= until // 50 + 2, "paging did not stop at the head"
+    assert seqs == list(range(1, until + 1))
+    assert audit.head(api.engine) > until  # the reads were logged meanwhile
+
+
+def test_the_api_takes_signed_checkpoints_on_a_schedule_and_verify_uses_them(
+    served, tmp_path, monkeypatch
+):
+    """Every N entries a signed checkpoint lands outside the database; `audit verify` (no
+    argument) then catches a cut tail and a suffix rewrite that the chain alone misses."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from needs_model.access import Scope, create_key
+
+    url = f"sqlite:///{tmp_path}/service.db"
+    settings = served.settings.model_copy(
+        update={
+            "database_url": url,
+            "audit_checkpoint_dir": tmp_path / "checkpoints",
+            "audit_checkpoint_every": 5,
+        }
+    )
+    engine = make_engine(url)
+    key = create_key(engine, "data_scientist", Scope("province"))[1]
+    app = create_app(settings, store=served.store, engine=engine)
+    with TestClient(app) as client:
+        for _ in range(12):
+            client.get("/v1/outcomes/summary", headers={"Authorization": f"Bearer {key}"})
+    marks = audit.load_checkpoints(tmp_path / "checkpoints")
+    assert [m["seq"] for m in marks] == [5, 10, 12]  # every 5 entries, and at shutdown
+    assert all(m["signature"] for m in marks)
+    monkeypatch.setenv("NEEDS_DATABASE_URL", url)
+    monkeypatch.setenv("NEEDS_AUDIT_SIGNING_KEY", settings.audit_signing_key)
+    monkeypatch.setenv("NEEDS_AUDIT_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        ok = runner.invoke(cli, ["audit", "verify"])
+        assert ok.exit_code == 0 and "3 checkpoint(s) up to entry 12" in ok.output, ok.output
+        with engine.begin() as c:  # cut the tail: the chain alone still verifies
+            c.execute(text("DELETE FROM audit_log WHERE seq > 11"))
+        assert audit.verify(engine).ok
+        cut = runner.invoke(cli, ["audit", "verify"])
+        assert cut.exit_code == 1 and "removed from the end" in cut.output
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_key_reading_far_more_than_usual_raises_one_alert_a_day(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
+    from needs_model.access import usage_day
+
+    today = dt.date.fromisoformat(usage_day())
+    with engine.begin() as c:
+        for back in range(1, 11):  # ten ordinary days of about 100 personal reads
+            c.execute(
+                text("INSERT INTO key_usage VALUES ('k1', :d, 10, :n, NULL)"),
+                {"d": (today - dt.timedelta(days=back)).isoformat(), "n": 95 + back},
+            )
+    policy = audit.VolumePolicy(factor=3.0, floor=200)
+
+    def read(n: int) -> None:
+        audit.append(
+            engine,
+            key_id="k1",
+            role="planner",
+            action="read_candidates",
+            route="GET /v1/services/{service_id}/candidates",
+            personal_reads=n,
+            volume=policy,
+        )
+
+    read(200)
+    read(100)  # 300 today: under 3 x the median of 100.5
+    assert not audit.read(engine, actions=["volume_alert"])
+    read(5)  # 305 > 301.5
+    read(200)
+    alerts = audit.read(engine, actions=["volume_alert"])
+    assert len(alerts) == 1
+    assert alerts[0]["key_id"] == "k1"
+    assert alerts[0]["details"]["personal_reads_today"] == 305
+    assert alerts[0]["details"]["usual_per_day"] == 100.5
+    assert audit.verify(engine).ok

@@ -210,3 +210,37 @@ def test_outcomes_for_unknown_or_out_of_scope_subjects_are_404_and_bad_status_42
     bad = api.post("/v1/outcomes", json=body)
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "outcomes[0].status"
+
+
+def test_outcomes_refuse_impossible_dates_and_invented_prediction_ids(api, subjects):
+    cccd = str(subjects["school_admission"].sort_values("probability").subject_id.iloc[-1])
+    needs = api.get(f"/v1/citizens/{cccd}/needs").json()["needs"]
+    issued = next(n["prediction_id"] for n in needs if n["service_id"] == "school_admission")
+    other = str(subjects["school_admission"].sort_values("probability").subject_id.iloc[-2])
+
+    def outcome(**fields):
+        item = {"service_id": "school_admission", "cccd": cccd, "status": "notified", **fields}
+        return api.post("/v1/outcomes", json={"outcomes": [item]})
+
+    for day in ("2024-99-99", "2024-02-30", "2999-01-01", "1899-12-31", "２０２４-01-01"):
+        response = outcome(occurred_on=day)
+        assert response.status_code == 422, (day, response.text)
+        assert response.json()["error"]["field"] == "outcomes[0].occurred_on"
+    invented = [
+        "pr_" + "0" * 24,  # the old format
+        issued[:-1] + ("0" if issued[-1] != "0" else "1"),  # one digit changed
+        issued.replace("_20251231_", "_20261231_"),  # a snapshot that does not exist yet
+        "pr_inline_" + "a" * 24,  # an inline what-if names no subject
+    ]
+    for pid in invented:
+        response = outcome(prediction_id=pid)
+        assert response.status_code == 422, (pid, response.text)
+        assert response.json()["error"]["field"] == "outcomes[0].prediction_id"
+    # Another subject's real prediction id is refused for this one.
+    their = api.get(f"/v1/citizens/{other}/needs").json()["needs"]
+    theirs = next(n["prediction_id"] for n in their if n["service_id"] == "school_admission")
+    assert outcome(prediction_id=theirs).status_code == 422
+    accepted = outcome(prediction_id=issued, occurred_on="2025-12-30", note="gọi điện lần 1")
+    assert accepted.status_code == 201, accepted.text
+    for note in ("a\u0000b", "ok\u202eevil", "zero\u200bwidth"):
+        assert outcome(note=note).status_code == 422

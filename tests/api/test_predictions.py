@@ -75,6 +75,35 @@ def test_reasons_are_vietnamese_by_default_and_english_on_request(api, subjects)
     assert en_text.isascii()
 
 
+def test_planners_never_learn_which_way_a_health_reason_moved_the_score(api, subjects):
+    """A sensitive reason (pregnancy, conditions) reaches outreach roles as a generic
+    sentence with neither its value, its contribution nor its direction."""
+    found = 0
+    candidates = api.get(
+        "/v1/services/birth_registration/candidates", params={"limit": 200}
+    ).json()["candidates"]
+    for item in candidates:
+        for reason in item["reasons"]:
+            if reason["feature"] in SENSITIVE:
+                found += 1
+                assert reason["value"] is None
+                assert reason["contribution"] is None and reason["direction"] is None
+    assert found >= 5  # the case arises: health reasons are among the top three
+    cccd = next(
+        i["contact"]["cccd"]
+        for i in candidates
+        if any(r["feature"] in SENSITIVE for r in i["reasons"])
+    )
+    body = {"cccds": [cccd], "services": ["birth_registration"]}
+    for who in ("auditor", "data_scientist"):  # roles that review models see them
+        reasons = api.post("/v1/predictions", who=who, json=body).json()["predictions"][0][
+            "reasons"
+        ]
+        sensitive = [r for r in reasons if r["feature"] in SENSITIVE]
+        assert sensitive and all(r["direction"] in ("raises", "lowers") for r in sensitive)
+        assert all(isinstance(r["contribution"], float) for r in sensitive)
+
+
 def test_planners_never_see_health_values_or_raw_contributions(api, subjects):
     birth = subjects["birth_registration"]
     with_due = birth[birth["days_to_expected_due_date"].notna()]
@@ -179,6 +208,16 @@ BAD_INPUTS = [
         "records[0].service_id",
     ),
     ("malformed cccd", json.dumps({"cccds": ["04918333243"]}), "cccds[0]"),
+    # `\d` would accept these: Arabic-Indic and fullwidth digits, and a final newline.
+    ("arabic-indic digits", json.dumps({"cccds": ["٠٤٩١٨٣٣٣٢٤٣٤"]}), "cccds[0]"),
+    ("fullwidth digits", json.dumps({"cccds": ["０４９１８３３３２４３４"]}), "cccds[0]"),
+    ("cccd with a newline", json.dumps({"cccds": ["049183332434\n"]}), "cccds[0]"),
+    ("purpose with NUL", json.dumps({"cccds": ["049183332434"], "purpose": "a\u0000b"}), "purpose"),
+    (
+        "purpose with a right-to-left override",
+        json.dumps({"cccds": ["049183332434"], "purpose": "outreach \u202egnp.exe"}),
+        "purpose",
+    ),
     ("cccd with unknown province", json.dumps({"cccds": ["999183332434"]}), "cccds[0]"),
     ("both sources", json.dumps({"cccds": ["049183332434"], "records": []}), None),
     ("empty batch", json.dumps({"cccds": []}), None),
@@ -211,6 +250,66 @@ def test_unknown_and_out_of_scope_citizens_are_the_same_404(api, subjects):
     assert hidden.json()["error"]["message"].replace(outside, "X") == unknown.json()["error"][
         "message"
     ].replace("049199999999", "X")
+
+
+def test_a_chunked_body_over_the_limit_is_413(api):
+    """A body sent without Content-Length is counted as it arrives, not parsed first."""
+    cccd = next(iter(api.store.by_cccd))
+    payload = json.dumps({"cccds": [cccd], "purpose": "x" * 30_000}).encode()
+
+    def chunks():
+        for start in range(0, len(payload), 4096):
+            yield payload[start : start + 4096]
+
+    headers = {"Authorization": f"Bearer {api.keys['planner']}", "Content-Type": "application/json"}
+    response = api.client.post("/v1/predictions", content=chunks(), headers=headers)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"
+    small = json.dumps({"cccds": [cccd]}).encode()
+    fine = api.client.post(
+        "/v1/predictions", content=iter([small[:10], small[10:]]), headers=headers
+    )
+    assert fine.status_code == 200, fine.text
+
+
+def test_malformed_bodies_without_a_key_get_401_not_a_parse_error(api):
+    for text in ("{cccds: [", "x" * 10, json.dumps({"cccds": ["1"]})):
+        response = api.client.post(
+            "/v1/predictions", content=text, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 401, (text, response.text)
+    unknown_route = api.client.get("/v1/no-such-thing")
+    assert unknown_route.status_code == 401  # routes are not enumerable without a key
+
+
+def test_the_openapi_document_states_patterns_enums_and_error_codes(api):
+    spec = api.client.get("/openapi.json").json()
+    needs = spec["paths"]["/v1/citizens/{cccd}/needs"]["get"]
+    cccd = next(p for p in needs["parameters"] if p["name"] == "cccd")["schema"]
+    assert cccd["pattern"] == "^[0-9]{12}$"
+    candidates = spec["paths"]["/v1/services/{service_id}/candidates"]["get"]
+    service = next(p for p in candidates["parameters"] if p["name"] == "service_id")["schema"]
+    assert set(service["enum"]) == set(api.store.manifest["service_sources"]) | set(
+        api.store.manifest.get("not_served", {})
+    )
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            assert {"400", "401", "403", "422", "429"} <= codes, (method, path, codes)
+            ok = [c for c in codes if c.startswith("2")]
+            assert ok, (method, path)
+            content = operation["responses"][ok[0]].get("content", {})
+            schema = content.get("application/json", {}).get("schema", {})
+            assert schema.get("$ref") or schema.get("properties"), (method, path, schema)
+
+
+def test_405_names_the_allowed_methods(api):
+    response = api.client.delete(
+        "/v1/predictions", headers={"Authorization": f"Bearer {api.keys['planner']}"}
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["error"]["code"] == "method_not_allowed"
 
 
 def test_oversized_batches_and_bodies_are_413(api):

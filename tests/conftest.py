@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -14,12 +15,30 @@ from needs_model.dataset import build_snapshots, load_service, month_ends
 from needs_model.promotion import switch_current, write_bundle
 from needs_model.scoring import score
 from needs_model.services import service
-from needs_model.settings import Settings
+from needs_model.settings import Settings, get_settings
 from needs_model.training import FAST, fit_service, temporal_split
 from needs_model.twin.extracts import write_extracts
 from needs_model.twin.params import TwinParameters
 from needs_model.twin.simulate import SimulationSpec, run
 from needs_model.twin.world import World
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _service_state_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory):
+    """Servers and CLI commands started by tests keep their audit checkpoints and database in
+    a temporary folder (they inherit this environment), never in the checkout's data/."""
+    folder = tmp_path_factory.mktemp("service-state")
+    saved = {k: os.environ.get(k) for k in ("NEEDS_AUDIT_CHECKPOINT_DIR", "NEEDS_DATABASE_URL")}
+    os.environ["NEEDS_AUDIT_CHECKPOINT_DIR"] = str(folder / "checkpoints")
+    os.environ["NEEDS_DATABASE_URL"] = f"sqlite:///{folder}/service.db"
+    get_settings.cache_clear()
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
 
 
 def simulate_to(out: Path, people: int, seed: int, start: str, end: str) -> World:

@@ -59,7 +59,8 @@ from api.security import (
     check_every_route_declares_roles,
     language,
 )
-from api.store import ServiceTable, Store, load_store
+from api.startup import StartupError, open_service
+from api.store import ServiceTable, Store
 from api.trail import Trail
 from needs_model import audit
 from needs_model import outcomes as outcome_store
@@ -67,8 +68,7 @@ from needs_model.access import Principal, Scope, seconds_to_next_day
 from needs_model.dossier import DOSSIERS
 from needs_model.explain import SENSITIVE, top_reasons
 from needs_model.feature_catalogue import features_for
-from needs_model.scoring import BANDS, band, latest_snapshot
-from needs_model.servicedb import make_engine
+from needs_model.scoring import BANDS, band
 from needs_model.services import SERVICES, service
 from needs_model.settings import Settings, get_settings
 
@@ -305,16 +305,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_masking()
-        if app.state.engine is None:
-            app.state.engine = make_engine(config.database_url)
-        app.state.trail.engine = app.state.engine
-        if app.state.store is None:
-            snapshot = latest_snapshot(config.scores_dir)
-            if snapshot is None:
+        if app.state.engine is None:  # tests inject the database and the snapshot
+            try:
+                app.state.engine, app.state.store = open_service(config)
+            except StartupError as error:
+                # One clear line for the operator, then a short traceback (uvicorn prints
+                # the exception and exits with status 3 before binding the port).
+                log.error("cannot start: %s", error)
+                raise StartupError(str(error)) from None
+            if app.state.store is None:
                 # Serve /health ("no_scores") and 503 elsewhere rather than refuse to start.
                 log.warning("no scored snapshot in %s: run needs-model score", config.scores_dir)
-            else:
-                app.state.store = load_store(snapshot, config.models_dir)
+        app.state.trail.engine = app.state.engine
         yield
         if audit.head(app.state.engine) > 0:
             app.state.trail.checkpoints.take(app.state.engine)

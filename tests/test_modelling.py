@@ -1,9 +1,11 @@
 """Training, evaluation, MLflow registry, promotion and rollback on a small province."""
 
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -13,12 +15,14 @@ import pytest
 from needs_model.dataset import load_service
 from needs_model.modelling import promote_service, rollback_service, train_services
 from needs_model.promotion import (
-    FAULT_ENV,
     BundleError,
     Gate,
     current_version,
     load_served,
+    previous_version,
+    switch_current,
     verify_bundle,
+    write_bundle,
 )
 from needs_model.services import service
 from needs_model.settings import Settings
@@ -191,44 +195,143 @@ def test_rollback_serves_the_previous_version(province, snapshots, settings, tra
     assert str(alias.version) == first.version
 
 
-@pytest.mark.parametrize("crash_after", ["model.txt", "evaluation.json"])
-def test_a_killed_promotion_never_serves_a_half_bundle(tmp_path, crash_after):
-    from needs_model.training import Calibrator, ServiceModel  # noqa: F401
+# The promotion runs in a child process started from this driver (test code: production
+# code has no fault hook). It wraps the calls that make a promotion durable and visible,
+# reports each step it reaches and waits for a line on stdin before going on, so the test
+# can SIGKILL it from outside at exactly that step.
+PROMOTION_DRIVER = """
+import os
+import sys
+from pathlib import Path
 
-    source = tmp_path / "source"
-    source.mkdir()
+from needs_model.promotion import switch_current, write_bundle
+
+real_open, real_close, real_fsync = os.open, os.close, os.fsync
+names = {}
+
+
+def reached(step):
+    print("reached", step, flush=True)
+    if not sys.stdin.readline():  # the test has gone away
+        os._exit(2)
+
+
+def traced_open(path, flags, *args, **kwargs):
+    fd = real_open(path, flags, *args, **kwargs)
+    names[fd] = Path(path).name
+    return fd
+
+
+def traced_close(fd):
+    names.pop(fd, None)
+    real_close(fd)
+
+
+def traced_fsync(fd):
+    real_fsync(fd)
+    reached(f"fsync {names.get(fd, fd)}")
+
+
+def traced(rename):
+    def wrapper(src, dst, *args, **kwargs):
+        reached(f"before rename {Path(dst).name}")
+        rename(src, dst, *args, **kwargs)
+        reached(f"after rename {Path(dst).name}")
+
+    return wrapper
+
+
+os.open, os.close, os.fsync = traced_open, traced_close, traced_fsync
+os.rename, os.replace = traced(os.rename), traced(os.replace)
+models, source = Path(sys.argv[1]), Path(sys.argv[2])
+write_bundle(models, "svc", "2", source, {}, {})
+switch_current(models, "svc", "2")
+"""
+
+# Where the writer is killed: (the version served afterwards, what is left of version 2).
+CRASH_POINTS = {
+    "fsync model.txt": ("1", "half partial"),  # the first bundle file is written
+    "fsync evaluation.json": ("1", "half partial"),  # the last one, no SHA256SUMS yet
+    "before rename 2": ("1", "complete partial"),  # flushed, not yet renamed into place
+    "after rename 2": ("1", "bundle"),  # in place, not yet served
+    "before rename current": ("1", "bundle"),  # the pointer not yet switched
+    "after rename current": ("2", "bundle"),  # switched, history.json not yet written
+}
+
+
+def _bundle_source(folder: Path, version: str) -> Path:
+    folder.mkdir()
     for name, text in {
-        "model.txt": "tree",
+        "model.txt": f"tree {version}",
         "calibrator.json": "{}",
         "features.json": "[]",
         "params.json": "{}",
     }.items():
-        (source / name).write_text(text)
-    models = tmp_path / "models"
-    script = (
-        "import sys; from pathlib import Path; from needs_model.promotion import write_bundle, "
-        "switch_current; write_bundle(Path(sys.argv[1]), 'svc', '2', Path(sys.argv[2]), {}, {}); "
-        "switch_current(Path(sys.argv[1]), 'svc', '2')"
+        (folder / name).write_text(text)
+    return folder
+
+
+def _promote_until(
+    driver: Path, models: Path, source: Path, kill_at: str
+) -> tuple[list[str], int, str]:
+    """Run the driver and SIGKILL it when it reports `kill_at`. Returns the steps it
+    reported, its exit code and its stderr."""
+    child = subprocess.Popen(
+        [sys.executable, str(driver), str(models), str(source)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(models), str(source)],
-        env={**os.environ, FAULT_ENV: crash_after},
-        capture_output=True,
-    )
-    assert done.returncode == 137
-    assert current_version(models, "svc") is None
-    assert not (models / "svc" / "2").exists()
-    partial = next((models / "svc").glob(".partial-*"))
-    with pytest.raises(BundleError):
-        verify_bundle(partial)
+    assert child.stdin is not None and child.stdout is not None
+    steps = []
+    for line in child.stdout:
+        steps.append(line.removeprefix("reached ").rstrip("\n"))
+        if steps[-1] == kill_at:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+        child.stdin.write("\n")
+        child.stdin.flush()
+    _, stderr = child.communicate(timeout=60)
+    return steps, child.returncode, stderr
+
+
+@pytest.mark.parametrize("kill_at", list(CRASH_POINTS))
+def test_a_killed_promotion_never_serves_a_half_bundle(tmp_path, kill_at):
+    served, left = CRASH_POINTS[kill_at]
+    models, service_dir = tmp_path / "models", tmp_path / "models" / "svc"
+    write_bundle(models, "svc", "1", _bundle_source(tmp_path / "one", "1"), {}, {})
+    switch_current(models, "svc", "1")
+    source = _bundle_source(tmp_path / "two", "2")
+    driver = tmp_path / "promote.py"
+    driver.write_text(PROMOTION_DRIVER)
+
+    steps, code, stderr = _promote_until(driver, models, source, kill_at)
+    assert steps[-1] == kill_at, f"the writer never reached {kill_at!r}: {steps}\n{stderr}"
+    assert code == -signal.SIGKILL
+    # Readers see a whole bundle: the old one before the switch, the new one after it.
+    assert current_version(models, "svc") == served
+    verify_bundle(service_dir / "current")
+    assert (service_dir / "current" / "model.txt").read_text() == f"tree {served}"
+    partials = list(service_dir.glob(".partial-*"))
+    if left == "bundle":
+        assert not partials
+        verify_bundle(service_dir / "2")
+    else:
+        assert not (service_dir / "2").exists()
+        assert len(partials) == 1
+    if left == "half partial":
+        with pytest.raises(BundleError):
+            verify_bundle(partials[0])
+
     # The next attempt cleans up and completes.
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(models), str(source)], capture_output=True
-    )
-    assert done.returncode == 0, done.stderr
+    write_bundle(models, "svc", "2", source, {}, {})
+    switch_current(models, "svc", "2")
     assert current_version(models, "svc") == "2"
-    assert not list((models / "svc").glob(".partial-*"))
-    verify_bundle(models / "svc" / "2")
+    assert not list(service_dir.glob(".partial-*"))
+    verify_bundle(service_dir / "2")
+    assert (service_dir / "current" / "model.txt").read_text() == "tree 2"
+    assert previous_version(models, "svc") == "1"
 
 
 def test_runs_and_artifacts_stay_in_the_configured_store(trained, settings):

@@ -31,7 +31,6 @@ BUNDLE_FILES = (
     "metadata.json",
     "evaluation.json",
 )
-FAULT_ENV = "NEEDS_FAULT_INJECT_AFTER"  # tests only: die after writing this bundle file
 
 
 @dataclass(frozen=True)
@@ -129,8 +128,6 @@ def write_bundle(
     for name, data in contents.items():
         (partial / name).write_bytes(data)
         _fsync(partial / name)
-        if os.environ.get(FAULT_ENV) == name:
-            os._exit(137)
     sums = "".join(f"{_sha256(partial / n)}  {n}\n" for n in BUNDLE_FILES)
     (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
     _fsync(partial / "SHA256SUMS")

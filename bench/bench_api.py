@@ -201,10 +201,10 @@ def peer_model(
 # --- the load ----------------------------------------------------------------------------
 
 
-def _request_bytes(url: str, headers: dict[str, str], body: Body) -> bytes:
+def _request_bytes(url: str, headers: dict[str, str], body: Body, method: str = "POST") -> bytes:
     target = httpx.URL(url)
     lines = [
-        f"POST {target.raw_path.decode()} HTTP/1.1",
+        f"{method} {target.raw_path.decode()} HTTP/1.1",
         f"Host: {target.host}:{target.port}",
         f"Content-Length: {len(body)}",
         *(f"{name}: {value}" for name, value in headers.items()),

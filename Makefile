@@ -58,6 +58,12 @@ test: $(STAMP) ## Run the whole default test suite
 test-slow: $(STAMP) ## Run the slow suite (larger provinces)
 	$(BIN)/python -m pytest -q -m slow
 
+test-fuzz: $(STAMP) ## Fuzz the API with schemathesis: every operation as every role and with no or bad keys (seeded)
+	$(BIN)/python -m pytest -q -m fuzz
+
+test-browser: $(STAMP) ## The docs pages in a real browser (Debian's chromium: apt-get install chromium)
+	NEEDS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -m browser
+
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check src api tests bench
 	$(BIN)/ruff format --check src api tests bench
@@ -81,4 +87,4 @@ lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upg
 clean: ## Remove the environment and generated data (keeps the READMEs)
 	rm -rf $(VENV) $(RAW)
 
-.PHONY: help venv run serve test test-slow lint docs bench lock clean
+.PHONY: help venv run serve test test-slow test-fuzz test-browser lint docs bench lock clean

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gc
 import hashlib
 import hmac
 import json
@@ -317,6 +318,11 @@ def create_app(
                 # Serve /health ("no_scores") and 503 elsewhere rather than refuse to start.
                 log.warning("no scored snapshot in %s: run needs-model score", config.scores_dir)
         app.state.trail.engine = app.state.engine
+        # The snapshot is hundreds of thousands of long-lived objects; a full garbage
+        # collection walking them stalled requests for ~90 ms on the demo province (more on
+        # the full one). They live as long as the process: take them out of the collector.
+        gc.collect()
+        gc.freeze()
         yield
         if audit.head(app.state.engine) > 0:
             app.state.trail.checkpoints.take(app.state.engine)

@@ -45,6 +45,7 @@ def server(served, tmp_path_factory):
             str(port),
             "--log-level",
             "warning",
+            "--no-server-header",  # as `make serve` starts it
         ],
         cwd=ROOT,
         env=env,
@@ -69,7 +70,10 @@ def server(served, tmp_path_factory):
 
 
 def test_health_and_services_over_http(server):
-    health = server.get("/health").json()
+    response = server.get("/health")
+    assert "server" not in response.headers  # nothing says which server software answers
+    assert response.headers["x-content-type-options"] == "nosniff"
+    health = response.json()
     assert health["status"] == "ok" and health["data_as_of"] == "2025-12-31"
     services = server.get("/v1/services").json()["services"]
     assert len(services) == 7

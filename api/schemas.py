@@ -307,7 +307,7 @@ class Contact(BaseModel):
 class Candidate(Prediction):
     rank: int
     contact: Contact
-    commune_code: str
+    commune_code: str | None = Field(description="null when no agency recorded one")
 
 
 class CandidatesResponse(BaseModel):

@@ -114,6 +114,12 @@ def _records(frame: pd.DataFrame, key: str) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _codes(column: pd.Series) -> np.ndarray:
+    """Codes as Python strings, None where missing (a subject with no recorded commune):
+    pandas' NA cannot be compared with a scope's code or searched by `np.isin`."""
+    return np.array([None if pd.isna(v) else str(v) for v in column], dtype=object)
+
+
 def _clean(value: Any) -> Any:
     if value is None or value is pd.NA or value is pd.NaT:
         return None
@@ -147,9 +153,9 @@ def _load_service(folder: Path, models_dir: Path, service_id: str, version: str)
         version=version,
         matrix=matrix,
         subject_ids=subject_ids,
-        contact=frame["contact_cccd"].astype(object).to_numpy(),
-        commune=frame["commune_code"].astype(object).to_numpy(),
-        district=frame["district_code"].astype(object).to_numpy(),
+        contact=_codes(frame["contact_cccd"]),
+        commune=_codes(frame["commune_code"]),
+        district=_codes(frame["district_code"]),
         probability=probability,
         band=frame["band"].astype(object).to_numpy(),
         rule_fires=frame["rule_fires"].to_numpy(dtype=bool),

@@ -275,3 +275,58 @@ def test_a_subject_outside_the_scope_is_not_returned_through_an_inside_contact(
         assert household in seen.text  # the link is real: a province key does see it
     finally:
         links.remove(("poor_household_confirmation", household))
+
+
+def test_subjects_without_a_recorded_commune_are_served_to_the_province_only(served, tmp_path):
+    """A subject whose commune is unknown (it happens in real snapshots) is listed for a
+    province key and for no commune or district key, and never breaks a scoped query."""
+    import shutil
+
+    import pandas as pd
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.store import load_store
+    from needs_model.servicedb import make_engine
+
+    snapshot = tmp_path / served.snapshot.name
+    shutil.copytree(served.snapshot, snapshot)
+    path = snapshot / "subjects" / f"{SERVICE}.parquet"
+    frame = pd.read_parquet(path)
+    top = frame["probability"].idxmax()
+    lost = str(frame.loc[top, "subject_id"])
+    commune = str(frame.loc[top, "commune_code"])
+    frame["commune_code"] = frame["commune_code"].astype("string")
+    frame["district_code"] = frame["district_code"].astype("string")
+    frame.loc[top, ["commune_code", "district_code"]] = pd.NA
+    frame.to_parquet(path, index=False)
+    store = load_store(snapshot, served.settings.models_dir)
+    engine = make_engine(f"sqlite:///{tmp_path}/service.db")
+    keys = {
+        level: create_key(engine, "planner", scope)[1]
+        for level, scope in (
+            ("province", Scope("province")),
+            ("commune", Scope("commune", commune)),
+        )
+    }
+    app = create_app(served.settings, store=store, engine=engine)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        route = f"/v1/services/{SERVICE}/candidates"
+
+        def listed(level: str, **params: Any) -> list[str]:
+            headers = {"Authorization": f"Bearer {keys[level]}"}
+            response = client.get(route, headers=headers, params={"limit": 200, **params})
+            assert response.status_code == 200, response.text
+            return [c["subject_id"] for c in response.json()["candidates"]]
+
+        assert lost == listed("province")[0]
+        assert lost not in listed("commune")
+        assert lost not in listed("province", commune=commune)
+        headers = {"Authorization": f"Bearer {keys['commune']}"}
+        cccd = store.services[SERVICE].contact[store.services[SERVICE].row_of[lost]]
+        for response in (
+            client.post("/v1/predictions", headers=headers, json={"cccds": [cccd]}),
+            client.get("/v1/forecast", headers=headers, params={"service": SERVICE}),
+        ):
+            assert response.status_code in (200, 404), response.text
+            assert lost not in response.text or response.status_code == 404

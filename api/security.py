@@ -93,7 +93,9 @@ class Authenticate:
             return
         state = scope["app"].state
         key = presented_key(dict(scope.get("headers") or []))
-        found = authenticate(state.engine, key) if key else "missing"
+        # The lookup is a database read: off the event loop (SQLite's busy handler sleeps,
+        # and a sleep here would stall every request in flight).
+        found = await run_in_threadpool(authenticate, state.engine, key) if key else "missing"
         if not isinstance(found, Principal):
             await send_error(
                 send, 401, "unauthenticated", _REFUSED[found], "Authorization",

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from needs_model.access import Principal
+from needs_model.governance.access import Principal
 
 log = logging.getLogger("needs.api")
 

@@ -20,11 +20,12 @@ from pydantic import (
     model_validator,
 )
 
-from needs_model import cccd as cccd_rules
-from needs_model.feature_catalogue import FEATURES, features_for
-from needs_model.outcomes import Status
-from needs_model.services import SERVICE_IDS
+from needs_model.catalogue.features import FEATURES, features_for
+from needs_model.catalogue.services import SERVICE_IDS
+from needs_model.governance.outcomes import Status
+from needs_model.reference import cccd as cccd_rules
 
+API_VERSION = "1.0.0"
 NOTICE = {
     "vi": "Điểm số chỉ dùng để chủ động liên hệ người dân; không dùng để từ chối dịch vụ.",
     "en": "A score only orders proactive outreach; it never decides or denies a service.",

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.docs import PUBLIC_DOCS_PATHS, STATIC_URL
 from api.errors import ApiError, body
 from api.logs import mask_path
-from needs_model.access import ROLES, Principal, Role, authenticate, seconds_to_next_day
+from needs_model.governance.access import ROLES, Principal, Role, authenticate, seconds_to_next_day
 
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"}) | PUBLIC_DOCS_PATHS
 PUBLIC_PREFIXES = (STATIC_URL + "/",)
@@ -133,21 +133,26 @@ def allow(*roles: Role, personal: bool = False) -> Callable[..., Awaitable[Princ
         if principal.role not in roles:
             raise ApiError(403, "forbidden", f"role {principal.role} may not use this route")
         if personal:
-            default = request.app.state.settings.personal_reads_per_day
-            quota = principal.personal_reads_per_day or default
-            if principal.personal_reads_today >= quota:
-                raise ApiError(
-                    429,
-                    "quota_exceeded",
-                    f"the key read {principal.personal_reads_today} personal records today "
-                    f"(quota {quota}); the quota resets at midnight, Vietnam time",
-                    headers={"Retry-After": str(seconds_to_next_day())},
-                )
+            check_quota(principal, request.app.state.settings.personal_reads_per_day)
         return principal
 
     dependency.allowed_roles = roles  # type: ignore[attr-defined]
     dependency.personal = personal  # type: ignore[attr-defined]
     return dependency
+
+
+def check_quota(principal: Principal, default_per_day: int) -> None:
+    """429 when the key's daily quota of personal records is spent (the key's own quota, else
+    the default). Routes that return personal data only for some requests call it directly."""
+    quota = principal.personal_reads_per_day or default_per_day
+    if principal.personal_reads_today >= quota:
+        raise ApiError(
+            429,
+            "quota_exceeded",
+            f"the key read {principal.personal_reads_today} personal records today "
+            f"(quota {quota}); the quota resets at midnight, Vietnam time",
+            headers={"Retry-After": str(seconds_to_next_day())},
+        )
 
 
 def declared_roles(route: APIRoute) -> tuple[str, ...] | None:
@@ -158,11 +163,24 @@ def declared_roles(route: APIRoute) -> tuple[str, ...] | None:
     return None
 
 
+def api_routes(app: FastAPI) -> list[APIRoute]:
+    """Every API route of the app, those of included routers too (FastAPI keeps an included
+    router as one entry of `app.routes`; a check that only looked there would see nothing)."""
+
+    def walk(routes: Any) -> Any:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            nested = getattr(route, "original_router", None)
+            if nested is not None:
+                yield from walk(nested.routes)
+
+    return list(walk(app.routes))
+
+
 def check_every_route_declares_roles(app: FastAPI) -> None:
     missing = [
-        r.path
-        for r in app.routes
-        if isinstance(r, APIRoute) and not is_public(r.path) and declared_roles(r) is None
+        r.path for r in api_routes(app) if not is_public(r.path) and declared_roles(r) is None
     ]
     if missing:
         raise RuntimeError(f"routes without declared roles (denied by default): {missing}")

@@ -16,9 +16,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from api.store import Store, StoreError, load_store
-from needs_model.promotion import BundleError
-from needs_model.scoring import latest_snapshot
-from needs_model.servicedb import audit_log, make_engine
+from needs_model.governance.db import audit_log, make_engine
+from needs_model.modelling.promotion import BundleError
+from needs_model.scoring.snapshot import latest_snapshot
 from needs_model.settings import Settings
 
 _SQLITE_HEADER = b"SQLite format 3\x00"

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from needs_model import audit
-from needs_model.access import Principal
+from needs_model.governance import audit
+from needs_model.governance.access import Principal
 from needs_model.settings import Settings
 
 log = logging.getLogger("needs.api")

@@ -51,10 +51,10 @@ import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from needs_model import tracking
-from needs_model.scoring import latest_snapshot
+from needs_model.modelling import tracking
+from needs_model.modelling.training import ServiceModel
+from needs_model.scoring.snapshot import latest_snapshot
 from needs_model.settings import Settings
-from needs_model.training import ServiceModel
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

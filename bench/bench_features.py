@@ -20,10 +20,10 @@ from pathlib import Path
 CHILD = """
 import datetime as dt, json, resource, sys, time
 from pathlib import Path
-from needs_model.profiles import build_profiles
-from needs_model.features import build_features
-from needs_model.consistency import consistency_report
-from needs_model.services import SERVICE_IDS
+from needs_model.linking.profiles import build_profiles
+from needs_model.features.build import build_features
+from needs_model.linking.consistency import consistency_report
+from needs_model.catalogue.services import SERVICE_IDS
 raw, as_of = Path(sys.argv[1]), dt.date.fromisoformat(sys.argv[2])
 started = time.perf_counter()
 profiles = build_profiles(raw, as_of)

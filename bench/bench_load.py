@@ -68,10 +68,10 @@ from bench_api import (
     stop,
     wait_healthy,
 )
-from needs_model import audit
-from needs_model.access import Scope, create_key
-from needs_model.scoring import latest_snapshot
-from needs_model.servicedb import audit_log, make_engine, reading
+from needs_model.governance import audit
+from needs_model.governance.access import Scope, create_key
+from needs_model.governance.db import audit_log, make_engine, reading
+from needs_model.scoring.snapshot import latest_snapshot
 from needs_model.settings import Settings
 
 try:

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from needs_model.dataset import data_end
-from needs_model.features import build_features
-from needs_model.profiles import build_profiles
-from needs_model.scoring import load_champions, predict
+from needs_model.features.build import build_features
+from needs_model.features.snapshots import data_end
+from needs_model.linking.profiles import build_profiles
+from needs_model.scoring.batch import load_champions, predict
 
 
 def whole_command(raw: Path, models: Path, repeats: int) -> list[dict[str, float]]:
@@ -40,7 +40,7 @@ def whole_command(raw: Path, models: Path, repeats: int) -> list[dict[str, float
             env = {**os.environ, "NEEDS_MODELS_DIR": str(models), "NEEDS_SCORES_DIR": tmp}
             started = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "needs_model.cli", "score", "--raw", str(raw)],
+                [sys.executable, "-m", "needs_model.cli.main", "score", "--raw", str(raw)],
                 env=env,
                 check=True,
                 stdout=subprocess.DEVNULL,

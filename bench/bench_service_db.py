@@ -23,9 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
-from needs_model import audit
-from needs_model.access import Scope, authenticate, create_key
-from needs_model.servicedb import api_keys, audit_log, audit_subjects, make_engine, reading
+from needs_model.governance import audit
+from needs_model.governance.access import Scope, authenticate, create_key
+from needs_model.governance.db import api_keys, audit_log, audit_subjects, make_engine, reading
 
 
 def core_lookup(engine: Engine, key_id: str) -> object:

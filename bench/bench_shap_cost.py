@@ -16,9 +16,9 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from needs_model.dataset import load_service
-from needs_model.feature_catalogue import features_for
-from needs_model.training import FULL, temporal_split
+from needs_model.catalogue.features import features_for
+from needs_model.features.snapshots import load_service
+from needs_model.modelling.training import FULL, temporal_split
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ def run_once(people: int, seed: int) -> dict[str, float]:
         command = [
             sys.executable,
             "-m",
-            "needs_model.cli",
+            "needs_model.cli.main",
             "simulate",
             "--people",
             str(people),

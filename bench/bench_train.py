@@ -44,7 +44,7 @@ def main() -> None:
                 [
                     sys.executable,
                     "-m",
-                    "needs_model.cli",
+                    "needs_model.cli.main",
                     "train",
                     "--features",
                     str(args.features),

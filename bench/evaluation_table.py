@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from needs_model.services import SERVICE_IDS
+from needs_model.catalogue.services import SERVICE_IDS
 
 
 def main() -> None:

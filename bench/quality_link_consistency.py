@@ -13,9 +13,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from needs_model.consistency import consistency_report
-from needs_model.link import link
-from needs_model.twin.audit import detection_quality, link_quality
+from needs_model.linking.consistency import consistency_report
+from needs_model.linking.link import link
+from needs_model.twin.quality import detection_quality, link_quality
 
 
 def main() -> None:

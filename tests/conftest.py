@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from api.store import Store, load_store
-from needs_model.dataset import build_snapshots, load_service, month_ends
-from needs_model.promotion import switch_current, write_bundle
-from needs_model.scoring import score
-from needs_model.services import service
+from needs_model.catalogue.services import service
+from needs_model.features.snapshots import build_snapshots, load_service, month_ends
+from needs_model.modelling.promotion import switch_current, write_bundle
+from needs_model.modelling.training import FAST, fit_service, temporal_split
+from needs_model.scoring.batch import score
 from needs_model.settings import Settings, get_settings
-from needs_model.training import FAST, fit_service, temporal_split
 from needs_model.twin.extracts import write_extracts
 from needs_model.twin.params import TwinParameters
 from needs_model.twin.simulate import SimulationSpec, run

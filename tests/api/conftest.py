@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.store import Store
-from needs_model.access import Scope, create_key
-from needs_model.servicedb import make_engine
+from needs_model.governance.access import Scope, create_key
+from needs_model.governance.db import make_engine
 from needs_model.settings import Settings
 
 

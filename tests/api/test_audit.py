@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from needs_model import audit
-from needs_model.cli import app as cli
-from needs_model.servicedb import make_engine
+from needs_model.cli.main import app as cli
+from needs_model.governance import audit
+from needs_model.governance.db import make_engine
 from needs_model.settings import get_settings
 
 KEY = "signing-key-for-tests"
@@ -134,8 +134,8 @@ def test_editing_the_per_citizen_index_is_caught(chain):
 
 WRITER = """
 import sys
-from needs_model import audit
-from needs_model.servicedb import make_engine
+from needs_model.governance import audit
+from needs_model.governance.db import make_engine
 engine = make_engine(sys.argv[1])
 for i in range(int(sys.argv[3])):
     audit.append(engine, key_id=sys.argv[2], role="planner", action="predict",
@@ -357,7 +357,7 @@ def test_the_api_takes_signed_checkpoints_on_a_schedule_and_verify_uses_them(
     from fastapi.testclient import TestClient
 
     from api.main import create_app
-    from needs_model.access import Scope, create_key
+    from needs_model.governance.access import Scope, create_key
 
     url = f"sqlite:///{tmp_path}/service.db"
     settings = served.settings.model_copy(
@@ -395,7 +395,7 @@ def test_the_api_takes_signed_checkpoints_on_a_schedule_and_verify_uses_them(
 
 def test_a_key_reading_far_more_than_usual_raises_one_alert_a_day(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/audit.db")
-    from needs_model.access import usage_day
+    from needs_model.governance.access import usage_day
 
     today = dt.date.fromisoformat(usage_day())
     with engine.begin() as c:

@@ -26,11 +26,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from api.main import prediction_id
 from api.store import Store
-from needs_model import audit
-from needs_model.access import Scope, create_key
-from needs_model.servicedb import make_engine
+from api.views import prediction_id
+from needs_model.governance import audit
+from needs_model.governance.access import Scope, create_key
+from needs_model.governance.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS, CONCURRENCY = 100, 8

@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api import security
 from api.main import app as served_app
-from needs_model.access import Scope, create_key, revoke_key
+from needs_model.governance.access import Scope, create_key, revoke_key
 
 pytestmark = pytest.mark.fuzz
 

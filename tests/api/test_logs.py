@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from api.logs import mask_path
-from needs_model.access import Scope, create_key
-from needs_model.servicedb import make_engine
+from needs_model.governance.access import Scope, create_key
+from needs_model.governance.db import make_engine
 
 from .test_server import ROOT, _free_port
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from needs_model.scoring import interval, poisson_binomial
+from needs_model.scoring.batch import interval, poisson_binomial
 
 
 def test_needs_lists_each_service_and_prefills_likely_dossiers(api, subjects, served):

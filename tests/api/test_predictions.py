@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from needs_model.explain import SENSITIVE, sentence
+from needs_model.scoring.explain import SENSITIVE, sentence
 
 
 def _high(subjects, service_id, column="subject_id"):

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi.routing import APIRoute
 
-from api.security import is_public
-from needs_model.access import ROLES, Scope, create_key
+from api.security import api_routes, is_public
+from needs_model.governance.access import ROLES, Scope, create_key
 
 CCCD_SHAPE = re.compile(r"[0-9]{12}")
 SERVICE = "birth_registration"
@@ -167,8 +166,8 @@ def _requests(api, people: dict[str, str]) -> dict[tuple[str, str], list[dict[st
 def test_every_route_is_enumerated(api, people):
     routes = {
         (method, r.path)
-        for r in api.client.app.routes
-        if isinstance(r, APIRoute) and not is_public(r.path)
+        for r in api_routes(api.client.app)
+        if not is_public(r.path)
         for method in r.methods
     }
     assert routes == set(_requests(api, people)), "a new route needs its scope requests here"
@@ -287,7 +286,7 @@ def test_subjects_without_a_recorded_commune_are_served_to_the_province_only(ser
 
     from api.main import create_app
     from api.store import load_store
-    from needs_model.servicedb import make_engine
+    from needs_model.governance.db import make_engine
 
     snapshot = tmp_path / served.snapshot.name
     shutil.copytree(served.snapshot, snapshot)

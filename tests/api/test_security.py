@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from fastapi.routing import APIRoute
 
 from api.main import create_app
-from api.security import PUBLIC_PATHS, check_every_route_declares_roles, declared_roles, language
-from needs_model.access import (
+from api.security import (
+    PUBLIC_PATHS,
+    api_routes,
+    check_every_route_declares_roles,
+    declared_roles,
+    language,
+)
+from needs_model.governance.access import (
     Principal,
     Scope,
     ScopeError,
@@ -36,8 +41,7 @@ EXPECTED_ROLES = {
 def _routes(app):
     return {
         (method, r.path): r
-        for r in app.routes
-        if isinstance(r, APIRoute)
+        for r in api_routes(app)
         for method in r.methods
         if r.path not in PUBLIC_PATHS
     }
@@ -58,6 +62,22 @@ def test_a_route_without_declared_roles_is_refused_when_the_app_is_built(served)
         return {"leak": "yes"}
 
     with pytest.raises(RuntimeError, match="/v1/forgotten"):
+        check_every_route_declares_roles(app)
+
+
+def test_a_router_route_without_declared_roles_is_refused_too(served):
+    """Routes arrive through routers: the check must look inside them."""
+    from fastapi import APIRouter
+
+    app = create_app(served.settings, store=served.store, engine=object())
+    router = APIRouter(tags=["forgotten"])
+
+    @router.get("/v1/forgotten-in-a-router")
+    def forgotten() -> dict[str, str]:
+        return {"leak": "yes"}
+
+    app.include_router(router)
+    with pytest.raises(RuntimeError, match="/v1/forgotten-in-a-router"):
         check_every_route_declares_roles(app)
 
 
@@ -152,13 +172,13 @@ def test_language_follows_accept_language_with_vietnamese_by_default():
 
 
 def _key(api, role="planner", **budgets) -> str:
-    from needs_model.access import Scope, create_key
+    from needs_model.governance.access import Scope, create_key
 
     return create_key(api.engine, role, Scope("province"), "budget test", **budgets)[1]
 
 
 def test_a_key_over_its_request_budget_gets_429_with_retry_after_and_one_log_entry(api):
-    from needs_model import audit
+    from needs_model.governance import audit
 
     key = _key(api, requests_per_minute=5)
     headers = {"Authorization": f"Bearer {key}"}
@@ -177,7 +197,7 @@ def test_a_key_over_its_request_budget_gets_429_with_retry_after_and_one_log_ent
 
 
 def test_the_daily_quota_of_personal_records_is_enforced_and_logged(api):
-    from needs_model import audit
+    from needs_model.governance import audit
 
     key = _key(api, personal_reads_per_day=30)
     headers = {"Authorization": f"Bearer {key}"}
@@ -227,9 +247,9 @@ def test_cli_keys_expire_and_can_be_written_to_a_private_file(tmp_path, monkeypa
 
     from typer.testing import CliRunner
 
-    from needs_model.access import list_keys
-    from needs_model.cli import app as cli
-    from needs_model.servicedb import make_engine
+    from needs_model.cli.main import app as cli
+    from needs_model.governance.access import list_keys
+    from needs_model.governance.db import make_engine
     from needs_model.settings import get_settings
 
     url = f"sqlite:///{tmp_path}/keys.db"

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from needs_model.access import Scope, create_key
-from needs_model.servicedb import make_engine
+from needs_model.governance.access import Scope, create_key
+from needs_model.governance.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 

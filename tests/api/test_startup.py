@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from api.startup import StartupError, open_service
-from needs_model import audit
-from needs_model.servicedb import make_engine
+from needs_model.governance import audit
+from needs_model.governance.db import make_engine
 from needs_model.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from needs_model.services import SERVICE_IDS, service
+from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.twin.oracle import oracle
 from needs_model.twin.world import month_end
 
@@ -79,22 +79,22 @@ def test_nothing_outside_truth_holds_oracle_values(province):
             assert not str(field.type).startswith(("float", "double")), (path, field.name)
 
 
-# The stages that make model inputs and train models. Evaluation (evaluate.py, and
-# modelling.py, which hands the twin's oracle to it when the data come from the twin) may
-# compare with the oracle; nothing upstream of a model may even mention it.
+# The stages that make model inputs and train models. Evaluation (modelling/evaluate.py, and
+# modelling/workflow.py, which hands the twin's oracle to it when the data come from the
+# twin) may compare with the oracle; nothing upstream of a model may even mention it.
 MODEL_INPUT_MODULES = (
-    "sources",
-    "link",
-    "profiles",
-    "features",
-    "feature_catalogue",
-    "rules",
-    "dataset",
-    "training",
-    "consistency",
-    "validate",
-    "contract",
-    "text",
+    "extracts/sources",
+    "linking/link",
+    "linking/profiles",
+    "features/build",
+    "catalogue/features",
+    "catalogue/rules",
+    "features/snapshots",
+    "modelling/training",
+    "linking/consistency",
+    "extracts/validate",
+    "extracts/contract",
+    "reference/text",
 )
 
 
@@ -104,5 +104,5 @@ def test_no_model_input_stage_reads_truth():
         text = (package / f"{name}.py").read_text(encoding="utf-8")
         assert "truth" not in text and "oracle" not in text, name
         assert "needs_model.twin" not in text, name
-    modelling = (package / "modelling.py").read_text(encoding="utf-8")
+    modelling = (package / "modelling" / "workflow.py").read_text(encoding="utf-8")
     assert modelling.count("needs_model.twin") == 1  # one guarded import, evaluation only

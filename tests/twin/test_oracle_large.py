@@ -2,7 +2,7 @@
 
 import pytest
 
-from needs_model.services import SERVICE_IDS
+from needs_model.catalogue.services import SERVICE_IDS
 from tests.conftest import simulate_to
 from tests.twin.test_oracle import check_oracle_against_outcomes
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from needs_model.legal import legal_value
+from needs_model.catalogue.legal import legal_value
 from tests.conftest import simulate_to
 
 
@@ -115,7 +115,7 @@ def test_births_are_registered_after_birth_and_mostly_within_60_days(province):
 
 def test_registry_ids_are_valid_cccds_matching_birth_and_sex(province):
     _, raw = province
-    from needs_model.cccd import invalid_reasons
+    from needs_model.reference.cccd import invalid_reasons
 
     people = _read(raw, "registry/people")
     with_id = people[people["cccd"].notna()]

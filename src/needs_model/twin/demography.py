@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from needs_model import cccd
-from needs_model.geography import MERGER_DATE
+from needs_model.reference import cccd
+from needs_model.reference.geography import MERGER_DATE
 from needs_model.twin import hazards, names
 from needs_model.twin.population import build_initial_population, draw_deprivations
 from needs_model.twin.world import World, day_in_month, ym_to_date

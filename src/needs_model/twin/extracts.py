@@ -11,9 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from needs_model import contract
-from needs_model.cccd import to_string
-from needs_model.geography import MERGER_DATE
+from needs_model.extracts import contract
+from needs_model.reference.cccd import to_string
+from needs_model.reference.geography import MERGER_DATE
 from needs_model.twin import names
 from needs_model.twin.careers import PROFESSIONS
 from needs_model.twin.population import ETHNICITIES, N_DEPRIVATIONS, RELIGIONS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from needs_model.text import strip_diacritics
+from needs_model.reference.text import strip_diacritics
 
 __all__ = ["strip_diacritics"]
 

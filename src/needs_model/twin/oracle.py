@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from scipy.special import ndtr
 
-from needs_model.services import SERVICE_IDS, service
+from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.twin import careers, hazards, poverty
 from needs_model.twin.demography import person_exit_probabilities, school_entry_probability
 from needs_model.twin.world import World

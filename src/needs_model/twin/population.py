@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from needs_model import cccd
+from needs_model.reference import cccd
 from needs_model.twin import names
 from needs_model.twin.params import TwinParameters
 from needs_model.twin.state import Columns

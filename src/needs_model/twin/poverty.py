@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from needs_model.legal import legal_value
+from needs_model.catalogue.legal import legal_value
 from needs_model.twin.population import count_deprivations
 from needs_model.twin.world import World, day_in_month, ym_to_date
 

@@ -11,8 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from needs_model import cccd
-from needs_model.geography import quang_nam_communes
+from needs_model.reference import cccd
+from needs_model.reference.geography import quang_nam_communes
 from needs_model.twin import careers, demography, oracle, poverty
 from needs_model.twin.params import TwinParameters
 from needs_model.twin.population import build_initial_population, ym_of

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from needs_model import cccd
+from needs_model.reference import cccd
 from needs_model.twin.params import TwinParameters
 from needs_model.twin.state import Columns, EventLog
 

@@ -1,0 +1,1 @@
+"""One router per OpenAPI tag; `api.main.create_app` includes them all."""

@@ -1,0 +1,1 @@
+"""The data contract agencies write in, its validation, and point-in-time reads."""

@@ -1,0 +1,349 @@
+"""Point-in-time features and labels per service, one row per eligible subject.
+
+Features read only `Profiles` (records recorded on or before the as-of date); labels read
+the services delivered in (as_of, as_of + horizon]. Everything is computed per household,
+so `build_features(profiles.restrict(shard))` over shards gives the same rows as the
+whole province (the scale-out work relies on it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from needs_model.catalogue import rules
+from needs_model.catalogue.features import AUDIT_COLUMNS, features_for
+from needs_model.catalogue.legal import legal_value
+from needs_model.catalogue.services import service
+from needs_model.extracts.sources import read_after
+from needs_model.linking.profiles import Profiles
+
+SUBJECT_KEY = {
+    "person": "subject_cccd",
+    "household": "subject_household_id",
+    "business": "subject_business_id",
+}
+LICENCE_TABLES = {
+    "medical_license_renewal": "licensing/medical_licenses",
+    "tour_guide_card_renewal": "tourism/guide_cards",
+    "veterinary_certificate_renewal": "agriculture/vet_certificates",
+}
+LICENCE_VALIDITY = {
+    "medical_license_renewal": "medical_license_validity_years",
+    "tour_guide_card_renewal": "tour_guide_card_validity_years",
+    "veterinary_certificate_renewal": "veterinary_certificate_validity_years",
+}
+
+
+def is_month_end(day: dt.date) -> bool:
+    return (day + dt.timedelta(days=1)).day == 1
+
+
+def horizon_end(as_of: dt.date, months: int) -> dt.date:
+    month = as_of.month - 1 + months + 1
+    first_after = dt.date(as_of.year + month // 12, month % 12 + 1, 1)
+    return first_after - dt.timedelta(days=1)
+
+
+def _months(delta: pd.Series) -> pd.Series:
+    return delta.dt.days / 30.4375
+
+
+def _years_between(born: pd.Series, day: pd.Timestamp) -> pd.Series:
+    years = day.year - born.dt.year
+    before_birthday = (born.dt.month > day.month) | (
+        (born.dt.month == day.month) & (born.dt.day > day.day)
+    )
+    return years - before_birthday.astype(int)
+
+
+def residents(p: Profiles) -> pd.DataFrame:
+    """Resident people with the household attributes every person service uses (computed
+    once per profiles: every service reads it)."""
+    if "residents" not in p.cache:
+        p.cache["residents"] = _residents(p)
+    return p.cache["residents"]
+
+
+def _residents(p: Profiles) -> pd.DataFrame:
+    as_of = pd.Timestamp(p.as_of)
+    people = p.people[p.people["status"] == "resident"].copy()
+    people["age_years"] = _years_between(people["birth_date"], as_of)
+    size = people.groupby("household_id").size()
+    people["household_size"] = people["household_id"].map(size).astype(float)
+    book = p.households.set_index("household_id")
+    people["is_urban"] = people["household_id"].map(book["is_urban"]).fillna(False).astype(int)
+    people["is_mountain"] = (
+        people["household_id"].map(book["is_mountain"]).fillna(False).astype(int)
+    )
+    people["audit_ethnicity"] = people["ethnicity"]
+    people["audit_religion"] = people["religion"]
+    people["audit_sex"] = people["sex"]
+    return people
+
+
+def birth_registration(p: Profiles) -> pd.DataFrame:
+    as_of = pd.Timestamp(p.as_of)
+    people = residents(p)
+    women = people[(people["sex"] == "female") & people["age_years"].between(15, 49)].copy()
+    women["is_married"] = women["marital_status"].eq("married").astype(int)
+    pregnancies = p.records["health/pregnancies"].dropna(subset=["linked_cccd"])
+    latest = (
+        pregnancies.sort_values("visit_date").groupby("linked_cccd")["expected_due_date"].last()
+    )
+    due = women["cccd"].map(latest)
+    open_record = due >= as_of - pd.Timedelta(days=60)
+    women["days_to_expected_due_date"] = ((due - as_of).dt.days).where(open_record)
+    tx = p.transactions[p.transactions["service_id"] == "birth_registration"]
+    last_registration = tx.groupby("subject_cccd")["delivered_on"].max()
+    unregistered = unregistered_births(p)
+    born = women["cccd"].map(unregistered.groupby("linked_cccd")["child_birth_date"].max())
+    women["days_since_unregistered_birth"] = (as_of - born).dt.days
+    recent = tx[tx["delivered_on"] > as_of - pd.DateOffset(years=5)]
+    women["births_registered_5y"] = (
+        women["cccd"].map(recent.groupby("subject_cccd").size()).fillna(0)
+    )
+    last = women["cccd"].map(last_registration)
+    months = _months(as_of - last)
+    women["months_since_last_registered_birth"] = months.where(months <= 120)
+    women["rule_birth_due"] = rules.birth_due(
+        women["days_to_expected_due_date"],
+        women["days_since_unregistered_birth"],
+        int(service("birth_registration").horizon_months * 30.4375),
+        p.as_of,
+    ).astype(int)
+    return women.rename(columns={"cccd": "subject_id"})
+
+
+def unregistered_births(p: Profiles) -> pd.DataFrame:
+    """Facility births of the past year to a linked mother with no birth registration by
+    her since (the dossier's birth certificate comes from the same rows)."""
+    as_of = pd.Timestamp(p.as_of)
+    tx = p.transactions[p.transactions["service_id"] == "birth_registration"]
+    last_registration = tx.groupby("subject_cccd")["delivered_on"].max()
+    births = p.records["health/births"].dropna(subset=["linked_cccd"])
+    births = births[births["child_birth_date"] >= as_of - pd.Timedelta(days=365)]
+    registered_since = births["linked_cccd"].map(last_registration) >= births["child_birth_date"]
+    return births[~registered_since.fillna(False)]
+
+
+def next_august(as_of: pd.Timestamp) -> int:
+    return as_of.year if as_of.month < 8 else as_of.year + 1
+
+
+def school_admission(p: Profiles) -> pd.DataFrame:
+    as_of = pd.Timestamp(p.as_of)
+    people = residents(p)
+    round_year = next_august(as_of)
+    age_at_round = round_year - people["birth_date"].dt.year
+    enrolled = set(p.records["education/enrolments"]["linked_cccd"].dropna())
+    admitted = p.transactions.loc[
+        p.transactions["service_id"] == "school_admission", "subject_cccd"
+    ]
+    children = people[
+        age_at_round.between(4, 9) & ~people["cccd"].isin(enrolled | set(admitted))
+    ].copy()
+    children["age_in_years_at_next_round"] = age_at_round[children.index]
+    children["months_to_next_round"] = (round_year - as_of.year) * 12 + 8 - as_of.month
+    conditions = p.records["health/conditions"]
+    disabled = set(conditions.loc[conditions["condition"] == "disability", "linked_cccd"].dropna())
+    children["disability_recorded"] = children["cccd"].isin(disabled).astype(int)
+    last_result = (
+        p.surveys.sort_values("survey_year").groupby("household_id")["review_result"].last()
+    )
+    result = children["household_id"].map(last_result)
+    children["household_poor_last_review"] = result.isin(["poor", "near_poor"]).astype(int)
+    children["rule_turns_six"] = rules.turns_six(
+        children["age_in_years_at_next_round"], p.as_of
+    ).astype(int)
+    return children.rename(columns={"cccd": "subject_id"})
+
+
+def licences_in_force(p: Profiles, service_id: str) -> pd.DataFrame:
+    """Each holder's latest issue or renewal, unless a lapse came after it (the features
+    and the dossier's licence read the same rows)."""
+    rows = p.records[LICENCE_TABLES[service_id]].dropna(subset=["linked_cccd"])
+    status_rows = rows[rows["event"].isin(["issued", "renewed", "lapsed"])]
+    latest = status_rows.sort_values(["event_date", "recorded_at"]).groupby("linked_cccd").tail(1)
+    return latest[latest["event"] != "lapsed"]
+
+
+def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
+    as_of = pd.Timestamp(p.as_of)
+    rows = p.records[LICENCE_TABLES[service_id]].dropna(subset=["linked_cccd"])
+    latest = licences_in_force(p, service_id)
+    people = residents(p).set_index("cccd")
+    holders = latest[latest["linked_cccd"].isin(people.index)].drop(columns=["household_id"])
+    holders = holders.join(people, on="linked_cccd", rsuffix="_registry")
+    holders["days_to_expiry"] = (holders["expiry_date"] - as_of).dt.days
+    holders["months_since_issue"] = _months(as_of - holders["issue_date"])
+    renewed = rows[
+        (rows["event"] == "renewed") & (rows["event_date"] > as_of - pd.DateOffset(years=10))
+    ]
+    holders["renewals_10y"] = (
+        holders["linked_cccd"].map(renewed.groupby("linked_cccd").size()).fillna(0)
+    )
+    issue_of = holders.set_index("linked_cccd")["issue_date"]
+    if service_id == "medical_license_renewal":
+        reports = rows[rows["event"] == "cme_report"].copy()
+        reports = reports[reports["event_date"] >= reports["linked_cccd"].map(issue_of)]
+        last = (
+            reports.sort_values("event_date")
+            .groupby("linked_cccd")
+            .tail(1)
+            .set_index("linked_cccd")
+        )
+        hours = holders["linked_cccd"].map(last["cme_hours"]).astype(float)
+        covered = _months(holders["linked_cccd"].map(last["event_date"]) - holders["issue_date"])
+        validity = legal_value(LICENCE_VALIDITY[service_id], p.as_of) * 12
+        holders["cme_hours_last_report"] = hours
+        holders["cme_hours_projected_at_expiry"] = (hours / covered.where(covered > 0)) * validity
+    if service_id == "tour_guide_card_renewal":
+        courses = rows[rows["event"] == "refresher_course"]
+        courses = courses[courses["event_date"] >= courses["linked_cccd"].map(issue_of)]
+        holders["refresher_course_done"] = (
+            holders["linked_cccd"].isin(set(courses["linked_cccd"])).astype(int)
+        )
+    holders["rule_licence_expiring"] = rules.licence_expiring(
+        holders["days_to_expiry"], p.as_of
+    ).astype(int)
+    return holders.rename(columns={"linked_cccd": "subject_id"})
+
+
+def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
+    as_of = pd.Timestamp(p.as_of)
+    households = p.households[p.households["status"] == "resident"].copy()
+    review_year = as_of.year if as_of.month < 12 else as_of.year + 1
+    surveys = p.surveys.sort_values(["survey_year", "recorded_at"])
+    last = surveys.groupby("household_id").tail(1).set_index("household_id")
+    previous = surveys.groupby("household_id").nth(-2).set_index("household_id")
+    hid = households["household_id"]
+    result = hid.map(last["review_result"])
+    households["last_review_poor"] = result.eq("poor").astype(int)
+    households["last_review_near_poor"] = result.eq("near_poor").astype(int)
+    line = rules.income_line_vnd(households["is_urban"], dt.date(review_year, 12, 1))
+    income = hid.map(last["per_capita_income_vnd"]).astype(float)
+    households["last_income_to_line_ratio"] = income / line
+    households["income_change_ratio"] = income / hid.map(previous["per_capita_income_vnd"]).astype(
+        float
+    )
+    households["last_deprivation_count"] = hid.map(last["deprivation_count"]).astype(float)
+    people = residents(p)
+    households["household_size"] = hid.map(people.groupby("household_id").size()).fillna(0)
+    households["children_under_16"] = hid.map(
+        people[people["age_years"] < 16].groupby("household_id").size()
+    ).fillna(0)
+    households["members_over_60"] = hid.map(
+        people[people["age_years"] >= 60].groupby("household_id").size()
+    ).fillna(0)
+    conditions = p.records["health/conditions"].dropna(subset=["household_id"])
+    recent = conditions[conditions["diagnosis_date"] > as_of - pd.DateOffset(years=3)]
+    households["members_with_conditions_3y"] = hid.map(
+        recent.groupby("household_id")["linked_cccd"].nunique()
+    ).fillna(0)
+    year = conditions[conditions["diagnosis_date"] > as_of - pd.DateOffset(years=1)]
+    households["conditions_12m"] = hid.map(year.groupby("household_id").size()).fillna(0)
+    households["months_to_next_review"] = (review_year - as_of.year) * 12 + 12 - as_of.month
+    households["is_urban"] = households["is_urban"].astype(int)
+    households["is_mountain"] = households["is_mountain"].astype(int)
+    households["rule_income_below_line"] = rules.income_below_line(
+        households["last_income_to_line_ratio"]
+    ).astype(int)
+    # A household's members' ethnicities for audits: that of its first resident member.
+    first = (
+        people[["cccd", "household_id", "ethnicity", "religion", "sex"]]
+        .sort_values("cccd")
+        .groupby("household_id")
+        .first()
+    )
+    households["audit_ethnicity"] = hid.map(first["ethnicity"])
+    households["audit_religion"] = hid.map(first["religion"])
+    households["audit_sex"] = hid.map(first["sex"])
+    households["subject_id"] = hid
+    return households
+
+
+def transport_business_license(p: Profiles) -> pd.DataFrame:
+    as_of = pd.Timestamp(p.as_of)
+    rows = p.records["transport/businesses"]
+    latest = rows.sort_values(["event_date", "recorded_at"]).groupby("business_id").tail(1)
+    businesses = latest[latest["event"] == "licensed"].copy()
+    licensed_on = rows[rows["event"] == "licensed"].groupby("business_id")["event_date"].min()
+    badges = p.badges.sort_values(["issue_date", "recorded_at"]).groupby("plate_no").tail(1)
+    in_force = badges[(badges["issue_date"] <= as_of) & (badges["expiry_date"] >= as_of)].copy()
+    in_force["days_left"] = (in_force["expiry_date"] - as_of).dt.days
+    by_business = in_force.groupby("business_id")
+    bid = businesses["business_id"]
+    businesses["active_badges"] = bid.map(by_business.size()).fillna(0)
+    businesses["days_to_nearest_badge_expiry"] = bid.map(by_business["days_left"].min())
+    businesses["badges_expiring_90d"] = bid.map(
+        in_force[in_force["days_left"] <= 90].groupby("business_id").size()
+    ).fillna(0)
+    businesses["months_since_last_badge"] = _months(
+        as_of - bid.map(p.badges.groupby("business_id")["issue_date"].max())
+    )
+    businesses["business_age_months"] = _months(as_of - bid.map(licensed_on))
+    people = residents(p).set_index("cccd")
+    owner = businesses["linked_cccd"]
+    businesses["owner_age_years"] = owner.map(people["age_years"])
+    businesses["household_id"] = owner.map(people["household_id"])
+    businesses["is_urban"] = owner.map(people["is_urban"]).fillna(0)
+    businesses["is_mountain"] = owner.map(people["is_mountain"]).fillna(0)
+    businesses["audit_ethnicity"] = owner.map(people["ethnicity"])
+    businesses["audit_religion"] = owner.map(people["religion"])
+    businesses["audit_sex"] = owner.map(people["sex"])
+    businesses["rule_badge_expiring"] = rules.badge_expiring(
+        businesses["days_to_nearest_badge_expiry"], p.as_of
+    ).astype(int)
+    return businesses.rename(columns={"business_id": "subject_id"})
+
+
+def _licence_builder(service_id: str) -> Callable[[Profiles], pd.DataFrame]:
+    def build(p: Profiles) -> pd.DataFrame:
+        return licence_renewal(p, service_id)
+
+    return build
+
+
+BUILDERS: dict[str, Callable[[Profiles], pd.DataFrame]] = {
+    "birth_registration": birth_registration,
+    "school_admission": school_admission,
+    "poor_household_confirmation": poor_household_confirmation,
+    "transport_business_license": transport_business_license,
+    **{s: _licence_builder(s) for s in LICENCE_TABLES},
+}
+
+
+def build_features(p: Profiles, service_id: str) -> pd.DataFrame:
+    """subject_id, household_id, as_of, the service's features, audit columns."""
+    frame = BUILDERS[service_id](p)
+    columns = ["subject_id", "household_id", *features_for(service_id), *AUDIT_COLUMNS]
+    out = frame.reindex(columns=columns)
+    for name in features_for(service_id):
+        out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
+    out.insert(2, "as_of", pd.Timestamp(p.as_of))
+    return out.sort_values("subject_id", kind="stable").reset_index(drop=True)
+
+
+def attach_labels(
+    features: pd.DataFrame, raw: Path, service_id: str, as_of: dt.date, data_end: dt.date
+) -> pd.DataFrame:
+    """label = the service was delivered to the subject in (as_of, as_of + horizon];
+    missing when the horizon runs past the data (`data_end`)."""
+    entry = service(service_id)
+    end = horizon_end(as_of, entry.horizon_months)
+    key = SUBJECT_KEY[entry.subject_kind]
+    delivered = read_after(
+        raw, "services", "transactions", as_of, end, ["service_id", key, "delivered_on"]
+    )
+    delivered = delivered[
+        (delivered["service_id"] == service_id) & (delivered["delivered_on"] > pd.Timestamp(as_of))
+    ]
+    label = features["subject_id"].isin(set(delivered[key].dropna())).astype("float64")
+    out = features.copy()
+    out["label"] = label if end <= data_end else np.nan
+    return out

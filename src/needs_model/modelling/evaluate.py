@@ -1,0 +1,213 @@
+"""Evaluate a service model on its test window: against the rule baseline, a logistic
+regression and (when the data come from the twin) the oracle; calibration; fairness."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from needs_model.catalogue.features import features_for
+from needs_model.catalogue.rules import TRIGGERS
+from needs_model.modelling import metrics
+from needs_model.modelling.training import ServiceModel, Split
+
+MIN_GROUP_ROWS = 200
+MIN_GROUP_POSITIVES = 20
+BOOTSTRAP = 200
+OracleFn = Callable[[pd.DataFrame], pd.Series]
+
+
+def rule_baseline(split: Split, service_id: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    """P(label | the legal trigger fires or not), estimated on the training window."""
+    rule = TRIGGERS[service_id].name
+    rates = split.train.groupby(split.train[rule].fillna(0))["label"].mean()
+    overall = float(split.train["label"].mean())
+    return lambda frame: frame[rule].fillna(0).map(rates).fillna(overall).to_numpy(dtype=float)
+
+
+def logistic_baseline(
+    split: Split, service_id: str, seed: int
+) -> Callable[[pd.DataFrame], np.ndarray]:
+    features = features_for(service_id)
+    model = make_pipeline(
+        SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+        StandardScaler(),
+        LogisticRegression(max_iter=2000, random_state=seed),
+    )
+    model.fit(split.train[features].to_numpy(dtype=float), split.train["label"].to_numpy())
+    return lambda frame: model.predict_proba(frame[features].to_numpy(dtype=float))[:, 1]
+
+
+def group_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Audit groups: sex, ethnic minority, urban/rural, mountain, age band."""
+    groups: dict[str, pd.Series] = {}
+    if frame["audit_sex"].notna().any():
+        groups["sex"] = frame["audit_sex"].fillna("unknown")
+    groups["ethnicity"] = np.where(frame["audit_ethnicity"].eq("Kinh"), "Kinh", "minority")
+    groups["area"] = np.where(frame["is_urban"] == 1, "urban", "rural")
+    groups["mountain"] = np.where(frame["is_mountain"] == 1, "mountain", "lowland")
+    age = frame["age_years"] if "age_years" in frame else frame.get("owner_age_years")
+    if age is not None and age.notna().any():
+        groups["age_band"] = pd.cut(
+            age, [-1, 9, 29, 44, 59, 200], labels=["0-9", "10-29", "30-44", "45-59", "60+"]
+        ).astype(str)
+    return {k: pd.Series(v, index=frame.index) for k, v in groups.items()}
+
+
+def fairness(
+    frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, seed: int
+) -> list[dict[str, object]]:
+    threshold = np.quantile(p, 0.9) if len(p) else 1.0
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, object]] = []
+    for attribute, values in group_columns(frame).items():
+        for value in sorted(values.unique()):
+            mask = (values == value).to_numpy()
+            yg, pg = y[mask], p[mask]
+            small = mask.sum() < MIN_GROUP_ROWS or yg.sum() < MIN_GROUP_POSITIVES
+            row: dict[str, object] = {
+                "attribute": attribute,
+                "group": value,
+                "rows": int(mask.sum()),
+                "positives": int(yg.sum()),
+                "too_small_to_judge": bool(small),
+                "observed_rate": float(yg.mean()) if mask.any() else None,
+                "mean_predicted": float(pg.mean()) if mask.any() else None,
+                "selection_rate_top10pct": float((pg >= threshold).mean()) if mask.any() else None,
+                "auc": metrics.auc(yg, pg),
+                "brier": metrics.brier(yg, pg),
+            }
+            if not small:
+                draws = [rng.integers(0, mask.sum(), mask.sum()) for _ in range(BOOTSTRAP)]
+                aucs = metrics.bootstrap_auc(yg, pg, draws)
+                gaps = [float(pg[d].mean() - yg[d].mean()) for d in draws]
+                sel = [float((pg[d] >= threshold).mean()) for d in draws]
+                row["auc_ci"] = [
+                    float(np.nanpercentile(aucs, 2.5)),
+                    float(np.nanpercentile(aucs, 97.5)),
+                ]
+                row["calibration_gap_ci"] = [
+                    float(np.percentile(gaps, 2.5)),
+                    float(np.percentile(gaps, 97.5)),
+                ]
+                row["selection_rate_ci"] = [
+                    float(np.percentile(sel, 2.5)),
+                    float(np.percentile(sel, 97.5)),
+                ]
+            rows.append(row)
+    return rows
+
+
+@dataclass
+class Evaluation:
+    service_id: str
+    windows: dict[str, list[str]]
+    results: dict[str, dict[str, float]]  # model / rule / logistic / oracle -> metrics
+    calibration_curve: list[dict[str, float]]
+    fairness: list[dict[str, object]]
+    oracle_coverage: float | None
+
+    @property
+    def model(self) -> dict[str, float]:
+        return self.results["model"]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "service_id": self.service_id,
+            "windows": self.windows,
+            "results": self.results,
+            "calibration_curve": self.calibration_curve,
+            "fairness": self.fairness,
+            "oracle_coverage": self.oracle_coverage,
+        }
+
+
+def evaluate(
+    model: ServiceModel, split: Split, oracle: OracleFn | None, seed: int = 0
+) -> Evaluation:
+    test = split.test
+    y = test["label"].to_numpy(dtype=float)
+    p = model.predict(test)
+    results = {
+        "model": metrics.summary(y, p),
+        "rule": metrics.summary(y, rule_baseline(split, model.service_id)(test)),
+        "logistic": metrics.summary(y, logistic_baseline(split, model.service_id, seed)(test)),
+    }
+    coverage = None
+    if oracle is not None:
+        truth = oracle(test).to_numpy(dtype=float)
+        coverage = float(np.isfinite(truth).mean())
+        results["oracle"] = metrics.summary(y, np.nan_to_num(truth))
+    return Evaluation(
+        model.service_id,
+        split.windows,
+        results,
+        metrics.calibration_curve(y, p),
+        fairness(test, y, p, seed),
+        coverage,
+    )
+
+
+def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
+    """evaluation.json, evaluation.md and calibration.png for one service."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "evaluation.json").write_text(
+        json.dumps(evaluation.to_dict(), indent=2, default=float)
+    )
+    lines = [
+        f"# {evaluation.service_id}",
+        "",
+        f"Test window: {evaluation.windows['test'][0]} to {evaluation.windows['test'][-1]}.",
+        "",
+        "| scorer | AUC | PR-AUC | Brier | ECE | precision@5% | recall@5% |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in evaluation.results.items():
+        lines.append(
+            f"| {name} | {m['auc']:.4f} | {m['pr_auc']:.4f} | {m['brier']:.5f} | "
+            f"{m['ece']:.4f} | {m['precision_at_5pct']:.3f} | {m['recall_at_5pct']:.3f} |"
+        )
+    lines += [
+        "",
+        "## Fairness (test window)",
+        "",
+        "| attribute | group | rows | positives | AUC | observed | predicted | selected@10% "
+        "| note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in evaluation.fairness:
+        lines.append(
+            f"| {r['attribute']} | {r['group']} | {r['rows']:,} | {r['positives']:,} | "
+            f"{r['auc']:.3f} | {r['observed_rate']:.4f} | {r['mean_predicted']:.4f} | "
+            f"{r['selection_rate_top10pct']:.3f} | "
+            f"{'too small to judge' if r['too_small_to_judge'] else ''} |"
+        )
+    (folder / "evaluation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fig, ax = plt.subplots(figsize=(4, 4))
+    curve = evaluation.calibration_curve
+    ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
+    ax.plot([b["predicted"] for b in curve], [b["observed"] for b in curve], marker="o")
+    top = max([b["predicted"] for b in curve] + [b["observed"] for b in curve] + [0.01])
+    ax.set_xlim(0, top * 1.05)
+    ax.set_ylim(0, top * 1.05)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("observed")
+    ax.set_title(evaluation.service_id, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(folder / "calibration.png", dpi=100)
+    plt.close(fig)
+    return [folder / "evaluation.json", folder / "evaluation.md", folder / "calibration.png"]

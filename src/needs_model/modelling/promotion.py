@@ -1,0 +1,195 @@
+"""Promotion and rollback: the gate, the immutable served bundle and the atomic pointer.
+
+`models/<service>/<version>/` holds what is served (booster, calibrator, features,
+metadata, evaluation, SHA256SUMS). It is written into a temporary folder, flushed, and
+renamed into place in one step; `models/<service>/current` is a symlink replaced
+atomically. A bundle whose checksums do not verify is never loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from needs_model.modelling import metrics
+from needs_model.modelling.training import ServiceModel
+
+BUNDLE_FILES = (
+    "model.txt",
+    "calibrator.json",
+    "features.json",
+    "params.json",
+    "metadata.json",
+    "evaluation.json",
+)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Stated tolerances for promoting a challenger."""
+
+    auc_tolerance: float = 0.01  # may not lose more AUC than this against the champion
+    brier_tolerance: float = 0.001
+    max_ece: float = 0.02  # or the ECE a perfectly calibrated model shows at this size
+    max_group_gap: float = 0.02  # |predicted - observed| in a judged group, when significant
+
+
+def ece_noise_floor(p: np.ndarray, seed: int = 0, draws: int = 200) -> float:
+    """95th percentile of the ECE of a perfectly calibrated model with these predictions."""
+    rng = np.random.default_rng(seed)
+    values = [
+        metrics.expected_calibration_error((rng.random(len(p)) < p).astype(float), p)
+        for _ in range(draws)
+    ]
+    return float(np.percentile(values, 95))
+
+
+def gate_failures(
+    evaluation: dict,
+    test: pd.DataFrame,
+    challenger_p: np.ndarray,
+    champion_p: np.ndarray | None,
+    gate: Gate,
+) -> list[str]:
+    """Names of the checks the challenger fails (empty: promote)."""
+    failures = []
+    y = test["label"].to_numpy(dtype=float)
+    ece = metrics.expected_calibration_error(y, challenger_p)
+    floor = max(gate.max_ece, ece_noise_floor(challenger_p))
+    if ece > floor:
+        failures.append(f"calibration: ECE {ece:.4f} > {floor:.4f}")
+    for group in evaluation.get("fairness", []):
+        ci = group.get("calibration_gap_ci")
+        if group["too_small_to_judge"] or ci is None:
+            continue
+        gap = group["mean_predicted"] - group["observed_rate"]
+        if abs(gap) > gate.max_group_gap and (ci[0] > 0 or ci[1] < 0):
+            failures.append(
+                f"fairness: {group['attribute']}={group['group']} calibration gap "
+                f"{gap:+.4f} (95% CI {ci[0]:+.4f}..{ci[1]:+.4f})"
+            )
+    if champion_p is not None:
+        new_auc, old_auc = metrics.auc(y, challenger_p), metrics.auc(y, champion_p)
+        if new_auc < old_auc - gate.auc_tolerance:
+            failures.append(
+                f"champion: AUC {new_auc:.4f} < champion {old_auc:.4f} - {gate.auc_tolerance}"
+            )
+        new_brier, old_brier = metrics.brier(y, challenger_p), metrics.brier(y, champion_p)
+        if new_brier > old_brier + gate.brier_tolerance:
+            failures.append(
+                f"champion: Brier {new_brier:.5f} > champion {old_brier:.5f} + "
+                f"{gate.brier_tolerance}"
+            )
+    return failures
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_bundle(
+    models_dir: Path,
+    service_id: str,
+    version: str,
+    source: Path,
+    metadata: dict[str, object],
+    evaluation: dict[str, object],
+) -> Path:
+    """Write models/<service>/<version>/ atomically (rename of a complete, flushed folder)."""
+    service_dir = models_dir / service_id
+    final = service_dir / version
+    if final.exists():
+        verify_bundle(final)
+        return final
+    service_dir.mkdir(parents=True, exist_ok=True)
+    for stale in service_dir.glob(".partial-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".partial-{version}-", dir=service_dir))
+    contents = {name: (source / name).read_bytes() for name in BUNDLE_FILES[:4]}
+    contents["metadata.json"] = json.dumps(metadata, indent=2, default=str).encode()
+    contents["evaluation.json"] = json.dumps(evaluation, indent=2, default=float).encode()
+    for name, data in contents.items():
+        (partial / name).write_bytes(data)
+        _fsync(partial / name)
+    sums = "".join(f"{_sha256(partial / n)}  {n}\n" for n in BUNDLE_FILES)
+    (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
+    _fsync(partial / "SHA256SUMS")
+    os.rename(partial, final)
+    _fsync(service_dir)
+    return final
+
+
+class BundleError(RuntimeError):
+    """A bundle is incomplete or does not match its checksums."""
+
+
+def verify_bundle(folder: Path) -> None:
+    sums = folder / "SHA256SUMS"
+    if not sums.exists():
+        raise BundleError(f"{folder} has no SHA256SUMS: incomplete bundle")
+    for line in sums.read_text(encoding="utf-8").splitlines():
+        digest, name = line.split("  ", 1)
+        if not (folder / name).exists() or _sha256(folder / name) != digest:
+            raise BundleError(f"{folder / name} is missing or does not match its checksum")
+
+
+def current_version(models_dir: Path, service_id: str) -> str | None:
+    link = models_dir / service_id / "current"
+    return os.readlink(link) if link.is_symlink() else None
+
+
+def switch_current(models_dir: Path, service_id: str, version: str) -> None:
+    """Point models/<service>/current at <version> in one atomic step."""
+    service_dir = models_dir / service_id
+    verify_bundle(service_dir / version)
+    temporary = service_dir / f".current-{os.getpid()}"
+    if temporary.is_symlink():
+        temporary.unlink()
+    os.symlink(version, temporary)
+    os.replace(temporary, service_dir / "current")
+    _fsync(service_dir)
+    history = service_dir / "history.json"
+    entries = json.loads(history.read_text()) if history.exists() else []
+    entries.append({"version": version, "at": dt.datetime.now(dt.UTC).isoformat()})
+    tmp = service_dir / f".history-{os.getpid()}"
+    tmp.write_text(json.dumps(entries, indent=2))
+    os.replace(tmp, history)
+
+
+def previous_version(models_dir: Path, service_id: str) -> str | None:
+    history = models_dir / service_id / "history.json"
+    if not history.exists():
+        return None
+    current = current_version(models_dir, service_id)
+    versions = [e["version"] for e in json.loads(history.read_text())]
+    for version in reversed(versions):
+        if version != current:
+            return version
+    return None
+
+
+def load_served(models_dir: Path, service_id: str) -> ServiceModel:
+    """The served model of a service (verified against its checksums)."""
+    version = current_version(models_dir, service_id)
+    if version is None:
+        raise BundleError(f"no model is served for {service_id} (promote one first)")
+    folder = models_dir / service_id / version
+    verify_bundle(folder)
+    return ServiceModel.load(folder, service_id)

@@ -1,0 +1,153 @@
+"""MLflow: every training run, its evaluation, and the registered, servable model.
+
+The logged model is a pyfunc that holds the booster, the calibrator and the feature order,
+so what is logged is what is served: `mlflow.pyfunc.load_model("models:/needs-<service>@
+champion")` returns calibrated probabilities from a DataFrame of the catalogue's features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from needs_model.modelling.evaluate import Evaluation, write_report
+from needs_model.modelling.training import ServiceModel, Split
+from needs_model.settings import Settings
+
+EXPERIMENT = "needs"
+
+
+def registered_name(service_id: str) -> str:
+    return f"needs-{service_id}"
+
+
+def configure(settings: Settings) -> str:
+    """Point MLflow at the configured store; create the experiment if needed."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    if settings.mlflow_tracking_uri.startswith("sqlite:///"):
+        Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
+        experiment_id = mlflow.create_experiment(
+            EXPERIMENT, artifact_location=settings.mlflow_artifact_root.resolve().as_uri()
+        )
+    else:
+        experiment_id = str(experiment.experiment_id)
+    # Runs go to this experiment (and its artifact root), never to ./mlruns.
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def code_version() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def signature(features: list[str]) -> ModelSignature:
+    """Explicit: every feature a double (MLflow's example check fails on categoricals)."""
+    return ModelSignature(
+        inputs=Schema([ColSpec("double", name, required=False) for name in features]),
+        outputs=Schema([ColSpec("double", "probability")]),
+    )
+
+
+def data_fingerprint(split: Split) -> str:
+    digest = hashlib.sha256()
+    for part in (split.train, split.valid, split.test):
+        digest.update(
+            pd.util.hash_pandas_object(part[["subject_id", "as_of", "label"]], index=False)
+            .to_numpy()
+            .tobytes()
+        )
+    return digest.hexdigest()[:16]
+
+
+def log_training(
+    model: ServiceModel,
+    split: Split,
+    evaluation: Evaluation,
+    reports_dir: Path,
+    raw_manifest: dict[str, object] | None,
+) -> tuple[str, str]:
+    """One MLflow run per service; registers a new version and aliases it `challenger`.
+    Returns (run id, model version)."""
+    name = registered_name(model.service_id)
+    with mlflow.start_run(run_name=f"train-{model.service_id}") as run:
+        mlflow.set_tags(
+            {
+                "service_id": model.service_id,
+                "code_version": code_version(),
+                "data_fingerprint": data_fingerprint(split),
+            }
+        )
+        params = {k: v for k, v in model.params.items() if k != "config"}
+        config = model.params["config"]
+        assert isinstance(config, dict)
+        params["monotone_constraints"] = str(params.get("monotone_constraints"))
+        mlflow.log_params(
+            {
+                **params,
+                **{f"config.{k}": v for k, v in config.items()},
+                "features": ",".join(model.features),
+            }
+        )
+        mlflow.log_dict(split.windows, "data/windows.json")
+        if raw_manifest is not None:
+            mlflow.log_dict(raw_manifest, "data/raw_manifest.json")
+        for scorer, values in evaluation.results.items():
+            mlflow.log_metrics(
+                {f"{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
+            )
+        for path in write_report(evaluation, reports_dir / model.service_id):
+            mlflow.log_artifact(str(path), "evaluation")
+        gains = model.booster.feature_importance("gain")
+        mlflow.log_dict(
+            {f: float(g) for f, g in zip(model.features, gains, strict=True)},
+            "evaluation/feature_importance.json",
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            bundle = Path(tmp) / "bundle"
+            model.params["service_id"] = model.service_id
+            model.save(bundle)
+            test_rows = Path(tmp) / "test_rows.parquet"
+            split.test.to_parquet(test_rows, index=False)
+            mlflow.log_artifact(str(test_rows), "data")
+            with warnings.catch_warnings():
+                # No input example on purpose: the explicit signature is the contract, and an
+                # example row would be a real citizen's features.
+                warnings.filterwarnings("ignore", message=".*input example.*")
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=str(Path(__file__).with_name("mlflow_model.py")),
+                    artifacts={"bundle": str(bundle)},
+                    signature=signature(model.features),
+                    registered_model_name=name,
+                    pip_requirements=[],
+                    await_registration_for=60,
+                )
+        version = str(info.registered_model_version)
+        client = MlflowClient()
+        client.set_registered_model_alias(name, "challenger", version)
+        m = evaluation.model
+        for key in ("auc", "pr_auc", "brier", "ece"):
+            client.set_model_version_tag(name, version, f"test.{key}", f"{m[key]:.5f}")
+        client.set_model_version_tag(name, version, "run_id", run.info.run_id)
+    return run.info.run_id, version

@@ -1,0 +1,252 @@
+"""Train one calibrated LightGBM classifier per service on a temporal split.
+
+Split: test = the latest fully labelled window; validation (hyper-parameters, early
+stopping, calibration) = an earlier window whose labels end before the test window
+starts; train = earlier still, with the same embargo. No row's label ever overlaps a
+later window's features, and no split is random across time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from needs_model.catalogue.features import features_for
+from needs_model.catalogue.services import service
+
+# Scores must not fall as a licence nears expiry, nor as deprivations rise at equal income.
+MONOTONE: dict[str, int] = {
+    "days_to_expiry": -1,
+    "days_to_nearest_badge_expiry": -1,
+    "last_deprivation_count": 1,
+    "last_income_to_line_ratio": -1,
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    learning_rates: tuple[float, ...] = (0.05,)
+    num_leaves: tuple[int, ...] = (7, 15)
+    max_depth: int = 5  # bounds exact TreeSHAP cost (grows with depth squared)
+    max_rounds: int = 600
+    min_child_samples: int = 40
+    early_stopping_rounds: int = 40
+    test_months: int = 6
+    valid_months: int = 6
+    # Larger training windows keep every positive and a weighted sample of negatives (the
+    # calibrator, fitted on the untouched validation window, keeps probabilities honest).
+    max_train_rows: int = 250_000
+    seed: int = 0
+
+
+FAST = TrainConfig(learning_rates=(0.1,), num_leaves=(7,), max_rounds=150, early_stopping_rounds=20)
+FULL = TrainConfig(
+    learning_rates=(0.08,), num_leaves=(7, 15, 31), max_rounds=800, early_stopping_rounds=30
+)
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    windows: dict[str, list[str]] = field(default_factory=dict)
+
+
+def month_index(days: pd.Series) -> pd.Series:
+    return days.dt.year * 12 + days.dt.month - 1
+
+
+def temporal_split(frame: pd.DataFrame, horizon_months: int, config: TrainConfig) -> Split:
+    """Windows of month-end snapshots with an embargo of one horizon between them."""
+    labelled = frame[frame["label"].notna()]
+    months = sorted(month_index(labelled["as_of"]).unique())
+    if not months:
+        raise ValueError("no labelled snapshots to train on")
+    last = months[-1]
+    test_start = last - config.test_months + 1
+    valid_end = test_start - horizon_months
+    valid_start = valid_end - config.valid_months + 1
+    train_end = valid_start - horizon_months
+    index = month_index(labelled["as_of"])
+    train = labelled[index <= train_end]
+    valid = labelled[(index >= valid_start) & (index <= valid_end)]
+    test = labelled[index >= test_start]
+    if train.empty or valid.empty:
+        raise ValueError(
+            f"not enough history for a {horizon_months}-month horizon: need snapshots before "
+            f"month {train_end // 12}-{train_end % 12 + 1:02d}"
+        )
+
+    def names(part: pd.DataFrame) -> list[str]:
+        return sorted(part["as_of"].dt.date.astype(str).unique())
+
+    return Split(
+        train, valid, test, {"train": names(train), "valid": names(valid), "test": names(test)}
+    )
+
+
+@dataclass
+class Calibrator:
+    """Maps the booster's margin to a probability: Platt (few positives) or isotonic."""
+
+    kind: str
+    params: dict[str, list[float]]
+
+    @classmethod
+    def fit(cls, margin: np.ndarray, y: np.ndarray) -> Calibrator:
+        if y.sum() >= 300 and (len(y) - y.sum()) >= 300:
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1 - 1e-6).fit(
+                margin, y
+            )
+            return cls(
+                "isotonic", {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
+            )
+        if not 0 < y.sum() < len(y):
+            raise ValueError("the validation window holds a single class: cannot calibrate")
+        platt = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), y)
+        return cls("platt", {"a": [float(platt.coef_[0, 0])], "b": [float(platt.intercept_[0])]})
+
+    def __call__(self, margin: np.ndarray) -> np.ndarray:
+        if self.kind == "isotonic":
+            return np.interp(margin, self.params["x"], self.params["y"])
+        z = self.params["a"][0] * margin + self.params["b"][0]
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "params": self.params})
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibrator:
+        data = json.loads(text)
+        return cls(data["kind"], data["params"])
+
+
+@dataclass
+class ServiceModel:
+    """What is served: the booster, its calibrator and the feature order."""
+
+    service_id: str
+    booster: lgb.Booster
+    calibrator: Calibrator
+    features: list[str]
+    params: dict[str, object] = field(default_factory=dict)
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame.reindex(columns=self.features).to_numpy(dtype=np.float64)
+
+    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.booster.predict(self.matrix(frame), raw_score=True))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.calibrator(self.margin(frame))
+
+    def save(self, folder: Path) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {
+            "model.txt": self.booster.model_to_string(),
+            "calibrator.json": self.calibrator.to_json(),
+            "features.json": json.dumps(self.features),
+            "params.json": json.dumps(self.params, default=str),
+        }
+        for name, text in files.items():
+            (folder / name).write_text(text, encoding="utf-8")
+        return [folder / name for name in files]
+
+    @classmethod
+    def load(cls, folder: Path, service_id: str) -> ServiceModel:
+        return cls(
+            service_id,
+            lgb.Booster(model_str=(folder / "model.txt").read_text(encoding="utf-8")),
+            Calibrator.from_json((folder / "calibrator.json").read_text(encoding="utf-8")),
+            json.loads((folder / "features.json").read_text(encoding="utf-8")),
+            json.loads((folder / "params.json").read_text(encoding="utf-8")),
+        )
+
+
+def _lgb_params(
+    service_id: str, features: list[str], lr: float, leaves: int, config: TrainConfig
+) -> dict[str, object]:
+    return {
+        "objective": "binary",
+        "learning_rate": lr,
+        "num_leaves": leaves,
+        "max_depth": config.max_depth,
+        "min_data_in_leaf": config.min_child_samples,
+        "lambda_l2": 1.0,
+        "feature_fraction": 0.9,
+        "bagging_fraction": 0.9,
+        "bagging_freq": 1,
+        "monotone_constraints": [MONOTONE.get(f, 0) for f in features],
+        "monotone_constraints_method": "advanced",
+        "seed": config.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "num_threads": 2,
+        "verbosity": -1,
+    }
+
+
+def downsample_negatives(
+    train: pd.DataFrame, config: TrainConfig
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """All positives and a seeded sample of negatives weighted back to their share."""
+    if len(train) <= config.max_train_rows:
+        return train, np.ones(len(train))
+    positive = train["label"].to_numpy() == 1
+    keep_rate = max((config.max_train_rows - positive.sum()) / max((~positive).sum(), 1), 0.01)
+    rng = np.random.default_rng(config.seed)
+    keep = positive | (rng.random(len(train)) < keep_rate)
+    weight = np.where(positive[keep], 1.0, 1.0 / keep_rate)
+    return train[keep], weight
+
+
+def fit_service(split: Split, service_id: str, config: TrainConfig) -> ServiceModel:
+    """Grid over learning rate x leaves, early stopping on the validation window; the best
+    validation log-loss wins; then calibrate on the validation window."""
+    features = features_for(service_id)
+    for name, part in (("training", split.train), ("validation", split.valid)):
+        if part["label"].nunique() < 2:
+            raise ValueError(
+                f"{service_id}: the {name} window holds a single class "
+                f"({len(part)} rows); more data or a longer history is needed"
+            )
+    train, weight = downsample_negatives(split.train, config)
+    x_train, y_train = train[features].to_numpy(np.float64), train["label"].to_numpy()
+    x_valid, y_valid = split.valid[features].to_numpy(np.float64), split.valid["label"].to_numpy()
+    best: tuple[float, lgb.Booster, dict[str, object]] | None = None
+    for lr in config.learning_rates:
+        for leaves in config.num_leaves:
+            params = _lgb_params(service_id, features, lr, leaves, config)
+            train_set = lgb.Dataset(
+                x_train, y_train, weight=weight, feature_name=features, free_raw_data=False
+            )
+            valid_set = lgb.Dataset(x_valid, y_valid, reference=train_set)
+            booster = lgb.train(
+                params,
+                train_set,
+                num_boost_round=config.max_rounds,
+                valid_sets=[valid_set],
+                callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
+            )
+            score = booster.best_score["valid_0"]["binary_logloss"]
+            if best is None or score < best[0]:
+                best = (score, booster, params | {"best_iteration": booster.best_iteration})
+    assert best is not None
+    _, booster, params = best
+    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
+    calibrator = Calibrator.fit(np.asarray(booster.predict(x_valid, raw_score=True)), y_valid)
+    return ServiceModel(
+        service_id,
+        booster,
+        calibrator,
+        features,
+        params | {"config": asdict(config), "horizon_months": service(service_id).horizon_months},
+    )

@@ -1,0 +1,192 @@
+"""The data scientist's loop: train and evaluate every service, promote, roll back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from needs_model.catalogue.services import service
+from needs_model.features.snapshots import load_service
+from needs_model.modelling.evaluate import Evaluation, evaluate
+from needs_model.modelling.promotion import (
+    Gate,
+    current_version,
+    gate_failures,
+    previous_version,
+    switch_current,
+    write_bundle,
+)
+from needs_model.modelling.training import ServiceModel, TrainConfig, fit_service, temporal_split
+from needs_model.settings import Settings
+
+
+@dataclass
+class TrainResult:
+    service_id: str
+    run_id: str
+    version: str
+    evaluation: Evaluation
+
+
+def _oracle_function(
+    raw: Path | None, service_id: str
+) -> Callable[[pd.DataFrame], pd.Series] | None:
+    """The twin's oracle for evaluation only (a province's real data has none)."""
+    if raw is None or not (raw / "truth").exists():
+        return None
+    from needs_model.twin.quality import oracle_for_rows
+
+    return lambda rows: oracle_for_rows(raw, service_id, rows)
+
+
+def train_services(
+    features_dir: Path,
+    service_ids: list[str],
+    config: TrainConfig,
+    settings: Settings,
+    raw: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[TrainResult]:
+    from needs_model.modelling import tracking
+
+    tracking.configure(settings)
+    manifest = None
+    if raw is not None and (raw / "manifest.json").exists():
+        manifest = json.loads((raw / "manifest.json").read_text())
+    results = []
+    for service_id in service_ids:
+        if progress is not None:
+            progress(service_id)
+        frame = load_service(features_dir, service_id)
+        split = temporal_split(frame, service(service_id).horizon_months, config)
+        model = fit_service(split, service_id, config)
+        evaluation = evaluate(model, split, _oracle_function(raw, service_id), config.seed)
+        run_id, version = tracking.log_training(
+            model, split, evaluation, settings.reports_dir, manifest
+        )
+        results.append(TrainResult(service_id, run_id, version, evaluation))
+    write_summary(results, settings.reports_dir)
+    return results
+
+
+def write_summary(results: list[TrainResult], reports_dir: Path) -> None:
+    lines = [
+        "# Evaluation summary (test windows)",
+        "",
+        "| service | scorer | AUC | PR-AUC | Brier | ECE | recall@5% |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        for scorer, m in r.evaluation.results.items():
+            lines.append(
+                f"| {r.service_id} | {scorer} | {m['auc']:.4f} | {m['pr_auc']:.4f} | "
+                f"{m['brier']:.5f} | {m['ece']:.4f} | {m['recall_at_5pct']:.3f} |"
+            )
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    (reports_dir / "evaluation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@dataclass
+class PromotionResult:
+    service_id: str
+    promoted: bool
+    version: str | None
+    failures: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def _download(uri: str) -> Path:
+    import mlflow
+
+    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+
+
+def promote_service(
+    service_id: str, settings: Settings, gate: Gate | None = None
+) -> PromotionResult:
+    """Move `champion` to the newest `challenger` if it passes the gate; write the bundle."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from needs_model.modelling import tracking
+
+    gate = gate or Gate()
+    tracking.configure(settings)
+    client = MlflowClient()
+    name = tracking.registered_name(service_id)
+    try:
+        challenger = client.get_model_version_by_alias(name, "challenger")
+    except MlflowException:
+        return PromotionResult(service_id, False, None, ["no challenger: train first"])
+    try:
+        champion = client.get_model_version_by_alias(name, "champion")
+    except MlflowException:
+        champion = None
+    challenger_version = str(challenger.version)
+    if champion is not None and str(champion.version) == challenger_version:
+        return PromotionResult(
+            service_id,
+            False,
+            challenger_version,
+            [],
+            f"version {challenger_version} is already the champion",
+        )
+    test = pd.read_parquet(_download(f"runs:/{challenger.run_id}/data/test_rows.parquet"))
+    evaluation = json.loads(
+        _download(f"runs:/{challenger.run_id}/evaluation/evaluation.json").read_text()
+    )
+    bundle = _download(f"models:/{name}/{challenger_version}") / "artifacts" / "bundle"
+    challenger_p = ServiceModel.load(bundle, service_id).predict(test)
+    champion_p = None
+    if champion is not None:
+        old = _download(f"models:/{name}/{champion.version}") / "artifacts" / "bundle"
+        champion_p = ServiceModel.load(old, service_id).predict(test)
+    failures = gate_failures(evaluation, test, challenger_p, champion_p, gate)
+    if failures:
+        return PromotionResult(service_id, False, challenger_version, failures)
+    metadata = {
+        "service_id": service_id,
+        "version": challenger_version,
+        "run_id": challenger.run_id,
+        "registered_model": name,
+        "promoted_at": dt.datetime.now(dt.UTC).isoformat(),
+        "test_window": evaluation["windows"]["test"],
+        "test_mean_prediction": float(np.mean(challenger_p)),
+    }
+    write_bundle(settings.models_dir, service_id, challenger_version, bundle, metadata, evaluation)
+    switch_current(settings.models_dir, service_id, challenger_version)
+    client.set_registered_model_alias(name, "champion", challenger_version)
+    return PromotionResult(
+        service_id,
+        True,
+        challenger_version,
+        [],
+        f"version {challenger_version} is now the champion",
+    )
+
+
+def rollback_service(service_id: str, settings: Settings) -> PromotionResult:
+    from mlflow import MlflowClient
+
+    from needs_model.modelling import tracking
+
+    previous = previous_version(settings.models_dir, service_id)
+    if previous is None:
+        return PromotionResult(
+            service_id,
+            False,
+            current_version(settings.models_dir, service_id),
+            ["no earlier served version to roll back to"],
+        )
+    switch_current(settings.models_dir, service_id, previous)
+    tracking.configure(settings)
+    MlflowClient().set_registered_model_alias(
+        tracking.registered_name(service_id), "champion", previous
+    )
+    return PromotionResult(service_id, True, previous, [], f"rolled back to version {previous}")

@@ -1,0 +1,1 @@
+"""Reference data and identifiers: the real administrative units, CCCD numbers, Vietnamese text."""

@@ -1,0 +1,1 @@
+"""Batch scoring with the served models, exact explanations, pre-filled dossiers, forecasts."""

@@ -1,0 +1,140 @@
+"""Point-in-time features: the future cannot move them, shards give the same rows."""
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from needs_model.catalogue.features import AUDIT_COLUMNS, FEATURES, features_for, render_markdown
+from needs_model.catalogue.services import SERVICE_IDS, service
+from needs_model.extracts import contract
+from needs_model.features.build import attach_labels, build_features
+from needs_model.linking.profiles import build_profiles
+
+AS_OF = dt.date(2023, 9, 30)
+
+
+@pytest.fixture(scope="module")
+def profiles(province):
+    _, raw = province
+    return build_profiles(raw, AS_OF)
+
+
+@pytest.fixture(scope="module")
+def features(profiles):
+    return {s: build_features(profiles, s) for s in SERVICE_IDS}
+
+
+def _mutate_future(raw: Path, target: Path, as_of: dt.date, seed: int) -> None:
+    """Drop, change and add rows recorded after `as_of` in every table."""
+    rng = np.random.default_rng(seed)
+    shutil.copytree(raw, target, ignore=shutil.ignore_patterns("truth"))
+    cutoff = pd.Timestamp(as_of)
+    for t in contract.TABLES:
+        path = target / t.path
+        frame = pq.read_table(path).to_pandas()
+        future = pd.to_datetime(frame["recorded_at"]) > cutoff
+        past, later = frame[~future], frame[future].copy()
+        later = later.sample(frac=0.5, random_state=seed)  # remove half
+        for column in t.columns:
+            if column.name in ("recorded_at", t.key) or later.empty:
+                continue
+            if column.dtype == "date":
+                later[column.name] = (
+                    pd.to_datetime(later[column.name]) - pd.Timedelta(days=400)
+                ).dt.date
+            elif column.dtype == "string" and column.allowed is None:
+                later[column.name] = rng.permutation(later[column.name].to_numpy())
+        added = later.copy()
+        added[t.key] = added[t.key].astype(str) + "-X"
+        out = pd.concat([past, later, added], ignore_index=True)
+        pq.write_table(pa.Table.from_pandas(out, schema=t.schema, preserve_index=False), path)
+
+
+def test_the_future_does_not_move_a_single_feature(province, features, tmp_path):
+    _, raw = province
+    _mutate_future(raw, tmp_path / "raw", AS_OF, seed=1)
+    mutated = build_profiles(tmp_path / "raw", AS_OF)
+    for service_id in SERVICE_IDS:
+        pd.testing.assert_frame_equal(
+            features[service_id], build_features(mutated, service_id), obj=service_id
+        )
+
+
+def test_the_mutation_does_change_the_data(province, tmp_path):
+    """Guard for the test above: the mutated copy really differs after the as-of date."""
+    _, raw = province
+    _mutate_future(raw, tmp_path / "raw", AS_OF, seed=1)
+    before = pq.read_table(raw / "registry/people.parquet").to_pandas()
+    after = pq.read_table(tmp_path / "raw/registry/people.parquet").to_pandas()
+    assert not before.equals(after)
+    assert after["record_id"].str.endswith("-X").sum() > 0
+    later = build_profiles(tmp_path / "raw", dt.date(2025, 6, 30))
+    original = build_profiles(raw, dt.date(2025, 6, 30))
+    assert not build_features(later, "poor_household_confirmation").equals(
+        build_features(original, "poor_household_confirmation")
+    )
+
+
+def test_shards_by_household_give_the_same_rows(profiles, features):
+    households = sorted(
+        set(profiles.households["household_id"]) | set(profiles.people["household_id"])
+    )
+    shards = [set(households[i::3]) for i in range(3)]
+    for service_id in SERVICE_IDS:
+        parts = [build_features(profiles.restrict(shard), service_id) for shard in shards]
+        combined = pd.concat(parts).sort_values("subject_id", kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(combined, features[service_id], obj=service_id)
+
+
+def test_labels_are_services_delivered_in_the_horizon(province, features):
+    _, raw = province
+    tx = pd.read_parquet(raw / "services/transactions.parquet")
+    tx["delivered_on"] = pd.to_datetime(tx["delivered_on"])
+    start = pd.Timestamp(AS_OF)
+    for service_id, key in (
+        ("poor_household_confirmation", "subject_household_id"),
+        ("birth_registration", "subject_cccd"),
+    ):
+        months = service(service_id).horizon_months
+        end = start + pd.offsets.MonthEnd(months)
+        window = tx[
+            (tx["service_id"] == service_id)
+            & (tx["delivered_on"] > start)
+            & (tx["delivered_on"] <= end)
+        ]
+        labelled = attach_labels(
+            features[service_id], raw, service_id, AS_OF, dt.date(2025, 12, 31)
+        )
+        expected = labelled["subject_id"].isin(set(window[key]))
+        assert (labelled["label"] == expected.astype(float)).all()
+        assert labelled["label"].sum() > 0
+    late = attach_labels(
+        features["school_admission"], raw, "school_admission", AS_OF, dt.date(2024, 3, 31)
+    )
+    assert late["label"].isna().all()  # the horizon runs past the data
+
+
+def test_no_sensitive_attribute_is_a_feature(features):
+    for f in FEATURES:
+        assert not any(word in f.name for word in ("ethnic", "religion"))
+    for service_id, frame in features.items():
+        assert set(AUDIT_COLUMNS) <= set(frame.columns)
+        model_inputs = features_for(service_id)
+        assert not set(AUDIT_COLUMNS) & set(model_inputs)
+        assert len(frame) > 0, service_id
+
+
+def test_rule_features_carry_signal(features):
+    frame = features["school_admission"]
+    assert 0 < frame["rule_turns_six"].mean() < 1
+
+
+def test_committed_feature_docs_are_generated():
+    committed = Path(__file__).parents[2] / "docs" / "features.md"
+    assert committed.read_text(encoding="utf-8") == render_markdown()

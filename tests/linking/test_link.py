@@ -1,0 +1,113 @@
+"""Linking: CCCD joins, fuzzy matches with scores, ambiguity left unlinked, quality vs truth."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from needs_model.linking.link import Registry, link, link_records
+from needs_model.reference.text import name_key
+from needs_model.twin.quality import link_quality
+
+
+def _people(rows):
+    frame = pd.DataFrame(rows, columns=["cccd", "full_name", "birth_date", "commune_key"])
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"])
+    frame["name_key"] = name_key(frame["full_name"])
+    return frame
+
+
+def _records(rows):
+    frame = pd.DataFrame(
+        rows, columns=["record_id", "cccd", "full_name", "birth_date", "commune_key"]
+    )
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"])
+    frame["name_key"] = name_key(frame["full_name"])
+    return frame
+
+
+@pytest.fixture
+def registry():
+    people = _people(
+        [
+            ("049190000001", "Nguyễn Thị Hương", "1990-05-01", "20335"),
+            (
+                "049190000002",
+                "Nguyễn Thị Hương",
+                "1990-05-01",
+                "20341",
+            ),  # a namesake, same birthday
+            ("049085000003", "Trần Văn Nam", "1985-03-12", "20335"),
+            ("049301000004", "Lê Thị Mai", "2001-07-20", "20350"),
+        ]
+    )
+    return Registry(rows=people, people=people, orphans=people.iloc[0:0])
+
+
+def test_links_and_why(registry):
+    records = _records(
+        [
+            (
+                "a",
+                "049085000003",
+                "Tran Van Nam",
+                "1985-03-12",
+                "20335",
+            ),  # CCCD, name without accents
+            ("b", None, "Le Thi Mai", "2001-07-20", "20350"),  # no CCCD: name + birth date
+            (
+                "c",
+                None,
+                "Nguyễn Thị Hương",
+                "1990-05-01",
+                "20341",
+            ),  # namesakes: the commune decides
+            (
+                "d",
+                None,
+                "Nguyễn Thị Hương",
+                "1990-05-01",
+                "20999",
+            ),  # namesakes elsewhere: ambiguous
+            ("e", "049085000003", "Lê Thị Mai", "2001-07-20", "20350"),  # someone else's CCCD
+            ("f", None, "Lê Thị Mia", "2001-07-20", "20350"),  # misspelt name
+            ("g", None, "Trần Văn Nam", "1985-12-03", "20335"),  # day and month swapped
+            ("h", "04908500000X", "Trần Văn Nam", "1985-03-12", "20335"),  # invalid CCCD
+        ]
+    )
+    out = link_records(records, registry).set_index("record_id")
+    assert out.loc["a", "linked_cccd"] == "049085000003" and out.loc["a", "method"] == "cccd"
+    assert out.loc["b", "linked_cccd"] == "049301000004" and out.loc["b", "score"] >= 0.9
+    assert out.loc["c", "linked_cccd"] == "049190000002"
+    assert pd.isna(out.loc["d", "linked_cccd"]) and out.loc["d", "method"] == "ambiguous"
+    assert out.loc["e", "linked_cccd"] == "049301000004"
+    assert out.loc["e", "method"].startswith("implausible_cccd")
+    assert (
+        out.loc["f", "linked_cccd"] == "049301000004" and out.loc["f", "method"] == "similar_name"
+    )
+    assert (
+        out.loc["g", "linked_cccd"] == "049085000003"
+        and out.loc["g", "method"] == "birth_date_typo"
+    )
+    assert out.loc["h", "linked_cccd"] == "049085000003" and out.loc["h", "method"].startswith(
+        "invalid"
+    )
+    assert (out["score"] <= 1).all() and out.loc["d", "score"] == 0
+
+
+@pytest.mark.parametrize("as_of", [dt.date(2022, 6, 30), dt.date(2025, 11, 30)])
+def test_link_quality_meets_the_targets(province, as_of):
+    _, raw = province
+    links = link(raw, as_of)
+    quality = link_quality(raw, links.records, links.registry.people["cccd"])
+    assert quality.linkable > 1000
+    assert quality.precision >= 0.99, quality
+    assert quality.recall >= 0.97, quality
+
+
+def test_registry_duplicates_resolve_to_one_identity(province):
+    _, raw = province
+    links = link(raw, dt.date(2024, 6, 30))
+    assert links.registry.people["cccd"].is_unique
+    orphans = links.records[links.records["source"] == "registry/people"]
+    assert len(orphans) > 0 and orphans["linked_cccd"].notna().mean() > 0.97

@@ -1,0 +1,341 @@
+"""Training, evaluation, MLflow registry, promotion and rollback on a small province."""
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from needs_model.catalogue.services import service
+from needs_model.features.snapshots import load_service
+from needs_model.modelling.promotion import (
+    BundleError,
+    Gate,
+    current_version,
+    load_served,
+    previous_version,
+    switch_current,
+    verify_bundle,
+    write_bundle,
+)
+from needs_model.modelling.training import FAST, fit_service, temporal_split
+from needs_model.modelling.workflow import promote_service, rollback_service, train_services
+from needs_model.settings import Settings
+
+SERVICES = ["medical_license_renewal", "poor_household_confirmation", "school_admission"]
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory):
+    root = tmp_path_factory.mktemp("state")
+    return Settings(
+        mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+        mlflow_artifact_root=root / "artifacts",
+        models_dir=root / "models",
+        reports_dir=root / "reports",
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(province, snapshots, settings):
+    _, raw = province
+    config = replace(FAST, test_months=6, valid_months=6)
+    results = train_services(snapshots, SERVICES, config, settings, raw)
+    return {r.service_id: r for r in results}
+
+
+def test_temporal_split_has_an_embargo(snapshots):
+    for service_id in SERVICES:
+        frame = load_service(snapshots, service_id)
+        horizon = service(service_id).horizon_months
+        split = temporal_split(frame, horizon, FAST)
+
+        def month(part):
+            return part["as_of"].dt.year * 12 + part["as_of"].dt.month
+
+        assert month(split.train).max() + horizon < month(split.valid).min()
+        assert month(split.valid).max() + horizon < month(split.test).min()
+        assert split.test["label"].notna().all()
+
+
+def test_training_is_reproducible(snapshots):
+    frame = load_service(snapshots, "poor_household_confirmation")
+    split = temporal_split(frame, 12, FAST)
+    a = fit_service(split, "poor_household_confirmation", FAST)
+    b = fit_service(split, "poor_household_confirmation", FAST)
+    assert a.booster.model_to_string() == b.booster.model_to_string()
+    assert np.array_equal(a.predict(split.test), b.predict(split.test))
+
+
+def test_models_beat_the_rule_and_stay_below_the_oracle(trained):
+    for service_id, result in trained.items():
+        res = result.evaluation.results
+        assert res["model"]["auc"] > res["rule"]["auc"] - 0.01, service_id
+        assert res["oracle"]["auc"] >= res["model"]["auc"] - 0.01, service_id
+        assert res["model"]["ece"] < 0.05, service_id
+    poverty = trained["poor_household_confirmation"].evaluation.results
+    assert poverty["model"]["pr_auc"] > poverty["rule"]["pr_auc"]
+
+
+def test_fairness_groups_are_reported_and_small_ones_flagged(trained):
+    rows = trained["medical_license_renewal"].evaluation.fairness
+    attributes = {r["attribute"] for r in rows}
+    assert {"sex", "ethnicity", "area", "mountain", "age_band"} <= attributes
+    assert any(r["too_small_to_judge"] for r in rows)
+    judged = [
+        r
+        for r in trained["poor_household_confirmation"].evaluation.fairness
+        if not r["too_small_to_judge"]
+    ]
+    assert judged and all("auc_ci" in r for r in judged)
+
+
+def test_registry_model_loads_and_matches_the_bundle(trained, settings, snapshots):
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    result = promote_service(
+        "poor_household_confirmation", settings, Gate(max_ece=1.0, max_group_gap=1.0)
+    )
+    assert result.promoted, result.failures
+    loaded = mlflow.pyfunc.load_model("models:/needs-poor_household_confirmation@champion")
+    frame = load_service(snapshots, "poor_household_confirmation").head(500)
+    served = load_served(settings.models_dir, "poor_household_confirmation")
+    via_mlflow = np.asarray(loaded.predict(frame))
+    assert np.allclose(via_mlflow, served.predict(frame))
+    assert ((via_mlflow >= 0) & (via_mlflow <= 1)).all()
+
+
+def _grid(frame: pd.DataFrame, column: str, values: np.ndarray) -> pd.DataFrame:
+    rows = frame.loc[frame.index.repeat(len(values))].copy()
+    rows[column] = np.tile(values, len(frame))
+    return rows
+
+
+def test_closer_to_expiry_never_lowers_the_renewal_score(trained, snapshots):
+    model = fit_service(
+        temporal_split(load_service(snapshots, "medical_license_renewal"), 3, FAST),
+        "medical_license_renewal",
+        FAST,
+    )
+    base = load_service(snapshots, "medical_license_renewal").sample(50, random_state=0)
+    days = np.arange(1825, -1, -15)  # still valid: from five years down to expiry day
+    scores = model.predict(_grid(base, "days_to_expiry", days)).reshape(len(base), len(days))
+    assert (np.diff(scores, axis=1) >= -1e-12).all()
+
+
+def test_more_deprivations_never_lowers_the_poverty_score(snapshots):
+    model = fit_service(
+        temporal_split(load_service(snapshots, "poor_household_confirmation"), 12, FAST),
+        "poor_household_confirmation",
+        FAST,
+    )
+    base = load_service(snapshots, "poor_household_confirmation").sample(50, random_state=0)
+    counts = np.arange(0, 13)
+    scores = model.predict(_grid(base, "last_deprivation_count", counts)).reshape(
+        len(base), len(counts)
+    )
+    assert (np.diff(scores, axis=1) >= -1e-12).all()
+
+
+def test_scores_ignore_what_the_model_must_not_use(trained, snapshots):
+    model = fit_service(
+        temporal_split(load_service(snapshots, "school_admission"), 12, FAST),
+        "school_admission",
+        FAST,
+    )
+    frame = load_service(snapshots, "school_admission").head(300)
+    shuffled = frame.copy()
+    for column in ("audit_ethnicity", "audit_religion", "audit_sex", "subject_id", "household_id"):
+        shuffled[column] = np.random.default_rng(0).permutation(shuffled[column].to_numpy())
+    assert np.array_equal(model.predict(frame), model.predict(shuffled))
+
+
+def test_promotion_gate_refuses_a_worse_challenger_and_says_why(
+    province, snapshots, settings, trained
+):
+    _, raw = province
+    first = promote_service(
+        "medical_license_renewal", settings, Gate(max_ece=1.0, max_group_gap=1.0)
+    )
+    assert first.promoted
+    # A challenger trained on shuffled labels must not replace the champion.
+    broken = snapshots.parent / "broken_features"
+    (broken / "medical_license_renewal").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for path in (snapshots / "medical_license_renewal").glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        frame["label"] = rng.permutation(frame["label"].to_numpy())
+        frame.to_parquet(broken / "medical_license_renewal" / path.name, index=False)
+    train_services(broken, ["medical_license_renewal"], FAST, settings, raw)
+    refused = promote_service(
+        "medical_license_renewal", settings, Gate(max_ece=1.0, max_group_gap=1.0)
+    )
+    assert not refused.promoted
+    assert any(f.startswith("champion: AUC") for f in refused.failures), refused.failures
+    assert current_version(settings.models_dir, "medical_license_renewal") == first.version
+
+
+def test_rollback_serves_the_previous_version(province, snapshots, settings, trained):
+    _, raw = province
+    lenient = Gate(auc_tolerance=1.0, brier_tolerance=1.0, max_ece=1.0, max_group_gap=1.0)
+    first = promote_service("school_admission", settings, lenient)
+    train_services(snapshots, ["school_admission"], replace(FAST, seed=7), settings, raw)
+    second = promote_service("school_admission", settings, lenient)
+    assert first.promoted and second.promoted and first.version != second.version
+    back = rollback_service("school_admission", settings)
+    assert back.promoted and back.version == first.version
+    assert current_version(settings.models_dir, "school_admission") == first.version
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    alias = mlflow.MlflowClient().get_model_version_by_alias("needs-school_admission", "champion")
+    assert str(alias.version) == first.version
+
+
+# The promotion runs in a child process started from this driver (test code: production
+# code has no fault hook). It wraps the calls that make a promotion durable and visible,
+# reports each step it reaches and waits for a line on stdin before going on, so the test
+# can SIGKILL it from outside at exactly that step.
+PROMOTION_DRIVER = """
+import os
+import sys
+from pathlib import Path
+
+from needs_model.modelling.promotion import switch_current, write_bundle
+
+real_open, real_close, real_fsync = os.open, os.close, os.fsync
+names = {}
+
+
+def reached(step):
+    print("reached", step, flush=True)
+    if not sys.stdin.readline():  # the test has gone away
+        os._exit(2)
+
+
+def traced_open(path, flags, *args, **kwargs):
+    fd = real_open(path, flags, *args, **kwargs)
+    names[fd] = Path(path).name
+    return fd
+
+
+def traced_close(fd):
+    names.pop(fd, None)
+    real_close(fd)
+
+
+def traced_fsync(fd):
+    real_fsync(fd)
+    reached(f"fsync {names.get(fd, fd)}")
+
+
+def traced(rename):
+    def wrapper(src, dst, *args, **kwargs):
+        reached(f"before rename {Path(dst).name}")
+        rename(src, dst, *args, **kwargs)
+        reached(f"after rename {Path(dst).name}")
+
+    return wrapper
+
+
+os.open, os.close, os.fsync = traced_open, traced_close, traced_fsync
+os.rename, os.replace = traced(os.rename), traced(os.replace)
+models, source = Path(sys.argv[1]), Path(sys.argv[2])
+write_bundle(models, "svc", "2", source, {}, {})
+switch_current(models, "svc", "2")
+"""
+
+# Where the writer is killed: (the version served afterwards, what is left of version 2).
+CRASH_POINTS = {
+    "fsync model.txt": ("1", "half partial"),  # the first bundle file is written
+    "fsync evaluation.json": ("1", "half partial"),  # the last one, no SHA256SUMS yet
+    "before rename 2": ("1", "complete partial"),  # flushed, not yet renamed into place
+    "after rename 2": ("1", "bundle"),  # in place, not yet served
+    "before rename current": ("1", "bundle"),  # the pointer not yet switched
+    "after rename current": ("2", "bundle"),  # switched, history.json not yet written
+}
+
+
+def _bundle_source(folder: Path, version: str) -> Path:
+    folder.mkdir()
+    for name, text in {
+        "model.txt": f"tree {version}",
+        "calibrator.json": "{}",
+        "features.json": "[]",
+        "params.json": "{}",
+    }.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def _promote_until(
+    driver: Path, models: Path, source: Path, kill_at: str
+) -> tuple[list[str], int, str]:
+    """Run the driver and SIGKILL it when it reports `kill_at`. Returns the steps it
+    reported, its exit code and its stderr."""
+    child = subprocess.Popen(
+        [sys.executable, str(driver), str(models), str(source)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    steps = []
+    for line in child.stdout:
+        steps.append(line.removeprefix("reached ").rstrip("\n"))
+        if steps[-1] == kill_at:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+        child.stdin.write("\n")
+        child.stdin.flush()
+    _, stderr = child.communicate(timeout=60)
+    return steps, child.returncode, stderr
+
+
+@pytest.mark.parametrize("kill_at", list(CRASH_POINTS))
+def test_a_killed_promotion_never_serves_a_half_bundle(tmp_path, kill_at):
+    served, left = CRASH_POINTS[kill_at]
+    models, service_dir = tmp_path / "models", tmp_path / "models" / "svc"
+    write_bundle(models, "svc", "1", _bundle_source(tmp_path / "one", "1"), {}, {})
+    switch_current(models, "svc", "1")
+    source = _bundle_source(tmp_path / "two", "2")
+    driver = tmp_path / "promote.py"
+    driver.write_text(PROMOTION_DRIVER)
+
+    steps, code, stderr = _promote_until(driver, models, source, kill_at)
+    assert steps[-1] == kill_at, f"the writer never reached {kill_at!r}: {steps}\n{stderr}"
+    assert code == -signal.SIGKILL
+    # Readers see a whole bundle: the old one before the switch, the new one after it.
+    assert current_version(models, "svc") == served
+    verify_bundle(service_dir / "current")
+    assert (service_dir / "current" / "model.txt").read_text() == f"tree {served}"
+    partials = list(service_dir.glob(".partial-*"))
+    if left == "bundle":
+        assert not partials
+        verify_bundle(service_dir / "2")
+    else:
+        assert not (service_dir / "2").exists()
+        assert len(partials) == 1
+    if left == "half partial":
+        with pytest.raises(BundleError):
+            verify_bundle(partials[0])
+
+    # The next attempt cleans up and completes.
+    write_bundle(models, "svc", "2", source, {}, {})
+    switch_current(models, "svc", "2")
+    assert current_version(models, "svc") == "2"
+    assert not list(service_dir.glob(".partial-*"))
+    verify_bundle(service_dir / "2")
+    assert (service_dir / "current" / "model.txt").read_text() == "tree 2"
+    assert previous_version(models, "svc") == "1"
+
+
+def test_runs_and_artifacts_stay_in_the_configured_store(trained, settings):
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    run = mlflow.get_run(trained["school_admission"].run_id)
+    assert run.info.artifact_uri.startswith(settings.mlflow_artifact_root.resolve().as_uri())
+    assert mlflow.get_experiment(run.info.experiment_id).name == "needs"

@@ -106,3 +106,53 @@ def service(service_id: str) -> Service:
         if entry.service_id == service_id:
             return entry
     raise KeyError(f"unknown service {service_id!r}; known: {', '.join(SERVICE_IDS)}")
+
+
+# The agency tables each service's features and dossier read (the sources a prediction cites).
+SERVICE_SOURCES: dict[str, tuple[str, ...]] = {
+    "birth_registration": (
+        "registry/people",
+        "registry/households",
+        "health/pregnancies",
+        "health/births",
+        "services/transactions",
+    ),
+    "school_admission": (
+        "registry/people",
+        "registry/households",
+        "education/enrolments",
+        "health/conditions",
+        "welfare/household_surveys",
+        "services/transactions",
+    ),
+    "medical_license_renewal": (
+        "registry/people",
+        "registry/households",
+        "licensing/medical_licenses",
+    ),
+    "tour_guide_card_renewal": ("registry/people", "registry/households", "tourism/guide_cards"),
+    "veterinary_certificate_renewal": (
+        "registry/people",
+        "registry/households",
+        "agriculture/vet_certificates",
+    ),
+    "poor_household_confirmation": (
+        "registry/people",
+        "registry/households",
+        "welfare/household_surveys",
+        "health/conditions",
+    ),
+    "transport_business_license": (
+        "registry/people",
+        "registry/households",
+        "transport/businesses",
+        "transport/vehicle_badges",
+    ),
+}
+
+# The licence a service's `days_to_expiry` refers to, named the way the holder knows it.
+LICENCE_NAMES = {
+    "medical_license_renewal": ("Giấy phép hành nghề", "The practice licence"),
+    "tour_guide_card_renewal": ("Thẻ hướng dẫn viên", "Tour-guide card"),
+    "veterinary_certificate_renewal": ("Chứng chỉ hành nghề thú y", "The veterinary certificate"),
+}

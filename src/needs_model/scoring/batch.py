@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from needs_model.catalogue.rules import TRIGGERS
-from needs_model.catalogue.services import SERVICE_IDS, service
+from needs_model.catalogue.services import SERVICE_IDS, SERVICE_SOURCES, service
 from needs_model.features.build import build_features, horizon_end
 from needs_model.linking.consistency import consistency_report
 from needs_model.linking.profiles import Profiles, build_profiles
@@ -45,46 +45,6 @@ from needs_model.scoring.explain import contributions
 from needs_model.scoring.prefill import build_dossiers, business_owners, household_contacts
 
 FORECAST_LEVEL = 0.90
-SERVICE_SOURCES: dict[str, tuple[str, ...]] = {
-    "birth_registration": (
-        "registry/people",
-        "registry/households",
-        "health/pregnancies",
-        "health/births",
-        "services/transactions",
-    ),
-    "school_admission": (
-        "registry/people",
-        "registry/households",
-        "education/enrolments",
-        "health/conditions",
-        "welfare/household_surveys",
-        "services/transactions",
-    ),
-    "medical_license_renewal": (
-        "registry/people",
-        "registry/households",
-        "licensing/medical_licenses",
-    ),
-    "tour_guide_card_renewal": ("registry/people", "registry/households", "tourism/guide_cards"),
-    "veterinary_certificate_renewal": (
-        "registry/people",
-        "registry/households",
-        "agriculture/vet_certificates",
-    ),
-    "poor_household_confirmation": (
-        "registry/people",
-        "registry/households",
-        "welfare/household_surveys",
-        "health/conditions",
-    ),
-    "transport_business_license": (
-        "registry/people",
-        "registry/households",
-        "transport/businesses",
-        "transport/vehicle_badges",
-    ),
-}
 
 
 @dataclass(frozen=True)

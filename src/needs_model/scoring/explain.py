@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from needs_model.catalogue.features import FEATURES, Feature
+from needs_model.catalogue.services import LICENCE_NAMES
 from needs_model.modelling.training import ServiceModel
 
 Language = str  # "vi" or "en"
@@ -248,12 +249,6 @@ REASONS: dict[str, Reason] = {
     "rule_badge_expiring": Reason(RULE),
 }
 
-# The licence a service's `days_to_expiry` refers to, named the way the holder knows it.
-LICENCE_NAMES = {
-    "medical_license_renewal": ("Giấy phép hành nghề", "The practice licence"),
-    "tour_guide_card_renewal": ("Thẻ hướng dẫn viên", "Tour-guide card"),
-    "veterinary_certificate_renewal": ("Chứng chỉ hành nghề thú y", "The veterinary certificate"),
-}
 SENSITIVE = frozenset(name for name, reason in REASONS.items() if reason.generic is not None)
 CATALOGUE: dict[str, Feature] = {f.name: f for f in FEATURES}
 

@@ -133,3 +133,26 @@ def test_features_need_a_month_end_and_a_date(province, tmp_path):
     assert result.exit_code == 2 and "month end" in result.output
     result = runner.invoke(app, ["link", "--raw", str(raw), "--as-of", "June"])
     assert result.exit_code == 2 and "YYYY-MM-DD" in result.output
+
+
+def test_model_commands_refuse_an_unknown_service(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    from needs_model.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        for command in (
+            ["train", "--service", "passport_renewal", "--features", str(tmp_path)],
+            ["promote", "--service", "passport_renewal"],
+            ["rollback", "--service", "passport_renewal"],
+        ):
+            result = runner.invoke(app, command)
+            assert result.exit_code == 2, (command, result.output)
+            assert "passport_renewal" in result.output and "Traceback" not in result.output
+        # A known service with nothing served before it: a clear refusal, not a traceback.
+        result = runner.invoke(app, ["rollback", "--service", "birth_registration"])
+        assert result.exit_code == 1, result.output
+        assert "birth_registration" in result.output and "Traceback" not in result.output
+    finally:
+        get_settings.cache_clear()

@@ -9,7 +9,6 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from needs_model.cli.main import app as cli
-from needs_model.scoring.bands import band_of
 from needs_model.scoring.batch import load_champions, predict
 from needs_model.scoring.snapshot import latest_snapshot
 from needs_model.settings import get_settings
@@ -27,7 +26,11 @@ def test_every_served_subject_is_scored_with_the_served_model(served, subjects):
         margin, probability = predict(model, model.matrix(frame))
         assert np.allclose(frame["probability"], probability)
         assert np.allclose(margin, model.booster.predict(model.matrix(frame), raw_score=True))
-        assert (frame["band"] == band_of(frame["probability"].to_numpy())).all()
+        # The documented thresholds (docs/api.md), not the scorer's own function.
+        expected = np.select(
+            [frame["probability"] >= 0.5, frame["probability"] >= 0.2], ["high", "medium"], "low"
+        )
+        assert (frame["band"].to_numpy() == expected).all()
         assert frame["subject_id"].is_unique
         assert frame["commune_code"].notna().all()
         assert not [c for c in frame.columns if c.startswith("audit_")]
@@ -82,3 +85,12 @@ def test_score_cli_writes_a_snapshot_and_refuses_without_models(served, tmp_path
         assert "transport_business_license: not scored" in made.output
     finally:
         get_settings.cache_clear()
+
+
+def test_bands_follow_the_documented_thresholds():
+    from needs_model.scoring.bands import band, band_of
+
+    probabilities = np.array([0.0, 0.1999, 0.2, 0.4999, 0.5, 1.0])
+    expected = ["low", "low", "medium", "medium", "high", "high"]
+    assert list(band_of(probabilities)) == expected
+    assert [band(float(p)) for p in probabilities] == expected

@@ -17,9 +17,8 @@ from needs_model.modelling.promotion import switch_current, write_bundle
 from needs_model.modelling.training import FAST, fit_service, temporal_split
 from needs_model.scoring.batch import score
 from needs_model.settings import Settings, get_settings
-from needs_model.twin.extracts import write_extracts
-from needs_model.twin.params import TwinParameters
-from needs_model.twin.simulate import SimulationSpec, run
+from needs_model.twin.province import simulate_province
+from needs_model.twin.simulate import SimulationSpec
 from needs_model.twin.world import World
 
 
@@ -42,13 +41,9 @@ def _service_state_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory
 
 
 def simulate_to(out: Path, people: int, seed: int, start: str, end: str) -> World:
-    world = run(
-        SimulationSpec(people=people, seed=seed, start=start, end=end),
-        TwinParameters(),
-        out / "truth",
-    )
-    write_extracts(world, out)
-    return world
+    """The same function `needs-model simulate` calls (extracts, truth, calibration)."""
+    spec = SimulationSpec(people=people, seed=seed, start=start, end=end)
+    return simulate_province(spec, out).world
 
 
 @pytest.fixture(scope="session")

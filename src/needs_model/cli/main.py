@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Annotated
@@ -46,14 +45,8 @@ def simulate(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
 ) -> None:
     """Simulate the digital-twin province and write its agency extracts, truth and calibration."""
-    from needs_model.twin.calibration import (
-        FULL_PROVINCE_PEOPLE,
-        calibration_table,
-        write_calibration,
-    )
-    from needs_model.twin.extracts import write_extracts
-    from needs_model.twin.params import TwinParameters
-    from needs_model.twin.simulate import SimulationSpec, run
+    from needs_model.twin.province import simulate_province
+    from needs_model.twin.simulate import SimulationSpec
 
     if out.exists() and any(out.iterdir()) and not overwrite:
         err_console.print(
@@ -66,10 +59,6 @@ def simulate(
     except ValueError as error:
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(2) from error
-    # Write into a sibling folder and rename at the end: a killed run leaves no half province.
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     started = time.perf_counter()
     try:
         with Progress(
@@ -81,26 +70,15 @@ def simulate(
             transient=True,
         ) as progress:
             task = progress.add_task(f"Simulating {people:,} people", total=None)
-            world = run(
+            province = simulate_province(
                 spec,
-                TwinParameters(),
-                staging / "truth",
+                out,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-        with console.status("Writing agency extracts"):
-            counts = write_extracts(world, staging)
     except ValueError as error:
-        shutil.rmtree(staging, ignore_errors=True)
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(2) from error
-    rows = calibration_table(world, people / FULL_PROVINCE_PEOPLE)
-    write_calibration(rows, staging / "calibration.json")
-    manifest = {"people": people, "seed": seed, "start": start, "end": end, "rows": counts}
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    (staging / "_SUCCESS").write_text("", encoding="utf-8")
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    rows, counts = province.calibration, province.rows_written
     elapsed = time.perf_counter() - started
     table = Table(title=f"Calibration ({people:,} people; published figures from FACTS.md)")
     for column in ("measure", "simulated", "published", "±", "ok"):

@@ -244,3 +244,44 @@ def test_outcomes_refuse_impossible_dates_and_invented_prediction_ids(api, subje
     assert accepted.status_code == 201, accepted.text
     for note in ("a\u0000b", "ok\u202eevil", "zero\u200bwidth"):
         assert outcome(note=note).status_code == 422
+
+
+def test_a_real_disagreement_in_the_consistency_report_flags_its_dossier_field(api, served):
+    """No injected flag: a disagreement the consistency report found between two agencies
+    shows on the dossier fields of the record it names."""
+    report = pd.read_parquet(served.snapshot / "consistency.parquet")
+    flagged_records = set(report["record_id"].dropna())
+    found = None
+    for service_id, table in api.store.services.items():
+        for subject, row in table.dossiers.items():
+            position = table.row_of[subject]
+            if table.band[position] == "low" and not table.rule_fires[position]:
+                continue  # a dossier is shown for likely needs only
+            for key, value in row.items():
+                if key.endswith(".record_id") and value in flagged_records:
+                    contact = table.contact[table.row_of[subject]]
+                    if isinstance(contact, str):
+                        found = (service_id, contact, key.removesuffix(".record_id"), value)
+                        break
+            if found:
+                break
+        if found:
+            break
+    assert found is not None, "the demo snapshot has flagged dossier records"
+    service_id, cccd, component, record_id = found
+    expected = report[report["record_id"] == record_id]
+    body = api.get(f"/v1/citizens/{cccd}/needs", who="admin").json()
+    item = next(n for n in body["needs"] if n["service_id"] == service_id)
+    dossier = {c["component"]: c for c in item["dossier"]}
+    for field in dossier[component]["fields"]:
+        types = {f["type"] for f in field["flags"] if f["record_id"] == record_id}
+        assert types >= set(expected["type"]), (field, expected)
+    # Other components carry it only on a CCCD field (flags of a person's CCCD follow it).
+    others = [c for name, c in dossier.items() if name != component]
+    assert all(
+        f["record_id"] != record_id
+        for c in others
+        for fld in c["fields"]
+        if fld["field"] != "cccd"
+        for f in fld["flags"]
+    )

@@ -153,8 +153,23 @@ def test_reason_texts_come_from_the_feature_definitions(api):
         value = np.nan if reason["value"] is None else reason["value"]
         expected = sentence(reason["feature"], value, "medical_license_renewal", "en")
         assert reason["text"] == expected
-    if any(r["feature"] == "days_to_expiry" for r in reasons):
-        assert "The practice licence expires in 21 days" in [r["text"] for r in reasons]
+    # Literal sentences (docs/features.md), not the function that makes them.
+    texts = {r["feature"]: r["text"] for r in reasons}
+    assert texts["days_to_expiry"] == "The practice licence expires in 21 days"
+    vietnamese = api.post(
+        "/v1/predictions",
+        who="auditor",
+        json={
+            "records": [
+                {
+                    "service_id": "medical_license_renewal",
+                    "features": {"days_to_expiry": 21, "rule_licence_expiring": 1},
+                }
+            ]
+        },
+    ).json()["predictions"][0]["reasons"]
+    texts_vi = {r["feature"]: r["text"] for r in vietnamese}
+    assert texts_vi["days_to_expiry"] == "Giấy phép hành nghề hết hạn sau 21 ngày"
 
 
 def _raw(api, text, who="admin"):

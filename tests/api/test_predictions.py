@@ -134,20 +134,21 @@ def test_inline_records_score_like_the_batch_for_the_same_features(api, subjects
 
 
 def test_reason_texts_come_from_the_feature_definitions(api):
-    body = api.post(
-        "/v1/predictions",
-        who="auditor",
-        json={
-            "records": [
-                {
-                    "service_id": "medical_license_renewal",
-                    "features": {"days_to_expiry": 21, "rule_licence_expiring": 1},
-                }
-            ]
-        },
-        headers={"Accept-Language": "en"},
-    ).json()
-    reasons = body["predictions"][0]["reasons"]
+    record = {
+        "service_id": "medical_license_renewal",
+        "features": {"days_to_expiry": 21, "rule_licence_expiring": 1},
+    }
+
+    def reasons_in(language: str) -> list[dict]:
+        body = api.post(
+            "/v1/predictions",
+            who="auditor",
+            json={"records": [record]},
+            headers={"Accept-Language": language},
+        ).json()
+        return body["predictions"][0]["reasons"]
+
+    reasons = reasons_in("en")
     assert reasons
     for reason in reasons:
         value = np.nan if reason["value"] is None else reason["value"]
@@ -156,19 +157,7 @@ def test_reason_texts_come_from_the_feature_definitions(api):
     # Literal sentences (docs/features.md), not the function that makes them.
     texts = {r["feature"]: r["text"] for r in reasons}
     assert texts["days_to_expiry"] == "The practice licence expires in 21 days"
-    vietnamese = api.post(
-        "/v1/predictions",
-        who="auditor",
-        json={
-            "records": [
-                {
-                    "service_id": "medical_license_renewal",
-                    "features": {"days_to_expiry": 21, "rule_licence_expiring": 1},
-                }
-            ]
-        },
-    ).json()["predictions"][0]["reasons"]
-    texts_vi = {r["feature"]: r["text"] for r in vietnamese}
+    texts_vi = {r["feature"]: r["text"] for r in reasons_in("vi")}
     assert texts_vi["days_to_expiry"] == "Giấy phép hành nghề hết hạn sau 21 ngày"
 
 

@@ -29,7 +29,6 @@ from api.security import Authenticate, BodyLimit, RateLimiter, check_every_route
 from api.startup import StartupError, open_service
 from api.store import Store
 from api.trail import Trail
-from needs_model.governance import audit
 from needs_model.settings import Settings, get_settings
 
 log = logging.getLogger("needs.api")
@@ -75,8 +74,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         yield
-        if audit.head(app.state.engine) > 0:
-            app.state.trail.checkpoints.take(app.state.engine)
+        app.state.trail.checkpoints.take_if_moved(app.state.engine)
 
     config = settings or get_settings()
     app = NeedsApp(

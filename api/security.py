@@ -137,7 +137,6 @@ def allow(*roles: Role, personal: bool = False) -> Callable[..., Awaitable[Princ
         return principal
 
     dependency.allowed_roles = roles  # type: ignore[attr-defined]
-    dependency.personal = personal  # type: ignore[attr-defined]
     return dependency
 
 

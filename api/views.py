@@ -17,7 +17,7 @@ from api.store import ServiceTable, Store
 from needs_model.catalogue.services import service
 from needs_model.governance.access import Principal, Scope
 from needs_model.scoring.bands import band
-from needs_model.scoring.explain import SENSITIVE, top_reasons
+from needs_model.scoring.explain import top_reasons
 from needs_model.scoring.prefill import DOSSIERS
 
 PREDICTION_ID = re.compile(r"pr_([0-9]{8})_([0-9A-Za-z.-]{1,16})_([0-9a-f]{24})")
@@ -76,9 +76,6 @@ def prediction_body(
     reasons = top_reasons(
         features, values, shap_row, table.service_id, lang, limit=3, with_values=with_values
     )
-    # For outreach roles a sensitive feature (health, pregnancy) shows a generic sentence and
-    # neither its value nor which way it moved the score: the direction would reveal it.
-    hidden = {r.feature for r in reasons if not with_values and r.feature in SENSITIVE}
     out: dict[str, Any] = {
         "prediction_id": pid,
         "service_id": table.service_id,
@@ -91,10 +88,9 @@ def prediction_body(
             {
                 "feature": r.feature,
                 "text": r.text,
-                "contribution": None if r.feature in hidden else round(r.contribution, 6),
-                "direction": None
-                if r.feature in hidden
-                else ("raises" if r.contribution > 0 else "lowers"),
+                # A withheld (sensitive) reason's direction would reveal its value.
+                "contribution": None if r.withheld else round(r.contribution, 6),
+                "direction": None if r.withheld else ("raises" if r.contribution > 0 else "lowers"),
                 "value": r.value,
             }
             for r in reasons

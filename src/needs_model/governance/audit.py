@@ -424,21 +424,29 @@ class Checkpointer:
 
     def after_append(self, engine: Engine, seq: int) -> Path | None:
         with self._lock:
-            if self._last_seq is None:
-                marks = load_checkpoints(self.directory)
-                self._last_seq = int(marks[-1]["seq"]) if marks else 0
-            due = seq - self._last_seq >= self.every
-            due |= seq > self._last_seq and time.monotonic() - self._last_time >= self.seconds
-            if not due:
-                return None
-            return self._take(engine)
+            last = self._last_written()
+            due = seq - last >= self.every
+            due |= seq > last and time.monotonic() - self._last_time >= self.seconds
+            return self._take(engine) if due else None
 
-    def take(self, engine: Engine) -> Path:
+    def take_if_moved(self, engine: Engine) -> Path | None:
+        """A checkpoint now, unless the head is the last one written (or the log is empty)."""
         with self._lock:
-            return self._take(engine)
+            mark = checkpoint(engine, self.signing_key)
+            if int(mark["seq"]) in (0, self._last_written()):
+                return None
+            return self._write(mark)
+
+    def _last_written(self) -> int:
+        if self._last_seq is None:  # the newest file's name holds its sequence number
+            names = sorted(self.directory.glob("checkpoint-*.json"))
+            self._last_seq = int(names[-1].stem.removeprefix("checkpoint-")) if names else 0
+        return self._last_seq
 
     def _take(self, engine: Engine) -> Path:
-        mark = checkpoint(engine, self.signing_key)
+        return self._write(checkpoint(engine, self.signing_key))
+
+    def _write(self, mark: dict[str, Any]) -> Path:
         path = write_checkpoint(self.directory, mark)
         self._last_seq, self._last_time = int(mark["seq"]), time.monotonic()
         return path

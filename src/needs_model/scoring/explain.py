@@ -283,10 +283,14 @@ def sentence(
 
 @dataclass(frozen=True)
 class Explained:
+    """One reason. `withheld`: a sensitive feature shown to a caller without values, whose
+    value and direction (which way it moved the score) must not be shown either."""
+
     feature: str
     value: float | None
     contribution: float
     text: str
+    withheld: bool = False
 
 
 def top_reasons(
@@ -304,13 +308,14 @@ def top_reasons(
     out = []
     for i in order:
         raw = float(values[i])
-        value = None if math.isnan(raw) else raw
+        withheld = not with_values and features[i] in SENSITIVE
         out.append(
             Explained(
                 features[i],
-                value if with_values or features[i] not in SENSITIVE else None,
+                None if withheld or math.isnan(raw) else raw,
                 float(shap_values[i]),
                 sentence(features[i], raw, service_id, language, with_values),
+                withheld,
             )
         )
     return out

@@ -69,7 +69,7 @@ def create_app(
                 log.warning("no scored snapshot in %s: run needs-model score", config.scores_dir)
         app.state.trail.engine = app.state.engine
         # The snapshot is hundreds of thousands of long-lived objects; a full garbage
-        # collection walking them stalled requests for ~90 ms on the demo province (more on
+        # collection walking them took 114 ms on the demo province (bench/probe_stalls.py; more on
         # the full one). They live as long as the process: take them out of the collector.
         gc.collect()
         gc.freeze()

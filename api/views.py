@@ -1,5 +1,5 @@
 """What the routes answer with: predictions with reasons, citizens and their subjects within a
-scope, dossiers, cursors, and the checks they share (scope, quota, served models, ids)."""
+scope, dossiers, cursors, and the checks they share (scope, served models, prediction ids)."""
 
 from __future__ import annotations
 

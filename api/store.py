@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from needs_model.catalogue.dossiers import DOSSIERS
 from needs_model.catalogue.rules import TRIGGERS
 from needs_model.modelling.promotion import verify_bundle
 from needs_model.modelling.training import ServiceModel
 from needs_model.scoring.explain import contributions
-from needs_model.scoring.prefill import DOSSIERS
 
 
 class StoreError(RuntimeError):

@@ -14,11 +14,11 @@ import numpy as np
 
 from api.errors import ApiError, not_found
 from api.store import ServiceTable, Store
+from needs_model.catalogue.dossiers import DOSSIERS
 from needs_model.catalogue.services import service
 from needs_model.governance.access import Principal, Scope
 from needs_model.scoring.bands import band
 from needs_model.scoring.explain import top_reasons
-from needs_model.scoring.prefill import DOSSIERS
 
 PREDICTION_ID = re.compile(r"pr_([0-9]{8})_([0-9A-Za-z.-]{1,16})_([0-9a-f]{24})")
 

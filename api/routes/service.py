@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from api.deps import AnyRole, StoreDep
 from api.schemas import API_VERSION, Health, ServicesResponse
 from api.store import Store
+from needs_model.catalogue.dossiers import DOSSIERS
 from needs_model.catalogue.features import features_for
 from needs_model.catalogue.services import SERVICES
-from needs_model.scoring.prefill import DOSSIERS
 
 router = APIRouter(tags=["service"])
 

@@ -150,9 +150,40 @@ SERVICE_SOURCES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# The licence a service's `days_to_expiry` refers to, named the way the holder knows it.
-LICENCE_NAMES = {
-    "medical_license_renewal": ("Giấy phép hành nghề", "The practice licence"),
-    "tour_guide_card_renewal": ("Thẻ hướng dẫn viên", "Tour-guide card"),
-    "veterinary_certificate_renewal": ("Chứng chỉ hành nghề thú y", "The veterinary certificate"),
+
+@dataclass(frozen=True)
+class Licence:
+    """The licence a renewal service is about: where the agency keeps it, the column holding
+    its number, the dated legal parameter giving its validity (`catalogue.legal`), and its
+    name the way the holder knows it (for `days_to_expiry` reasons and dossiers)."""
+
+    table: str
+    number_column: str
+    validity_parameter: str
+    name_vi: str
+    name_en: str
+
+
+LICENCES: dict[str, Licence] = {
+    "medical_license_renewal": Licence(
+        "licensing/medical_licenses",
+        "license_no",
+        "medical_license_validity_years",
+        "Giấy phép hành nghề",
+        "The practice licence",
+    ),
+    "tour_guide_card_renewal": Licence(
+        "tourism/guide_cards",
+        "card_no",
+        "tour_guide_card_validity_years",
+        "Thẻ hướng dẫn viên",
+        "Tour-guide card",
+    ),
+    "veterinary_certificate_renewal": Licence(
+        "agriculture/vet_certificates",
+        "certificate_no",
+        "veterinary_certificate_validity_years",
+        "Chứng chỉ hành nghề thú y",
+        "The veterinary certificate",
+    ),
 }

@@ -18,7 +18,7 @@ import pandas as pd
 from needs_model.catalogue import rules
 from needs_model.catalogue.features import AUDIT_COLUMNS, features_for
 from needs_model.catalogue.legal import legal_value
-from needs_model.catalogue.services import service
+from needs_model.catalogue.services import LICENCES, service
 from needs_model.extracts.sources import read_after
 from needs_model.linking.profiles import Profiles
 
@@ -26,16 +26,6 @@ SUBJECT_KEY = {
     "person": "subject_cccd",
     "household": "subject_household_id",
     "business": "subject_business_id",
-}
-LICENCE_TABLES = {
-    "medical_license_renewal": "licensing/medical_licenses",
-    "tour_guide_card_renewal": "tourism/guide_cards",
-    "veterinary_certificate_renewal": "agriculture/vet_certificates",
-}
-LICENCE_VALIDITY = {
-    "medical_license_renewal": "medical_license_validity_years",
-    "tour_guide_card_renewal": "tour_guide_card_validity_years",
-    "veterinary_certificate_renewal": "veterinary_certificate_validity_years",
 }
 
 
@@ -166,7 +156,7 @@ def school_admission(p: Profiles) -> pd.DataFrame:
 def licences_in_force(p: Profiles, service_id: str) -> pd.DataFrame:
     """Each holder's latest issue or renewal, unless a lapse came after it (the features
     and the dossier's licence read the same rows)."""
-    rows = p.records[LICENCE_TABLES[service_id]].dropna(subset=["linked_cccd"])
+    rows = p.records[LICENCES[service_id].table].dropna(subset=["linked_cccd"])
     status_rows = rows[rows["event"].isin(["issued", "renewed", "lapsed"])]
     latest = status_rows.sort_values(["event_date", "recorded_at"]).groupby("linked_cccd").tail(1)
     return latest[latest["event"] != "lapsed"]
@@ -174,7 +164,7 @@ def licences_in_force(p: Profiles, service_id: str) -> pd.DataFrame:
 
 def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
     as_of = pd.Timestamp(p.as_of)
-    rows = p.records[LICENCE_TABLES[service_id]].dropna(subset=["linked_cccd"])
+    rows = p.records[LICENCES[service_id].table].dropna(subset=["linked_cccd"])
     latest = licences_in_force(p, service_id)
     people = residents(p).set_index("cccd")
     holders = latest[latest["linked_cccd"].isin(people.index)].drop(columns=["household_id"])
@@ -199,7 +189,7 @@ def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
         )
         hours = holders["linked_cccd"].map(last["cme_hours"]).astype(float)
         covered = _months(holders["linked_cccd"].map(last["event_date"]) - holders["issue_date"])
-        validity = legal_value(LICENCE_VALIDITY[service_id], p.as_of) * 12
+        validity = legal_value(LICENCES[service_id].validity_parameter, p.as_of) * 12
         holders["cme_hours_last_report"] = hours
         holders["cme_hours_projected_at_expiry"] = (hours / covered.where(covered > 0)) * validity
     if service_id == "tour_guide_card_renewal":
@@ -314,7 +304,7 @@ BUILDERS: dict[str, Callable[[Profiles], pd.DataFrame]] = {
     "school_admission": school_admission,
     "poor_household_confirmation": poor_household_confirmation,
     "transport_business_license": transport_business_license,
-    **{s: _licence_builder(s) for s in LICENCE_TABLES},
+    **{s: _licence_builder(s) for s in LICENCES},
 }
 
 

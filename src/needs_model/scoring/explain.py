@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from needs_model.catalogue.features import FEATURES, Feature
-from needs_model.catalogue.services import LICENCE_NAMES
+from needs_model.catalogue.services import LICENCES
 from needs_model.modelling.training import ServiceModel
 
 Language = str  # "vi" or "en"
@@ -275,8 +275,8 @@ def sentence(
         label = entry.description_vi if language == "vi" else entry.description_en
         topic = label.split(": ", 1)[-1]  # "Rule: badge expiring" -> "badge expiring"
         return f"{reason.render(value)[index]}: {topic}"
-    if feature == "days_to_expiry" and service_id in LICENCE_NAMES:
-        vi, en = LICENCE_NAMES[service_id]
+    if feature == "days_to_expiry" and service_id in LICENCES:
+        vi, en = LICENCES[service_id].name_vi, LICENCES[service_id].name_en
         return _days_until(vi, en)(value)[index]
     return reason.render(value)[index]
 

@@ -1,149 +1,60 @@
 """Pre-filled dossiers: every document component the state already holds (once-only).
 
 For each likely subject the batch scorer writes one wide row per service: for every
-component of `DOSSIERS[service]`, its fields (`<component>.<field>`), the record it came
-from (`<component>.record_id`) and when that record was written (`<component>.recorded_at`).
-The API turns a row into components and attaches the consistency-report flags raised on
-the record or the person, so an official sees which prefilled value to double-check.
+component of the service's dossier (declared in `catalogue.dossiers`), its fields
+(`<component>.<field>`), the record it came from (`<component>.record_id`) and when that
+record was written (`<component>.recorded_at`). The API turns a row into components and
+attaches the consistency-report flags raised on the record or the person, so an official
+sees which prefilled value to double-check.
 
-A component no agency holds (e.g. the father of a child: no register links him) is listed
-with no value and says who supplies it, so the dossier is honest about what is missing.
+A component no agency holds (e.g. the father of a child: no register links him) has no
+reader and is listed with no value, saying who supplies it, so the dossier is honest about
+what is missing. Each reader below fills one kind of record for any service that declares it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
 
-from needs_model.features.build import (
-    LICENCE_TABLES,
-    licences_in_force,
-    residents,
-    unregistered_births,
-)
+from needs_model.catalogue.dossiers import DOSSIERS, Component
+from needs_model.catalogue.services import LICENCES
+from needs_model.features.build import licences_in_force, residents, unregistered_births
 from needs_model.linking.profiles import Profiles
+
+__all__ = ["DOSSIERS", "READERS", "Component", "build_dossiers"]
 
 
 @dataclass(frozen=True)
-class Component:
-    name: str
-    source: str  # agency/table, or "citizen" when no agency holds it
-    label_vi: str
-    label_en: str
-    fields: tuple[str, ...]
+class Context:
+    """What every reader may use: the profiles, the service, the 2025 commune names."""
+
+    profiles: Profiles
+    service_id: str
+    commune_names: pd.Series
 
 
-IDENTITY = ("full_name", "cccd", "birth_date")
-RESIDENCE = Component(
-    "residence",
-    "registry/households",
-    "Nơi cư trú",
-    "Residence",
-    ("household_id", "commune_code", "commune_name"),
-)
-
-DOSSIERS: dict[str, tuple[Component, ...]] = {
-    "birth_registration": (
-        Component("mother", "registry/people", "Người mẹ", "Mother", IDENTITY),
-        Component(
-            "birth_certificate",
-            "health/births",
-            "Giấy chứng sinh",
-            "Facility birth certificate",
-            ("birth_certificate_no", "child_birth_date", "child_sex"),
-        ),
-        Component("father", "citizen", "Người cha", "Father", ("full_name", "cccd")),
-        RESIDENCE,
-    ),
-    "school_admission": (
-        Component("child", "registry/people", "Trẻ", "Child", (*IDENTITY, "sex")),
-        Component(
-            "birth_registration",
-            "services/transactions",
-            "Đăng ký khai sinh",
-            "Birth registration",
-            ("registered_on", "mother_cccd", "mother_full_name"),
-        ),
-        RESIDENCE,
-    ),
-    **{
-        service_id: (
-            Component("holder", "registry/people", "Người hành nghề", "Holder", IDENTITY),
-            Component(
-                "licence",
-                table,
-                "Giấy phép hiện hành",
-                "Licence in force",
-                ("number", "issue_date", "expiry_date"),
-            ),
-            RESIDENCE,
-        )
-        for service_id, table in LICENCE_TABLES.items()
-    },
-    "poor_household_confirmation": (
-        Component("contact", "registry/people", "Người liên hệ", "Contact", IDENTITY),
-        Component(
-            "household",
-            "registry/households",
-            "Hộ gia đình",
-            "Household",
-            ("household_id", "area_type", "members"),
-        ),
-        Component(
-            "last_review",
-            "welfare/household_surveys",
-            "Kỳ rà soát gần nhất",
-            "Last review",
-            ("survey_year", "per_capita_income_vnd", "deprivation_count", "review_result"),
-        ),
-        RESIDENCE,
-    ),
-    "transport_business_license": (
-        Component("owner", "registry/people", "Chủ doanh nghiệp", "Owner", IDENTITY),
-        Component(
-            "business",
-            "transport/businesses",
-            "Doanh nghiệp vận tải",
-            "Transport business",
-            ("business_id", "licensed_on"),
-        ),
-        Component(
-            "next_badge",
-            "transport/vehicle_badges",
-            "Phù hiệu sắp hết hạn",
-            "Next badge to expire",
-            ("badge_no", "plate_no", "vehicle_type", "expiry_date"),
-        ),
-        RESIDENCE,
-    ),
-}
-LICENCE_NUMBER = {
-    "licensing/medical_licenses": "license_no",
-    "tourism/guide_cards": "card_no",
-    "agriculture/vet_certificates": "certificate_no",
-}
-
-
-def _identity(p: Profiles, cccds: pd.Series, component: str) -> pd.DataFrame:
-    people = p.people.set_index("cccd")
+def _identity(c: Context, cccds: pd.Series, component: Component) -> pd.DataFrame:
+    people = c.profiles.people.set_index("cccd")
     out = pd.DataFrame(index=cccds.index)
     for name in ("full_name", "birth_date", "sex"):
-        out[f"{component}.{name}"] = cccds.map(people[name])
-    out[f"{component}.cccd"] = cccds
-    out[f"{component}.record_id"] = cccds.map(people["record_id"])
-    out[f"{component}.recorded_at"] = cccds.map(people["recorded_at"])
+        out[name] = cccds.map(people[name])
+    out["cccd"] = cccds
+    out["record_id"] = cccds.map(people["record_id"])
+    out["recorded_at"] = cccds.map(people["recorded_at"])
     return out
 
 
-def _residence(p: Profiles, household_ids: pd.Series, commune_names: pd.Series) -> pd.DataFrame:
-    book = p.households.set_index("household_id")
+def _residence(c: Context, household_ids: pd.Series, component: Component) -> pd.DataFrame:
+    book = c.profiles.households.set_index("household_id")
     out = pd.DataFrame(index=household_ids.index)
-    out["residence.household_id"] = household_ids
-    out["residence.commune_code"] = household_ids.map(book["commune_key"])
-    out["residence.commune_name"] = out["residence.commune_code"].map(commune_names)
-    out["residence.record_id"] = household_ids.map(book["record_id"])
-    out["residence.recorded_at"] = household_ids.map(book["recorded_at"])
+    out["household_id"] = household_ids
+    out["commune_code"] = household_ids.map(book["commune_key"])
+    out["commune_name"] = out["commune_code"].map(c.commune_names)
+    out["record_id"] = household_ids.map(book["record_id"])
+    out["recorded_at"] = household_ids.map(book["recorded_at"])
     return out
 
 
@@ -151,8 +62,8 @@ def _latest_by(frame: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
     return frame.sort_values(order).groupby(key).tail(1).set_index(key)
 
 
-def _birth_certificate(p: Profiles, mothers: pd.Series) -> pd.DataFrame:
-    births = unregistered_births(p)
+def _facility_birth(c: Context, mothers: pd.Series, component: Component) -> pd.DataFrame:
+    births = unregistered_births(c.profiles)
     latest = _latest_by(births, "linked_cccd", ["child_birth_date", "recorded_at"])
     out = pd.DataFrame(index=mothers.index)
     for name in (
@@ -162,32 +73,33 @@ def _birth_certificate(p: Profiles, mothers: pd.Series) -> pd.DataFrame:
         "record_id",
         "recorded_at",
     ):
-        out[f"birth_certificate.{name}"] = mothers.map(latest[name])
+        out[name] = mothers.map(latest[name])
     return out
 
 
-def _birth_registration_of_child(p: Profiles, children: pd.Series) -> pd.DataFrame:
-    tx = p.transactions[p.transactions["service_id"] == "birth_registration"].dropna(
+def _registration_of_child(c: Context, children: pd.Series, component: Component) -> pd.DataFrame:
+    p = c.profiles
+    tx = p.transactions[p.transactions["service_id"] == component.of_service].dropna(
         subset=["child_cccd"]
     )
     by_child = _latest_by(tx, "child_cccd", ["delivered_on"])
     people = p.people.set_index("cccd")
     out = pd.DataFrame(index=children.index)
-    out["birth_registration.registered_on"] = children.map(by_child["delivered_on"])
+    out["registered_on"] = children.map(by_child["delivered_on"])
     mother = children.map(by_child["subject_cccd"])
-    out["birth_registration.mother_cccd"] = mother
-    out["birth_registration.mother_full_name"] = mother.map(people["full_name"])
-    out["birth_registration.record_id"] = children.map(by_child["transaction_id"])
-    out["birth_registration.recorded_at"] = children.map(by_child["recorded_at"])
+    out["mother_cccd"] = mother
+    out["mother_full_name"] = mother.map(people["full_name"])
+    out["record_id"] = children.map(by_child["transaction_id"])
+    out["recorded_at"] = children.map(by_child["recorded_at"])
     return out
 
 
-def _licence(p: Profiles, service_id: str, holders: pd.Series) -> pd.DataFrame:
-    latest = licences_in_force(p, service_id).set_index("linked_cccd")
+def _licence_in_force(c: Context, holders: pd.Series, component: Component) -> pd.DataFrame:
+    latest = licences_in_force(c.profiles, c.service_id).set_index("linked_cccd")
     out = pd.DataFrame(index=holders.index)
-    out["licence.number"] = holders.map(latest[LICENCE_NUMBER[LICENCE_TABLES[service_id]]])
+    out["number"] = holders.map(latest[LICENCES[c.service_id].number_column])
     for name in ("issue_date", "expiry_date", "record_id", "recorded_at"):
-        out[f"licence.{name}"] = holders.map(latest[name])
+        out[name] = holders.map(latest[name])
     return out
 
 
@@ -207,16 +119,22 @@ def business_owners(p: Profiles) -> pd.Series:
     return _latest_by(rows, "business_id", ["event_date", "recorded_at"])["linked_cccd"]
 
 
-def _household(p: Profiles, household_ids: pd.Series) -> pd.DataFrame:
+def _household(c: Context, household_ids: pd.Series, component: Component) -> pd.DataFrame:
+    p = c.profiles
     book = p.households.set_index("household_id")
     size = residents(p).groupby("household_id").size()
-    surveys = _latest_by(p.surveys, "household_id", ["survey_year", "recorded_at"])
     out = pd.DataFrame(index=household_ids.index)
-    out["household.household_id"] = household_ids
-    out["household.area_type"] = household_ids.map(book["area_type"])
-    out["household.members"] = household_ids.map(size)
-    out["household.record_id"] = household_ids.map(book["record_id"])
-    out["household.recorded_at"] = household_ids.map(book["recorded_at"])
+    out["household_id"] = household_ids
+    out["area_type"] = household_ids.map(book["area_type"])
+    out["members"] = household_ids.map(size)
+    out["record_id"] = household_ids.map(book["record_id"])
+    out["recorded_at"] = household_ids.map(book["recorded_at"])
+    return out
+
+
+def _last_review(c: Context, household_ids: pd.Series, component: Component) -> pd.DataFrame:
+    surveys = _latest_by(c.profiles.surveys, "household_id", ["survey_year", "recorded_at"])
+    out = pd.DataFrame(index=household_ids.index)
     for name in (
         "survey_year",
         "per_capita_income_vnd",
@@ -225,50 +143,71 @@ def _household(p: Profiles, household_ids: pd.Series) -> pd.DataFrame:
         "record_id",
         "recorded_at",
     ):
-        out[f"last_review.{name}"] = household_ids.map(surveys[name])
+        out[name] = household_ids.map(surveys[name])
     return out
 
 
-def _business(p: Profiles, business_ids: pd.Series) -> pd.DataFrame:
-    as_of = pd.Timestamp(p.as_of)
-    rows = p.records["transport/businesses"]
+def _business(c: Context, business_ids: pd.Series, component: Component) -> pd.DataFrame:
+    rows = c.profiles.records["transport/businesses"]
     licensed = rows[rows["event"] == "licensed"].sort_values("event_date")
     first = licensed.groupby("business_id").head(1).set_index("business_id")
-    badges = p.badges.sort_values(["issue_date", "recorded_at"]).groupby("plate_no").tail(1)
+    out = pd.DataFrame(index=business_ids.index)
+    out["business_id"] = business_ids
+    out["licensed_on"] = business_ids.map(first["event_date"])
+    out["record_id"] = business_ids.map(first["record_id"])
+    out["recorded_at"] = business_ids.map(first["recorded_at"])
+    return out
+
+
+def _next_badge(c: Context, business_ids: pd.Series, component: Component) -> pd.DataFrame:
+    as_of = pd.Timestamp(c.profiles.as_of)
+    badges = c.profiles.badges.sort_values(["issue_date", "recorded_at"])
+    badges = badges.groupby("plate_no").tail(1)
     in_force = badges[(badges["issue_date"] <= as_of) & (badges["expiry_date"] >= as_of)]
     nearest = (
         in_force.sort_values(["expiry_date", "badge_no"]).groupby("business_id").head(1)
     ).set_index("business_id")
     out = pd.DataFrame(index=business_ids.index)
-    out["business.business_id"] = business_ids
-    out["business.licensed_on"] = business_ids.map(first["event_date"])
-    out["business.record_id"] = business_ids.map(first["record_id"])
-    out["business.recorded_at"] = business_ids.map(first["recorded_at"])
     for name in ("badge_no", "plate_no", "vehicle_type", "expiry_date", "record_id", "recorded_at"):
-        out[f"next_badge.{name}"] = business_ids.map(nearest[name])
+        out[name] = business_ids.map(nearest[name])
     return out
+
+
+# A reader returns the component's fields (and `record_id`, `recorded_at`) for the subjects'
+# keys; `build_dossiers` prefixes them with the component's name.
+Reader = Callable[[Context, pd.Series, Component], pd.DataFrame]
+# One reader per kind of record; `catalogue.dossiers` names them.
+READERS: dict[str, Reader] = {
+    "identity": _identity,
+    "residence": _residence,
+    "facility_birth": _facility_birth,
+    "registration_of_child": _registration_of_child,
+    "licence_in_force": _licence_in_force,
+    "household": _household,
+    "last_review": _last_review,
+    "business": _business,
+    "next_badge": _next_badge,
+}
 
 
 def build_dossiers(
     p: Profiles, service_id: str, subjects: pd.DataFrame, commune_names: pd.Series
 ) -> pd.DataFrame:
-    """One wide row per subject (`subjects` has subject_id, contact_cccd, household_id)."""
-    subject = subjects["subject_id"]
-    contact = subjects["contact_cccd"]
-    parts: list[pd.DataFrame] = [subjects[["subject_id"]]]
-    if service_id == "birth_registration":
-        parts += [_identity(p, contact, "mother"), _birth_certificate(p, contact)]
-    elif service_id == "school_admission":
-        parts += [_identity(p, contact, "child"), _birth_registration_of_child(p, contact)]
-    elif service_id in LICENCE_TABLES:
-        parts += [_identity(p, contact, "holder"), _licence(p, service_id, contact)]
-    elif service_id == "poor_household_confirmation":
-        parts += [_identity(p, contact, "contact"), _household(p, subject)]
-    elif service_id == "transport_business_license":
-        parts += [_identity(p, contact, "owner"), _business(p, subject)]
-    else:
+    """One wide row per subject (`subjects` has subject_id, contact_cccd, household_id): the
+    columns of every component the service's dossier declares, in its order."""
+    if service_id not in DOSSIERS:
         raise KeyError(f"no dossier is declared for {service_id!r}")
-    parts.append(_residence(p, subjects["household_id"], commune_names))
+    keys: dict[str, pd.Series] = {
+        "contact": subjects["contact_cccd"],
+        "subject": subjects["subject_id"],
+        "household": subjects["household_id"],
+    }
+    context = Context(p, service_id, commune_names)
+    parts: list[pd.DataFrame] = [subjects[["subject_id"]]]
+    for component in DOSSIERS[service_id]:
+        if component.reader is not None:
+            part = READERS[component.reader](context, keys[component.key], component)
+            parts.append(part.add_prefix(f"{component.name}."))
     out = pd.concat(parts, axis=1)
     for column in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):

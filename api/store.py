@@ -8,7 +8,6 @@ touches pandas.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from needs_model.catalogue.rules import TRIGGERS
 from needs_model.modelling.promotion import verify_bundle
 from needs_model.modelling.training import ServiceModel
 from needs_model.scoring.explain import contributions
+from needs_model.scoring.snapshot import ScoredSnapshot
 
 
 class StoreError(RuntimeError):
@@ -130,19 +130,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _load_service(folder: Path, models_dir: Path, service_id: str, version: str) -> ServiceTable:
+def _load_service(
+    snapshot: ScoredSnapshot, models_dir: Path, service_id: str, version: str
+) -> ServiceTable:
     bundle = models_dir / service_id / version
     verify_bundle(bundle)
     model = ServiceModel.load(bundle, service_id)
-    frame = pd.read_parquet(folder / "subjects" / f"{service_id}.parquet")
+    frame = snapshot.read("subjects", service_id)
     matrix = np.ascontiguousarray(model.matrix(frame))
     probability = frame["probability"].to_numpy(dtype=np.float64)
     subject_ids = frame["subject_id"].astype(str).to_numpy()
     order = np.lexsort((subject_ids, -probability))
-    shap = pd.read_parquet(folder / "contributions" / f"{service_id}.parquet")
+    shap = snapshot.read("contributions", service_id)
     values = shap.drop(columns=["subject_id"]).to_numpy(dtype=np.float64)
     shap_rows = dict(zip(shap["subject_id"].astype(str), values, strict=True))
-    dossier_frame = pd.read_parquet(folder / "dossiers" / f"{service_id}.parquet")
+    dossier_frame = snapshot.read("dossiers", service_id)
     dossiers = {
         str(record["subject_id"]): {k: _clean(v) for k, v in record.items()}
         for record in dossier_frame.to_dict("records")
@@ -167,11 +169,11 @@ def _load_service(folder: Path, models_dir: Path, service_id: str, version: str)
     )
 
 
-def load_store(snapshot: Path, models_dir: Path) -> Store:
-    manifest_path = snapshot / "manifest.json"
-    if not (snapshot / "_SUCCESS").exists() or not manifest_path.exists():
-        raise StoreError(f"{snapshot} is not a complete scored snapshot (run needs-model score)")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+def load_store(folder: Path, models_dir: Path) -> Store:
+    snapshot = ScoredSnapshot(folder)
+    if not snapshot.complete:
+        raise StoreError(f"{folder} is not a complete scored snapshot (run needs-model score)")
+    manifest = snapshot.manifest()
     services = {
         service_id: _load_service(snapshot, models_dir, service_id, version)
         for service_id, version in manifest["models"].items()
@@ -179,26 +181,26 @@ def load_store(snapshot: Path, models_dir: Path) -> Store:
     for service_id in services:
         if service_id not in DOSSIERS:
             raise StoreError(f"no dossier is declared for {service_id}")
-    people_frame = pd.read_parquet(snapshot / "people.parquet")
+    people_frame = snapshot.read("people")
     people_frame["birth_date"] = people_frame["birth_date"].dt.strftime("%Y-%m-%d")
     people = People(people_frame)
-    index = pd.read_parquet(snapshot / "index.parquet")
+    index = snapshot.read("index")
     by_cccd: dict[str, list[tuple[str, str]]] = {}
     for cccd, service_id, subject_id in index[["cccd", "service_id", "subject_id"]].itertuples(
         index=False
     ):
         by_cccd.setdefault(str(cccd), []).append((str(service_id), str(subject_id)))
-    consistency = pd.read_parquet(snapshot / "consistency.parquet")
-    communes = pd.read_parquet(snapshot / "communes.parquet")
+    consistency = snapshot.read("consistency")
+    communes = snapshot.read("communes")
     return Store(
-        folder=snapshot,
+        folder=folder,
         manifest=manifest,
         services=services,
         people=people,
         by_cccd=by_cccd,
         flags_by_record=_records(consistency, "record_id"),
         flags_by_cccd=_records(consistency, "cccd"),
-        forecast=pd.read_parquet(snapshot / "forecast.parquet"),
+        forecast=snapshot.read("forecast"),
         communes=communes,
         commune_codes=set(communes["commune_code"].astype(str)),
         district_codes=set(communes["district_code"].astype(str)),

@@ -53,7 +53,7 @@ from mlflow.exceptions import MlflowException
 
 from needs_model.modelling import tracking
 from needs_model.modelling.training import ServiceModel
-from needs_model.scoring.snapshot import latest_snapshot
+from needs_model.scoring.snapshot import ScoredSnapshot, latest_snapshot
 from needs_model.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +67,7 @@ Body = bytes
 
 def feature_rows(snapshot: Path, service_id: str, features: list[str], count: int) -> pd.DataFrame:
     """`count` real subjects of a service (a fixed sample), features in model order."""
-    frame = pd.read_parquet(snapshot / "subjects" / f"{service_id}.parquet")
+    frame = ScoredSnapshot(snapshot).read("subjects", service_id)
     sample = frame.sample(n=min(count, len(frame)), random_state=0)
     return sample[["subject_id", *features, "probability"]].reset_index(drop=True)
 
@@ -79,7 +79,7 @@ def as_record(service_id: str, row: pd.Series, features: list[str]) -> dict[str,
 
 def busiest_citizens(snapshot: Path, served: list[str], count: int) -> pd.Series:
     """Services per citizen for the `count` citizens with the most served services."""
-    index = pd.read_parquet(snapshot / "index.parquet")
+    index = ScoredSnapshot(snapshot).read("index")
     index = index[index["service_id"].isin(served)]
     per_citizen = index.groupby("cccd")["service_id"].nunique()
     return per_citizen.sort_values(ascending=False, kind="stable").head(count)
@@ -353,7 +353,7 @@ def main() -> None:
     snapshot = latest_snapshot(ROOT / settings.scores_dir)
     if snapshot is None:
         raise SystemExit(f"no scored snapshot under {settings.scores_dir}: run needs-model score")
-    manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
+    manifest = ScoredSnapshot(snapshot).manifest()
     served = list(manifest["models"])
     if args.service not in served:
         raise SystemExit(f"{args.service} is not served; served: {', '.join(served)}")

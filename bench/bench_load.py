@@ -71,7 +71,7 @@ from bench_api import (
 from needs_model.governance import audit
 from needs_model.governance.access import Scope, create_key
 from needs_model.governance.db import audit_log, make_engine, reading
-from needs_model.scoring.snapshot import latest_snapshot
+from needs_model.scoring.snapshot import ScoredSnapshot, latest_snapshot
 from needs_model.settings import Settings
 
 try:
@@ -158,14 +158,13 @@ def build_calls(
     snapshot: Path, url: str, keys: dict[str, str], count: int, seed: int
 ) -> dict[str, list[Call]]:
     """`count` requests of each kind, from real citizens and (service, commune) pairs."""
-    served = sorted(json.loads((snapshot / "manifest.json").read_text())["models"])
+    scored = ScoredSnapshot(snapshot)
+    served = sorted(scored.manifest()["models"])
     subjects = pd.concat(
-        pd.read_parquet(
-            snapshot / "subjects" / f"{s}.parquet", columns=["contact_cccd", "commune_code"]
-        ).assign(service_id=s)
+        scored.read("subjects", s, ["contact_cccd", "commune_code"]).assign(service_id=s)
         for s in served
     )
-    people = set(pd.read_parquet(snapshot / "people.parquet", columns=["cccd"])["cccd"])
+    people = set(scored.read("people", columns=["cccd"])["cccd"])
     contacts = pd.Series(sorted(set(subjects["contact_cccd"].dropna()) & people))
     cccds = contacts.sample(n=min(count, len(contacts)), random_state=seed).tolist()
     pairs = subjects.dropna(subset=["commune_code"])[["service_id", "commune_code"]]
@@ -683,7 +682,7 @@ def main() -> None:
     snapshot = latest_snapshot(args.scores)
     if snapshot is None:
         raise SystemExit(f"no scored snapshot under {args.scores}: run needs-model score")
-    manifest = json.loads((snapshot / "manifest.json").read_text(encoding="utf-8"))
+    manifest = ScoredSnapshot(snapshot).manifest()
     province = json.loads((args.raw / "manifest.json").read_text(encoding="utf-8"))
     if (ROOT / manifest["raw"]).resolve() != args.raw.resolve():
         print(f"warning: {snapshot} was scored from {manifest['raw']}", file=sys.stderr)

@@ -31,6 +31,7 @@ from needs_model.features.build import build_features
 from needs_model.features.snapshots import data_end
 from needs_model.linking.profiles import build_profiles
 from needs_model.scoring.batch import load_champions, predict
+from needs_model.scoring.snapshot import ScoredSnapshot
 
 
 def whole_command(raw: Path, models: Path, repeats: int) -> list[dict[str, float]]:
@@ -47,7 +48,7 @@ def whole_command(raw: Path, models: Path, repeats: int) -> list[dict[str, float
             )
             seconds = time.perf_counter() - started
             (snapshot,) = [p for p in Path(tmp).iterdir() if not p.name.startswith(".")]
-            manifest = json.loads((snapshot / "manifest.json").read_text())
+            manifest = ScoredSnapshot(snapshot).manifest()
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
         runs.append(
             {"seconds": round(seconds, 2), "peak_gib_so_far": round(peak, 2)}

@@ -16,6 +16,7 @@ from needs_model.features.snapshots import build_snapshots, load_service, month_
 from needs_model.modelling.promotion import switch_current, write_bundle
 from needs_model.modelling.training import FAST, fit_service, temporal_split
 from needs_model.scoring.batch import score
+from needs_model.scoring.snapshot import ScoredSnapshot
 from needs_model.settings import Settings, get_settings
 from needs_model.twin.province import simulate_province
 from needs_model.twin.simulate import SimulationSpec
@@ -125,4 +126,5 @@ def served(province, snapshots, tmp_path_factory) -> Served:
 
 @pytest.fixture(scope="session")
 def subjects(served) -> dict[str, pd.DataFrame]:
-    return {s: pd.read_parquet(served.snapshot / "subjects" / f"{s}.parquet") for s in SERVED}
+    snapshot = ScoredSnapshot(served.snapshot)
+    return {s: snapshot.read("subjects", s) for s in SERVED}

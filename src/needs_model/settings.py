@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEEDS_", env_file=".env", extra="ignore")
 
+    # The pipeline's folders (data/README.md): extracts, link reviews, feature snapshots.
+    raw_dir: Path = Path("data/raw")
+    linked_dir: Path = Path("data/linked")
+    features_dir: Path = Path("data/features")
     mlflow_tracking_uri: str = "sqlite:///mlflow/mlflow.db"
     mlflow_artifact_root: Path = Path("mlflow/artifacts")
     models_dir: Path = Path("models")

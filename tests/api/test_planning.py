@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from needs_model.scoring.batch import interval, poisson_binomial
+from needs_model.scoring.snapshot import ScoredSnapshot
 
 
 def test_needs_lists_each_service_and_prefills_likely_dossiers(api, subjects, served):
@@ -249,7 +250,7 @@ def test_outcomes_refuse_impossible_dates_and_invented_prediction_ids(api, subje
 def test_a_real_disagreement_in_the_consistency_report_flags_its_dossier_field(api, served):
     """No injected flag: a disagreement the consistency report found between two agencies
     shows on the dossier fields of the record it names."""
-    report = pd.read_parquet(served.snapshot / "consistency.parquet")
+    report = ScoredSnapshot(served.snapshot).read("consistency")
     flagged_records = set(report["record_id"].dropna())
     found = None
     for service_id, table in api.store.services.items():

@@ -16,6 +16,7 @@ import pytest
 
 from api.security import api_routes, is_public
 from needs_model.governance.access import ROLES, Scope, create_key
+from needs_model.scoring.snapshot import ScoredSnapshot
 
 CCCD_SHAPE = re.compile(r"[0-9]{12}")
 SERVICE = "birth_registration"
@@ -290,7 +291,7 @@ def test_subjects_without_a_recorded_commune_are_served_to_the_province_only(ser
 
     snapshot = tmp_path / served.snapshot.name
     shutil.copytree(served.snapshot, snapshot)
-    path = snapshot / "subjects" / f"{SERVICE}.parquet"
+    path = ScoredSnapshot(snapshot).path("subjects", SERVICE)
     frame = pd.read_parquet(path)
     top = frame["probability"].idxmax()
     lost = str(frame.loc[top, "subject_id"])

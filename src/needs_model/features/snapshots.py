@@ -1,8 +1,13 @@
-"""Monthly snapshots of features and labels on disk, and reading them back per service."""
+"""Monthly snapshots of features and labels on disk, and reading them back per service.
+
+The one module that names their files: `<features_dir>/<service>/<as_of>.parquet`, each
+written to a temporary name and renamed (a killed run leaves no half-written snapshot).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,6 +32,14 @@ def data_end(raw: Path) -> dt.date:
     return (delivered["delivered_on"].max() + pd.offsets.MonthEnd(0)).date()
 
 
+def snapshot_file(features_dir: Path, service_id: str, as_of: dt.date) -> Path:
+    return features_dir / service_id / f"{as_of.isoformat()}.parquet"
+
+
+def read_snapshot(features_dir: Path, service_id: str, as_of: dt.date) -> pd.DataFrame:
+    return pd.read_parquet(snapshot_file(features_dir, service_id, as_of))
+
+
 def build_snapshots(
     raw: Path,
     as_ofs: list[dt.date],
@@ -39,9 +52,11 @@ def build_snapshots(
         profiles = build_profiles(raw, as_of)
         for service_id in SERVICE_IDS:
             frame = attach_labels(build_features(profiles, service_id), raw, service_id, as_of, end)
-            folder = out / service_id
-            folder.mkdir(parents=True, exist_ok=True)
-            frame.to_parquet(folder / f"{as_of.isoformat()}.parquet", index=False)
+            target = snapshot_file(out, service_id, as_of)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            frame.to_parquet(partial, index=False)
+            os.replace(partial, target)
         if progress is not None:
             progress(i + 1, len(as_ofs))
 

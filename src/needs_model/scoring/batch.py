@@ -1,6 +1,7 @@
 """Batch scoring: every eligible subject, every service, with the served (champion) models.
 
-`score` writes one scored snapshot, `<out>/<as_of>/`, in one atomic rename:
+`score` writes one scored snapshot, `<out>/<as_of>/`, in one atomic rename (its layout is
+`scoring.snapshot`'s):
 
 - `subjects/<service>.parquet`: subject, contact CCCD, household, 2025 commune, legacy
   district, the model's features, margin, calibrated probability, band, whether the legal
@@ -20,9 +21,6 @@ A score never denies a service: bands order outreach, nothing else.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +41,7 @@ from needs_model.reference.geography import quang_nam_communes
 from needs_model.scoring.bands import BANDS, LOW, band_of
 from needs_model.scoring.explain import contributions
 from needs_model.scoring.prefill import build_dossiers, business_owners, household_contacts
+from needs_model.scoring.snapshot import publish, start_snapshot
 
 FORECAST_LEVEL = 0.90
 
@@ -204,10 +203,7 @@ def score(
     profiles = build_profiles(raw, as_of)
     contacts = {"household": household_contacts(profiles), "business": business_owners(profiles)}
     names = communes_2025()["commune_name"]
-    partial = out / f".partial-{as_of.isoformat()}-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    for folder in ("subjects", "contributions", "dossiers"):
-        (partial / folder).mkdir(parents=True)
+    partial = start_snapshot(out, as_of)
     timings: dict[str, float] = {}
     scored: dict[str, pd.DataFrame] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -243,10 +239,10 @@ def score(
             shap_values, columns=[*(f"shap_{f}" for f in model.features), "shap_bias"]
         )
         shap.insert(0, "subject_id", selected["subject_id"].to_numpy())
-        shap.to_parquet(partial / "contributions" / f"{service_id}.parquet", index=False)
+        partial.write(shap, "contributions", service_id)
         dossiers = build_dossiers(profiles, service_id, selected.reset_index(drop=True), names)
-        dossiers.to_parquet(partial / "dossiers" / f"{service_id}.parquet", index=False)
-        frame.to_parquet(partial / "subjects" / f"{service_id}.parquet", index=False)
+        partial.write(dossiers, "dossiers", service_id)
+        partial.write(frame, "subjects", service_id)
         scored[service_id] = frame
         counts[service_id] = {
             "subjects": len(frame),
@@ -262,26 +258,22 @@ def score(
         ],
         ignore_index=True,
     ).rename(columns={"contact_cccd": "cccd"})
-    index.sort_values(["cccd", "service_id"]).to_parquet(partial / "index.parquet", index=False)
+    partial.write(index.sort_values(["cccd", "service_id"]), "index")
     people = profiles.people[
         ["cccd", "full_name", "birth_date", "sex", "household_id", "status"]
     ].copy()
     book = profiles.households.set_index("household_id")
     people["commune_code"] = people["household_id"].map(book["commune_key"]).astype("string")
     people["district_code"] = people["commune_code"].map(communes_2025()["district_code"])
-    people.to_parquet(partial / "people.parquet", index=False)
+    partial.write(people, "people")
     assert profiles.links is not None
     tick = time.perf_counter()
-    consistency_report(profiles.links, raw, as_of).to_parquet(
-        partial / "consistency.parquet", index=False
-    )
+    partial.write(consistency_report(profiles.links, raw, as_of), "consistency")
     timings["consistency"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    forecast_table(scored, as_of).to_parquet(partial / "forecast.parquet", index=False)
+    partial.write(forecast_table(scored, as_of), "forecast")
     timings["forecast"] = time.perf_counter() - tick
-    communes_2025().reset_index(names="commune_code").to_parquet(
-        partial / "communes.parquet", index=False
-    )
+    partial.write(communes_2025().reset_index(names="commune_code"), "communes")
     manifest = {
         "as_of": as_of.isoformat(),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -296,14 +288,5 @@ def score(
         "seconds": {k: round(v, 3) for k, v in timings.items()}
         | {"total": round(time.perf_counter() - started, 3)},
     }
-    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    (partial / "_SUCCESS").touch()
-    final = out / as_of.isoformat()
-    if final.exists():
-        retired = out / f".retired-{as_of.isoformat()}-{os.getpid()}"
-        os.replace(final, retired)
-        os.replace(partial, final)
-        shutil.rmtree(retired)
-    else:
-        os.replace(partial, final)
-    return final
+    partial.write_manifest(manifest)
+    return publish(partial, out, as_of).folder

@@ -1,0 +1,54 @@
+"""What every command shares: the consoles, and reading arguments into the package's types
+(a clear error naming the argument, exit 2, never a traceback)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `message` as an error; the caller raises the returned Exit."""
+    err_console.print(f"[red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def as_of_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        err_console.print(f"[red]error:[/] --as-of {text!r} is not a date YYYY-MM-DD")
+        raise typer.Exit(2) from error
+
+
+def check_raw(raw: Path) -> None:
+    """Stop with the contract's file-level problems (never a traceback)."""
+    from needs_model.extracts import contract
+    from needs_model.extracts.validate import schema_problems
+
+    problems = [p for t in contract.TABLES for p in schema_problems(raw, t)]
+    if problems:
+        err_console.print(f"[red]{raw} does not follow the data contract:[/]")
+        for problem in problems:
+            err_console.print(f"  - {problem}")
+        raise typer.Exit(1)
+
+
+def known_services(names: list[str] | None) -> list[str]:
+    from needs_model.catalogue.services import SERVICE_IDS
+
+    chosen = names or list(SERVICE_IDS)
+    unknown = [n for n in chosen if n not in SERVICE_IDS]
+    if unknown:
+        err_console.print(
+            f"[red]error:[/] unknown service(s) {', '.join(unknown)}; "
+            f"known: {', '.join(SERVICE_IDS)}"
+        )
+        raise typer.Exit(2)
+    return chosen

@@ -1,0 +1,126 @@
+"""The models' commands: train, promote, rollback (MLflow runs, the registry, served bundles)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from needs_model.cli.common import console, err_console, known_services
+
+
+def train_command(
+    features: Annotated[
+        Path | None,
+        typer.Option(help="Feature snapshots (default NEEDS_FEATURES_DIR, data/features)."),
+    ] = None,
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Service(s); default all.")
+    ] = None,
+    raw: Annotated[
+        Path | None,
+        typer.Option(
+            help="Extracts, for the run's manifest and, when they come from the twin, the "
+            "oracle (default NEEDS_RAW_DIR, data/raw; skipped if absent)."
+        ),
+    ] = None,
+    fast: Annotated[bool, typer.Option(help="Small grid and fewer rounds (tests, demos).")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train, calibrate and evaluate one model per service; log to MLflow as `challenger`."""
+    from dataclasses import replace
+
+    from needs_model.modelling.training import FAST, FULL
+    from needs_model.modelling.workflow import train_services
+    from needs_model.settings import get_settings
+
+    chosen = known_services(services)
+    config = replace(FAST if fast else FULL, seed=seed)
+    settings = get_settings()
+    features = features or settings.features_dir
+    raw = raw or settings.raw_dir
+    started = time.perf_counter()
+    try:
+        with console.status("Training") as status:
+            results = train_services(
+                features,
+                chosen,
+                config,
+                settings,
+                raw if raw.exists() else None,
+                lambda s: status.update(f"Training {s}"),
+            )
+    except (FileNotFoundError, ValueError) as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    table = Table(title="Test-window evaluation (model / rule / logistic / oracle AUC)")
+    for column in ("service", "version", "AUC", "rule", "logistic", "oracle", "PR-AUC", "ECE"):
+        table.add_column(column, justify="left" if column == "service" else "right")
+    for r in results:
+        res = r.evaluation.results
+        table.add_row(
+            r.service_id,
+            r.version,
+            f"{res['model']['auc']:.3f}",
+            f"{res['rule']['auc']:.3f}",
+            f"{res['logistic']['auc']:.3f}",
+            f"{res['oracle']['auc']:.3f}" if "oracle" in res else "-",
+            f"{res['model']['pr_auc']:.3f}",
+            f"{res['model']['ece']:.4f}",
+        )
+    console.print(table)
+    console.print(
+        f"Trained {len(results)} services in {time.perf_counter() - started:.1f} s; "
+        f"runs in {settings.mlflow_tracking_uri}, reports in {settings.reports_dir}/."
+    )
+
+
+def promote_command(
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Service(s); default all.")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 3 if any promotion is refused.")] = False,
+) -> None:
+    """Move `champion` to the newest `challenger` when it passes the gate; serve its bundle."""
+    from needs_model.modelling.workflow import promote_service
+    from needs_model.settings import get_settings
+
+    settings = get_settings()
+    refused = False
+    for service_id in known_services(services):
+        result = promote_service(service_id, settings)
+        if result.promoted:
+            console.print(f"[green]{service_id}[/]: {result.message}")
+        elif result.failures:
+            refused = True
+            console.print(f"[yellow]{service_id}[/]: not promoted (version {result.version}):")
+            for failure in result.failures:
+                console.print(f"    - {failure}")
+        else:
+            console.print(f"{service_id}: {result.message}")
+    if refused and strict:
+        raise typer.Exit(3)
+
+
+def rollback_command(
+    service: Annotated[str, typer.Option(help="Service to roll back.")],
+) -> None:
+    """Serve the previously served version again (and move `champion` back to it)."""
+    from needs_model.modelling.workflow import rollback_service
+    from needs_model.settings import get_settings
+
+    (service_id,) = known_services([service])
+    result = rollback_service(service_id, get_settings())
+    if not result.promoted:
+        err_console.print(f"[red]error:[/] {service_id}: {'; '.join(result.failures)}")
+        raise typer.Exit(1)
+    console.print(f"{service_id}: {result.message}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)
+    app.command("promote")(promote_command)
+    app.command("rollback")(rollback_command)

@@ -31,11 +31,24 @@ def test_licence_window_and_grace():
     ]
 
 
-def test_poverty_line_is_dated():
+def test_poverty_line_is_dated_and_seen_only_once_announced():
     urban = pd.Series([False, True])
-    assert rules.income_line_vnd(urban, dt.date(2025, 12, 1)).tolist() == [1_500_000, 2_000_000]
-    # The 2027-2030 standard raises the line: the same income can fall below it.
-    assert rules.income_line_vnd(urban, dt.date(2027, 12, 1)).tolist() == [2_200_000, 2_800_000]
+    known = dt.date(2026, 6, 30)
+    assert rules.income_line_vnd(urban, dt.date(2025, 12, 1), known).tolist() == [
+        1_500_000,
+        2_000_000,
+    ]
+    # The 2027-2030 standard (FACTS.md) raises the line: the same income can fall below it.
+    assert rules.income_line_vnd(urban, dt.date(2027, 12, 1), known).tolist() == [
+        2_200_000,
+        2_800_000,
+    ]
+    # Before its announcement, the line of the 2027 review is taken to be the current one.
+    before = dt.date(2025, 6, 30)
+    assert rules.income_line_vnd(urban, dt.date(2027, 12, 1), before).tolist() == [
+        1_500_000,
+        2_000_000,
+    ]
 
 
 def test_birth_due_counts_due_dates_and_unregistered_births():

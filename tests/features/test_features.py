@@ -2,6 +2,7 @@
 
 import datetime as dt
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -138,3 +139,38 @@ def test_rule_features_carry_signal(features):
 def test_committed_feature_docs_are_generated():
     committed = Path(__file__).parents[2] / "docs" / "features.md"
     assert committed.read_text(encoding="utf-8") == render_markdown()
+
+
+def test_a_legal_change_announced_after_the_as_of_date_moves_no_feature(province, monkeypatch):
+    """A new poverty line for the December 2025 review, announced on 2025-09-15: features on
+    2025-06-30 must not see it; features on 2025-09-30 must."""
+    from needs_model.catalogue import legal
+
+    _, raw = province
+    early, late = dt.date(2025, 6, 30), dt.date(2025, 9, 30)
+    before = {
+        d: build_features(build_profiles(raw, d), "poor_household_confirmation")
+        for d in (early, late)
+    }
+    changed = []
+    for p in legal.LEGAL_PARAMETERS:
+        if p.name.startswith("poverty_income_line_") and p.is_valid_on(dt.date(2025, 12, 1)):
+            old = replace(p, valid_to=dt.date(2025, 11, 1))
+            new = replace(
+                p,
+                value=p.value * 1.5,
+                valid_from=dt.date(2025, 11, 1),
+                announced_on=dt.date(2025, 9, 15),
+            )
+            changed += [old, new]
+        else:
+            changed.append(p)
+    monkeypatch.setattr(legal, "LEGAL_PARAMETERS", tuple(changed))
+    after = {
+        d: build_features(build_profiles(raw, d), "poor_household_confirmation")
+        for d in (early, late)
+    }
+    pd.testing.assert_frame_equal(before[early], after[early])
+    ratio = "last_income_to_line_ratio"
+    moved = before[late][ratio].dropna() / after[late][ratio].dropna()
+    assert np.allclose(moved, 1.5)

@@ -98,9 +98,7 @@ def test_fairness_groups_are_reported_and_small_ones_flagged(trained):
 
 def test_registry_model_loads_and_matches_the_bundle(trained, settings, snapshots):
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
-    result = promote_service(
-        "poor_household_confirmation", settings, Gate(max_ece=1.0, max_group_gap=1.0)
-    )
+    result = promote_service("poor_household_confirmation", settings, Gate())
     assert result.promoted, result.failures
     loaded = mlflow.pyfunc.load_model("models:/needs-poor_household_confirmation@champion")
     frame = load_service(snapshots, "poor_household_confirmation").head(500)
@@ -159,10 +157,8 @@ def test_promotion_gate_refuses_a_worse_challenger_and_says_why(
     province, snapshots, settings, trained
 ):
     _, raw = province
-    first = promote_service(
-        "medical_license_renewal", settings, Gate(max_ece=1.0, max_group_gap=1.0)
-    )
-    assert first.promoted
+    first = promote_service("medical_license_renewal", settings, Gate())
+    assert first.promoted, first.failures
     # A challenger trained on shuffled labels must not replace the champion.
     broken = snapshots.parent / "broken_features"
     (broken / "medical_license_renewal").mkdir(parents=True, exist_ok=True)
@@ -172,9 +168,7 @@ def test_promotion_gate_refuses_a_worse_challenger_and_says_why(
         frame["label"] = rng.permutation(frame["label"].to_numpy())
         frame.to_parquet(broken / "medical_license_renewal" / path.name, index=False)
     train_services(broken, ["medical_license_renewal"], FAST, settings, raw)
-    refused = promote_service(
-        "medical_license_renewal", settings, Gate(max_ece=1.0, max_group_gap=1.0)
-    )
+    refused = promote_service("medical_license_renewal", settings, Gate())
     assert not refused.promoted
     assert any(f.startswith("champion: AUC") for f in refused.failures), refused.failures
     assert current_version(settings.models_dir, "medical_license_renewal") == first.version

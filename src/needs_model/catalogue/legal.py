@@ -24,9 +24,17 @@ class LegalParameter:
     valid_to: dt.date | None
     source: str
     certainty: Certainty
+    # When the value became public; None: not before it took effect. A stage computing a
+    # value for a later date (e.g. the poverty line at the next review) sees an entry only
+    # once it is announced (`legal_parameter(..., known_on=as_of)`).
+    announced_on: dt.date | None = None
 
     def is_valid_on(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+    @property
+    def known_from(self) -> dt.date:
+        return self.announced_on or self.valid_from
 
 
 _EPOCH = dt.date(1900, 1, 1)
@@ -175,8 +183,10 @@ LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
         "VND per person per month",
         dt.date(2027, 1, 1),
         None,
-        "Reported 2027-2030 standard",
+        "National multidimensional poverty standard 2026-2030 (FACTS.md: huengaynay.vn); the "
+        "announcement date is an assumption [U]: reported by the end of 2025",
         "uncertain",
+        announced_on=dt.date(2025, 12, 31),
     ),
     LegalParameter(
         "poverty_income_line_urban_vnd",
@@ -184,8 +194,10 @@ LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
         "VND per person per month",
         dt.date(2027, 1, 1),
         None,
-        "Reported 2027-2030 standard",
+        "National multidimensional poverty standard 2026-2030 (FACTS.md: huengaynay.vn); the "
+        "announcement date is an assumption [U]: reported by the end of 2025",
         "uncertain",
+        announced_on=dt.date(2025, 12, 31),
     ),
     LegalParameter(
         "licence_renewal_window_days",
@@ -231,14 +243,23 @@ class UnknownLegalParameterError(LookupError):
     """No entry of that name is valid on the requested date."""
 
 
-def legal_parameter(name: str, on: dt.date) -> LegalParameter:
-    """The entry of `name` in force on day `on`."""
+def legal_parameter(name: str, on: dt.date, known_on: dt.date | None = None) -> LegalParameter:
+    """The entry of `name` in force on day `on`; with `known_on`, as it could be known that
+    day: an entry announced later is not seen, and the one in force on `known_on` is taken
+    to continue (what a planner would assume)."""
+    entry = _in_force(name, on)
+    if known_on is None or entry.known_from <= known_on:
+        return entry
+    return _in_force(name, known_on)
+
+
+def _in_force(name: str, on: dt.date) -> LegalParameter:
     for parameter in LEGAL_PARAMETERS:
         if parameter.name == name and parameter.is_valid_on(on):
             return parameter
     raise UnknownLegalParameterError(f"no legal parameter {name!r} is in force on {on}")
 
 
-def legal_value(name: str, on: dt.date) -> float:
-    """The value of `name` in force on day `on`."""
-    return legal_parameter(name, on).value
+def legal_value(name: str, on: dt.date, known_on: dt.date | None = None) -> float:
+    """The value of `name` in force on day `on` (as known on `known_on`, if given)."""
+    return legal_parameter(name, on, known_on).value

@@ -123,9 +123,10 @@ def licence_expiring(days_to_expiry: pd.Series, as_of: dt.date) -> pd.Series:
     return days_to_expiry.between(-grace, window).fillna(False).astype(bool)
 
 
-def income_line_vnd(is_urban: pd.Series, on: dt.date) -> pd.Series:
-    rural = legal_parameter("poverty_income_line_rural_vnd", on).value
-    urban = legal_parameter("poverty_income_line_urban_vnd", on).value
+def income_line_vnd(is_urban: pd.Series, on: dt.date, known_on: dt.date) -> pd.Series:
+    """The income line that will apply on `on`, as announced by `known_on`."""
+    rural = legal_parameter("poverty_income_line_rural_vnd", on, known_on).value
+    urban = legal_parameter("poverty_income_line_urban_vnd", on, known_on).value
     return pd.Series(np.where(is_urban.to_numpy(dtype=bool), urban, rural), index=is_urban.index)
 
 

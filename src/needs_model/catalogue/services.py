@@ -22,6 +22,12 @@ class Service:
     name_vi: str
     name_en: str
     legal_basis: str
+    # The planners' capacity, for evaluation: the share of each commune's subjects at risk
+    # its staff contact from one monthly list, top first. Set at about 1.5-2 times the
+    # service's share of subjects who need it within the horizon (on the demo twin: births
+    # 0.95 %, grade 1 27 %, licences 2.6-3.4 %, poverty 8.2 %, transport 11 %), so a
+    # perfect list could reach most of them and the ranking decides who is reached.
+    outreach_share: float
 
 
 SERVICES: tuple[Service, ...] = (
@@ -34,6 +40,7 @@ SERVICES: tuple[Service, ...] = (
         "Đăng ký khai sinh",
         "Birth registration",
         "Law on Civil Status 2014, art. 15",
+        0.02,
     ),
     Service(
         "school_admission",
@@ -44,6 +51,7 @@ SERVICES: tuple[Service, ...] = (
         "Tuyển sinh lớp 1",
         "Grade-1 admission",
         "Education Law 2019, art. 28",
+        0.30,
     ),
     Service(
         "medical_license_renewal",
@@ -54,6 +62,7 @@ SERVICES: tuple[Service, ...] = (
         "Gia hạn giấy phép hành nghề khám bệnh, chữa bệnh",
         "Medical practice licence renewal",
         "Law 15/2023/QH15, art. 27",
+        0.05,
     ),
     Service(
         "tour_guide_card_renewal",
@@ -64,6 +73,7 @@ SERVICES: tuple[Service, ...] = (
         "Cấp đổi thẻ hướng dẫn viên du lịch",
         "Tour-guide card renewal",
         "Law on Tourism 2017, art. 58",
+        0.05,
     ),
     Service(
         "poor_household_confirmation",
@@ -74,6 +84,7 @@ SERVICES: tuple[Service, ...] = (
         "Xác nhận hộ nghèo, hộ cận nghèo",
         "Poor / near-poor household confirmation",
         "Decree 07/2021/ND-CP",
+        0.1,
     ),
     Service(
         "veterinary_certificate_renewal",
@@ -84,6 +95,7 @@ SERVICES: tuple[Service, ...] = (
         "Gia hạn chứng chỉ hành nghề thú y",
         "Veterinary practice certificate renewal",
         "Law on Veterinary Medicine 2015, art. 109",
+        0.05,
     ),
     Service(
         "transport_business_license",
@@ -94,6 +106,7 @@ SERVICES: tuple[Service, ...] = (
         "Cấp giấy phép kinh doanh vận tải, phù hiệu xe",
         "Transport licence / vehicle badge",
         "Decree 10/2020/ND-CP, replaced by Decree 158/2024/ND-CP from 2025",
+        0.15,
     ),
 )
 

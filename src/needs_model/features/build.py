@@ -215,7 +215,8 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
     result = hid.map(last["review_result"])
     households["last_review_poor"] = result.eq("poor").astype(int)
     households["last_review_near_poor"] = result.eq("near_poor").astype(int)
-    line = rules.income_line_vnd(households["is_urban"], dt.date(review_year, 12, 1))
+    # The line of the next review, as announced by the as-of date (never a later decree).
+    line = rules.income_line_vnd(households["is_urban"], dt.date(review_year, 12, 1), p.as_of)
     income = hid.map(last["per_capita_income_vnd"]).astype(float)
     households["last_income_to_line_ratio"] = income / line
     households["income_change_ratio"] = income / hid.map(previous["per_capita_income_vnd"]).astype(
@@ -309,13 +310,17 @@ BUILDERS: dict[str, Callable[[Profiles], pd.DataFrame]] = {
 
 
 def build_features(p: Profiles, service_id: str) -> pd.DataFrame:
-    """subject_id, household_id, as_of, the service's features, audit columns."""
+    """subject_id, household_id, commune_code (2025 unit of the household, for planning and
+    evaluation by commune; never a model input), as_of, the service's features, audit
+    columns."""
     frame = BUILDERS[service_id](p)
     columns = ["subject_id", "household_id", *features_for(service_id), *AUDIT_COLUMNS]
     out = frame.reindex(columns=columns)
     for name in features_for(service_id):
         out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
-    out.insert(2, "as_of", pd.Timestamp(p.as_of))
+    book = p.households.set_index("household_id")["commune_key"]
+    out.insert(2, "commune_code", out["household_id"].map(book).astype("string"))
+    out.insert(3, "as_of", pd.Timestamp(p.as_of))
     return out.sort_values("subject_id", kind="stable").reset_index(drop=True)
 
 

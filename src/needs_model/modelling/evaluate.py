@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 from needs_model.catalogue.features import features_for
 from needs_model.catalogue.rules import TRIGGERS
+from needs_model.catalogue.services import service
 from needs_model.modelling import metrics
 from needs_model.modelling.training import ServiceModel, Split
 
@@ -107,6 +109,37 @@ def fairness(
     return rows
 
 
+def planning(
+    test: pd.DataFrame, y: np.ndarray, scores: dict[str, np.ndarray], service_id: str
+) -> dict[str, Any]:
+    """What a planner can act on, for every scorer: the metrics on the rule-eligible rows
+    (the legal trigger fires: the window), precision and recall when each commune's
+    monthly list is contacted up to the service's capacity, the capture ratio (model
+    recall at capacity / oracle recall at capacity) and calibration in the top 1 % and
+    0.1 % of the model's scores."""
+    share = service(service_id).outreach_share
+    eligible = test[TRIGGERS[service_id].name].fillna(0).to_numpy() == 1
+    lists = (
+        test["as_of"].astype(str) + "/" + test["commune_code"].astype(str).fillna("unknown")
+    ).to_numpy()
+    at_capacity = {
+        name: metrics.at_capacity_per_group(y, p, lists, share) for name, p in scores.items()
+    }
+    capture = None
+    if "oracle" in at_capacity and at_capacity["oracle"]["recall"] > 0:
+        capture = at_capacity["model"]["recall"] / at_capacity["oracle"]["recall"]
+    return {
+        "outreach_share": share,
+        "eligible_rows": int(eligible.sum()),
+        "eligible_positives": int(y[eligible].sum()),
+        "positives_outside_eligible": int(y[~eligible].sum()),
+        "eligible": {name: metrics.summary(y[eligible], p[eligible]) for name, p in scores.items()},
+        "at_capacity": at_capacity,
+        "capture_ratio": capture,
+        "tail": metrics.tail_reliability(y, scores["model"]),
+    }
+
+
 @dataclass
 class Evaluation:
     service_id: str
@@ -115,6 +148,9 @@ class Evaluation:
     calibration_curve: list[dict[str, float]]
     fairness: list[dict[str, object]]
     oracle_coverage: float | None
+    planning: dict[str, Any]
+    # The baselines' scores on the test rows (logged with them, for the promotion gate).
+    baseline_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def model(self) -> dict[str, float]:
@@ -128,6 +164,7 @@ class Evaluation:
             "calibration_curve": self.calibration_curve,
             "fairness": self.fairness,
             "oracle_coverage": self.oracle_coverage,
+            "planning": self.planning,
         }
 
 
@@ -137,24 +174,69 @@ def evaluate(
     test = split.test
     y = test["label"].to_numpy(dtype=float)
     p = model.predict(test)
-    results = {
-        "model": metrics.summary(y, p),
-        "rule": metrics.summary(y, rule_baseline(split, model.service_id)(test)),
-        "logistic": metrics.summary(y, logistic_baseline(split, model.service_id, seed)(test)),
+    scores = {
+        "model": p,
+        "rule": rule_baseline(split, model.service_id)(test),
+        "logistic": logistic_baseline(split, model.service_id, seed)(test),
     }
     coverage = None
     if oracle is not None:
         truth = oracle(test).to_numpy(dtype=float)
         coverage = float(np.isfinite(truth).mean())
-        results["oracle"] = metrics.summary(y, np.nan_to_num(truth))
+        scores["oracle"] = np.nan_to_num(truth)
     return Evaluation(
         model.service_id,
         split.windows,
-        results,
+        {name: metrics.summary(y, s) for name, s in scores.items()},
         metrics.calibration_curve(y, p),
         fairness(test, y, p, seed),
         coverage,
+        planning(test, y, scores, model.service_id),
+        {f"baseline_{name}": scores[name] for name in ("rule", "logistic")},
     )
+
+
+def planning_lines(plan: dict[str, Any]) -> list[str]:
+    """The planning section of a service's report (Markdown)."""
+    share = plan["outreach_share"]
+    lines = [
+        "",
+        f"## For planners: eligible rows and capacity ({share:.0%} of each commune's monthly list)",
+        "",
+        f"{plan['eligible_rows']:,} rows are eligible (the legal trigger fires) with "
+        f"{plan['eligible_positives']:,} positives; {plan['positives_outside_eligible']:,} "
+        "positives fall outside them.",
+        "",
+        "| scorer | AUC (eligible) | PR-AUC (eligible) | ECE (eligible) | precision at capacity "
+        "| recall at capacity |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, m in plan["eligible"].items():
+        c = plan["at_capacity"][name]
+        lines.append(
+            f"| {name} | {m['auc']:.4f} | {m['pr_auc']:.4f} | {m['ece']:.4f} | "
+            f"{c['precision']:.3f} | {c['recall']:.3f} |"
+        )
+    if plan["capture_ratio"] is not None:
+        lines += [
+            "",
+            f"Capture ratio (model recall / oracle recall at capacity): "
+            f"{plan['capture_ratio']:.3f}.",
+        ]
+    lines += [
+        "",
+        "Calibration in the tail (the model's highest scores):",
+        "",
+        "| top | rows | mean predicted | highest predicted | observed (95 % interval) |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for t in plan["tail"]:
+        lines.append(
+            f"| {t['share']:.1%} | {int(t['n']):,} | {t['predicted']:.4f} | "
+            f"{t['max_predicted']:.6f} | {t['observed']:.4f} "
+            f"({t['observed_low']:.4f}-{t['observed_high']:.4f}) |"
+        )
+    return lines
 
 
 def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
@@ -181,6 +263,7 @@ def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
             f"| {name} | {m['auc']:.4f} | {m['pr_auc']:.4f} | {m['brier']:.5f} | "
             f"{m['ece']:.4f} | {m['precision_at_5pct']:.3f} | {m['recall_at_5pct']:.3f} |"
         )
+    lines += planning_lines(evaluation.planning)
     lines += [
         "",
         "## Fairness (test window)",

@@ -61,6 +61,65 @@ def at_capacity(y: np.ndarray, p: np.ndarray, share: float) -> dict[str, float]:
     }
 
 
+def at_capacity_per_group(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray, share: float
+) -> dict[str, float]:
+    """Precision and recall when each group (a commune's monthly list) contacts its top
+    ceil(share x its size) subjects, highest score first (ties: the order given)."""
+    if len(y) == 0:
+        return {"contacted": 0.0, "hits": 0.0, "positives": 0.0}
+    order = np.lexsort((np.arange(len(p)), -p, groups))
+    sorted_groups = groups[order]
+    starts = np.r_[0, np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1]
+    sizes = np.diff(np.r_[starts, len(order)])
+    rank = np.arange(len(order)) - np.repeat(starts, sizes)
+    quota = np.repeat(np.ceil(share * sizes), sizes)
+    chosen = order[rank < quota]
+    hits, positives = float(y[chosen].sum()), float(y.sum())
+    return {
+        "contacted": float(len(chosen)),
+        "hits": hits,
+        "positives": positives,
+        "precision": hits / len(chosen) if len(chosen) else float("nan"),
+        "recall": hits / positives if positives else float("nan"),
+    }
+
+
+def wilson_interval(successes: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return (float("nan"), float("nan"))
+    rate = successes / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(centre - half), float(centre + half))
+
+
+def tail_reliability(
+    y: np.ndarray, p: np.ndarray, shares: tuple[float, ...] = (0.01, 0.001)
+) -> list[dict[str, float]]:
+    """Mean prediction against the observed rate (with its 95 % interval) among the top
+    `share` of scores: calibration where planners look first, which deciles hide."""
+    out = []
+    order = np.argsort(-p, kind="stable")
+    for share in shares:
+        k = max(int(np.ceil(share * len(p))), 1) if len(p) else 0
+        top = order[:k]
+        low, high = wilson_interval(float(y[top].sum()), float(k))
+        out.append(
+            {
+                "share": share,
+                "n": float(k),
+                "predicted": float(p[top].mean()) if k else float("nan"),
+                "observed": float(y[top].mean()) if k else float("nan"),
+                "observed_low": low,
+                "observed_high": high,
+                "max_predicted": float(p[top].max()) if k else float("nan"),
+            }
+        )
+    return out
+
+
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     out = {
         "rows": float(len(y)),

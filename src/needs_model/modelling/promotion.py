@@ -41,6 +41,10 @@ class Gate:
     brier_tolerance: float = 0.001
     max_ece: float = 0.02  # or the ECE a perfectly calibrated model shows at this size
     max_group_gap: float = 0.02  # |predicted - observed| in a judged group, when significant
+    # The challenger may not rank worse than a baseline (the rule's rate, the logistic
+    # regression) on the test window: refused when the 95 % interval of the paired
+    # bootstrap AUC difference lies wholly below zero.
+    baseline_draws: int = 200
 
 
 def ece_noise_floor(p: np.ndarray, seed: int = 0, draws: int = 200) -> float:
@@ -51,6 +55,34 @@ def ece_noise_floor(p: np.ndarray, seed: int = 0, draws: int = 200) -> float:
         for _ in range(draws)
     ]
     return float(np.percentile(values, 95))
+
+
+BASELINES = {"baseline_rule": "the rule's rate", "baseline_logistic": "the logistic regression"}
+
+
+def baseline_failures(
+    test: pd.DataFrame, y: np.ndarray, challenger_p: np.ndarray, gate: Gate
+) -> list[str]:
+    """The baselines the challenger ranks significantly worse than (runs logged before the
+    baselines' scores were kept with the test rows are not compared)."""
+    if not 0 < y.sum() < len(y):
+        return []
+    rng = np.random.default_rng(0)
+    draws = [rng.integers(0, len(y), len(y)) for _ in range(gate.baseline_draws)]
+    mine = np.array(metrics.bootstrap_auc(y, challenger_p, draws))
+    failures = []
+    for column, name in BASELINES.items():
+        if column not in test:
+            continue
+        baseline = test[column].to_numpy(dtype=float)
+        difference = mine - np.array(metrics.bootstrap_auc(y, baseline, draws))
+        low, high = np.nanpercentile(difference, [2.5, 97.5])
+        if high < 0:
+            failures.append(
+                f"baseline: AUC {metrics.auc(y, challenger_p):.4f} below {name}'s "
+                f"{metrics.auc(y, baseline):.4f} (difference 95% CI {low:+.4f}..{high:+.4f})"
+            )
+    return failures
 
 
 def gate_failures(
@@ -77,6 +109,7 @@ def gate_failures(
                 f"fairness: {group['attribute']}={group['group']} calibration gap "
                 f"{gap:+.4f} (95% CI {ci[0]:+.4f}..{ci[1]:+.4f})"
             )
+    failures += baseline_failures(test, y, challenger_p, gate)
     if champion_p is not None:
         new_auc, old_auc = metrics.auc(y, challenger_p), metrics.auc(y, champion_p)
         if new_auc < old_auc - gate.auc_tolerance:

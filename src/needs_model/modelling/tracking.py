@@ -116,6 +116,16 @@ def log_training(
             mlflow.log_metrics(
                 {f"{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
             )
+        for scorer, values in evaluation.planning["eligible"].items():
+            mlflow.log_metrics(
+                {f"eligible.{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
+            )
+        for scorer, values in evaluation.planning["at_capacity"].items():
+            mlflow.log_metrics(
+                {f"capacity.{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
+            )
+        if evaluation.planning["capture_ratio"] is not None:
+            mlflow.log_metric("capture_ratio", float(evaluation.planning["capture_ratio"]))
         for path in write_report(evaluation, reports_dir / model.service_id):
             mlflow.log_artifact(str(path), "evaluation")
         gains = model.booster.feature_importance("gain")
@@ -128,7 +138,7 @@ def log_training(
             model.params["service_id"] = model.service_id
             model.save(bundle)
             test_rows = Path(tmp) / "test_rows.parquet"
-            split.test.to_parquet(test_rows, index=False)
+            split.test.assign(**evaluation.baseline_scores).to_parquet(test_rows, index=False)
             mlflow.log_artifact(str(test_rows), "data")
             with warnings.catch_warnings():
                 # No input example on purpose: the explicit signature is the contract, and an

@@ -79,14 +79,19 @@ def write_summary(results: list[TrainResult], reports_dir: Path) -> None:
     lines = [
         "# Evaluation summary (test windows)",
         "",
-        "| service | scorer | AUC | PR-AUC | Brier | ECE | recall@5% |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| service | scorer | AUC | PR-AUC | Brier | ECE | AUC (eligible) | recall at capacity "
+        "| capture ratio |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        plan = r.evaluation.planning
         for scorer, m in r.evaluation.results.items():
+            capture = plan["capture_ratio"] if scorer == "model" else None
             lines.append(
                 f"| {r.service_id} | {scorer} | {m['auc']:.4f} | {m['pr_auc']:.4f} | "
-                f"{m['brier']:.5f} | {m['ece']:.4f} | {m['recall_at_5pct']:.3f} |"
+                f"{m['brier']:.5f} | {m['ece']:.4f} | {plan['eligible'][scorer]['auc']:.4f} | "
+                f"{plan['at_capacity'][scorer]['recall']:.3f} | "
+                f"{'' if capture is None else f'{capture:.3f}'} |"
             )
     reports_dir.mkdir(parents=True, exist_ok=True)
     (reports_dir / "evaluation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -162,8 +162,6 @@ def _subjects(
         out["contact_cccd"] = out["subject_id"].map(contacts["household"])
     else:
         out["contact_cccd"] = out["subject_id"].map(contacts["business"])
-    book = p.households.set_index("household_id")
-    out["commune_code"] = out["household_id"].map(book["commune_key"]).astype("string")
     out["district_code"] = out["commune_code"].map(communes_2025()["district_code"])
     return out
 

@@ -1,0 +1,78 @@
+"""The promotion gate with its real thresholds (`Gate()`): each refusal is exercised, and a
+sound challenger passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from needs_model.modelling.evaluate import fairness
+from needs_model.modelling.promotion import Gate, gate_failures
+
+N = 20_000
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Test rows with audit columns, a true probability and outcomes drawn from it."""
+    rng = np.random.default_rng(0)
+    truth = rng.beta(1.0, 9.0, N)  # mean 0.1
+    frame = pd.DataFrame(
+        {
+            "audit_sex": rng.choice(["F", "M"], N),
+            "audit_ethnicity": rng.choice(["Kinh", "Cơ Tu"], N, p=[0.8, 0.2]),
+            "is_urban": rng.integers(0, 2, N),
+            "is_mountain": rng.integers(0, 2, N),
+            "age_years": rng.integers(18, 70, N),
+        }
+    )
+    y = (rng.random(N) < truth).astype(float)
+    frame["label"] = y
+    return frame, y, truth
+
+
+def _evaluation(frame: pd.DataFrame, y: np.ndarray, p: np.ndarray) -> dict:
+    return {"fairness": fairness(frame, y, p, seed=0)}
+
+
+def test_a_calibrated_challenger_passes_the_real_gate(world):
+    frame, y, truth = world
+    assert gate_failures(_evaluation(frame, y, truth), frame, truth, None, Gate()) == []
+
+
+def test_an_overconfident_challenger_is_refused_for_calibration(world):
+    frame, y, truth = world
+    # The same ranking, probabilities pushed away from the truth: ECE about 0.05.
+    p = np.clip(truth * 1.5, 0, 1)
+    failures = gate_failures(_evaluation(frame, y, p), frame, p, None, Gate())
+    assert any(f.startswith("calibration: ECE") for f in failures), failures
+
+
+def test_a_group_the_model_misjudges_is_refused_for_fairness(world):
+    frame, y, truth = world
+    # Overall calibrated enough, but ethnic-minority rows are over-predicted by 0.05.
+    minority = frame["audit_ethnicity"].ne("Kinh").to_numpy()
+    p = np.clip(truth + np.where(minority, 0.05, -0.0125), 0.001, 0.999)
+    failures = gate_failures(_evaluation(frame, y, p), frame, p, None, Gate())
+    assert any(f.startswith("fairness: ethnicity=minority") for f in failures), failures
+
+
+def test_a_challenger_that_ranks_worse_than_a_baseline_is_refused(world):
+    frame, y, truth = world
+    rng = np.random.default_rng(1)
+    # The challenger keeps its calibration but loses most of the ranking; the logistic
+    # baseline's scores (kept with the test rows) rank by the truth.
+    p = np.clip(0.3 * truth + 0.7 * rng.permutation(truth), 0, 1)
+    rows = frame.assign(baseline_rule=0.1, baseline_logistic=truth)
+    failures = gate_failures(_evaluation(frame, y, p), rows, p, None, Gate())
+    assert any(f.startswith("baseline:") and "logistic" in f for f in failures), failures
+    # The constant rule ranks nothing: no refusal against it.
+    assert not any("rule's rate" in f for f in failures), failures
+    # A challenger as good as the baseline is not refused.
+    rows = frame.assign(baseline_logistic=np.clip(truth + rng.normal(0, 0.01, N), 0, 1))
+    assert not [
+        f
+        for f in gate_failures(_evaluation(frame, y, truth), rows, truth, None, Gate())
+        if f.startswith("baseline")
+    ]

@@ -28,13 +28,17 @@ LAST_SNAPSHOT ?= 2025-09-30
 run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, features, train, promote, score, serve
 	@if [ -f $(RAW)/_SUCCESS ]; then \
 	  echo "Reusing the simulated province in $(RAW) (delete it to simulate again)."; \
+	  if [ -n "$$(find src/needs_model/twin -name '*.py' -newer $(RAW)/_SUCCESS)" ]; then \
+	    echo "Note: the twin's code changed after $(RAW) was simulated; delete $(RAW) to see the change."; \
+	  fi; \
 	else \
 	  $(BIN)/needs-model simulate --people $(PEOPLE) --seed $(SEED) --out $(RAW); \
 	fi
 	$(BIN)/needs-model validate $(RAW)
 	$(BIN)/needs-model link --raw $(RAW) --as-of $(AS_OF) --out data/linked/$(AS_OF)
-	@if [ -f data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT) ] && [ data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT) -nt $(RAW)/_SUCCESS ]; then \
-	  echo "Reusing the feature snapshots in data/features."; \
+	@if [ -f data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT) ] && [ data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT) -nt $(RAW)/_SUCCESS ] \
+	    && [ -z "$$(find src/needs_model/catalogue src/needs_model/extracts src/needs_model/linking src/needs_model/features -name '*.py' -newer data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT))" ]; then \
+	  echo "Reusing the feature snapshots in data/features (newer than the extracts and the code that builds them)."; \
 	else \
 	  $(BIN)/needs-model features --raw $(RAW) --as-of $(FIRST_SNAPSHOT) --through $(LAST_SNAPSHOT) --out data/features \
 	  && touch data/features/.complete-$(FIRST_SNAPSHOT)-$(LAST_SNAPSHOT); \

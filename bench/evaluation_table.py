@@ -1,6 +1,6 @@
 """The README's evaluation table from a folder of evaluation reports.
 
-Usage: python bench/evaluation_table.py reports/ [--fairness]
+Usage: python bench/evaluation_table.py reports/ [--fairness | --planning]
 Prints, per service: AUC, PR-AUC, Brier, ECE of the model, the rule baseline, the logistic
 regression and the oracle, and checks the [models] targets (AUC within 0.02 of the oracle,
 ECE <= 0.02, PR-AUC above the rule baseline where the rule does not match the oracle).
@@ -61,6 +61,49 @@ def main() -> None:
             )
 
 
+def _pair(block: dict, key: str) -> str:
+    """The model's value, and the oracle's when there is one."""
+    mine = f"{block['model'][key]:.3f}"
+    return f"{mine} / {block['oracle'][key]:.3f}" if "oracle" in block else mine
+
+
+def planning_table(folder: Path) -> None:
+    """Per service: what a planner can act on ([realism] targets: capture ratio >= 0.90 and
+    ECE <= 0.02 within the eligible rows)."""
+    print(
+        "| service | capacity | eligible rows (positives; positives outside) | AUC eligible "
+        "model / oracle | PR-AUC eligible model / oracle | recall at capacity model / rule / "
+        "logistic / oracle | precision at capacity model / oracle | capture ratio | "
+        "ECE eligible | top 0.1 %: predicted vs observed (95 % CI) |"
+    )
+    print("|---|---:|---|---|---|---|---|---:|---:|---|")
+    for service_id in SERVICE_IDS:
+        path = folder / service_id / "evaluation.json"
+        if not path.exists():
+            continue
+        plan = json.loads(path.read_text()).get("planning")
+        if plan is None:
+            print(f"| {service_id} | (report predates the planning metrics) |")
+            continue
+        e, c = plan["eligible"], plan["at_capacity"]
+
+        recall = " / ".join(
+            format(c[s]["recall"], ".3f") for s in ("model", "rule", "logistic", "oracle") if s in c
+        )
+        capture = plan["capture_ratio"]
+        ece = e["model"]["ece"]
+        tail = plan["tail"][-1]
+        print(
+            f"| {service_id} | {plan['outreach_share']:.0%} | {plan['eligible_rows']:,} "
+            f"({plan['eligible_positives']:,}; {plan['positives_outside_eligible']:,}) | "
+            f"{_pair(e, 'auc')} | {_pair(e, 'pr_auc')} | {recall} | {_pair(c, 'precision')} | "
+            f"{'-' if capture is None else f'{capture:.3f}'}"
+            f"{'' if capture is None else (' ✓' if capture >= 0.90 else ' ✗')} | "
+            f"{ece:.4f} {'✓' if ece <= 0.02 else '✗'} | {tail['predicted']:.3f} vs "
+            f"{tail['observed']:.3f} ({tail['observed_low']:.3f}-{tail['observed_high']:.3f}) |"
+        )
+
+
 def fairness_table(folder: Path) -> None:
     """Per service and group: rows, AUC (95% CI), observed vs predicted rate, selection."""
     print("| service | group | rows | AUC (95% CI) | observed | predicted | selected in top 10 % |")
@@ -85,5 +128,7 @@ def fairness_table(folder: Path) -> None:
 if __name__ == "__main__":
     if "--fairness" in sys.argv:
         fairness_table(Path(sys.argv[1]))
+    elif "--planning" in sys.argv:
+        planning_table(Path(sys.argv[1]))
     else:
         main()

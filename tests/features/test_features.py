@@ -174,3 +174,15 @@ def test_a_legal_change_announced_after_the_as_of_date_moves_no_feature(province
     ratio = "last_income_to_line_ratio"
     moved = before[late][ratio].dropna() / after[late][ratio].dropna()
     assert np.allclose(moved, 1.5)
+
+
+def test_snapshots_built_by_an_older_version_are_refused_by_name(snapshots, tmp_path):
+    from needs_model.features.snapshots import load_service
+
+    service_id = "medical_license_renewal"
+    (tmp_path / service_id).mkdir()
+    for path in sorted((snapshots / service_id).glob("*.parquet"))[:2]:
+        old = pd.read_parquet(path).drop(columns=["commune_code"])
+        old.to_parquet(tmp_path / service_id / path.name, index=False)
+    with pytest.raises(ValueError, match=r"lack commune_code: .* rebuild them"):
+        load_service(tmp_path, service_id)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from needs_model.catalogue.features import features_for
 from needs_model.catalogue.services import SERVICE_IDS
 from needs_model.extracts.sources import read_as_of
 from needs_model.features.build import attach_labels, build_features
@@ -69,5 +70,13 @@ def load_service(features_dir: Path, service_id: str) -> pd.DataFrame:
             "build them with `needs-model features --as-of ... --through ...`"
         )
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    expected = ["subject_id", "household_id", "commune_code", "as_of", *features_for(service_id)]
+    missing = [c for c in [*expected, "label"] if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"the feature snapshots of {service_id} under {features_dir} lack "
+            f"{', '.join(missing)}: they were built by an older version; rebuild them with "
+            "`needs-model features --as-of ... --through ...`"
+        )
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     return frame

@@ -95,7 +95,13 @@ def temporal_split(frame: pd.DataFrame, horizon_months: int, config: TrainConfig
 
 @dataclass
 class Calibrator:
-    """Maps the booster's margin to a probability: Platt (few positives) or isotonic."""
+    """Maps the booster's margin to a probability: Platt (few positives) or isotonic.
+
+    No probability is more extreme than the evidence behind it: an isotonic block of n
+    validation rows with k positives serves (k + 1/2) / (n + 1) (Jeffreys), not k / n, so
+    50 positives out of 50 give 0.990, not 1; Platt is not extrapolated beyond the margins
+    it was fitted on.
+    """
 
     kind: str
     params: dict[str, list[float]]
@@ -103,21 +109,30 @@ class Calibrator:
     @classmethod
     def fit(cls, margin: np.ndarray, y: np.ndarray) -> Calibrator:
         if y.sum() >= 300 and (len(y) - y.sum()) >= 300:
-            iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1 - 1e-6).fit(
-                margin, y
-            )
-            return cls(
-                "isotonic", {"x": iso.X_thresholds_.tolist(), "y": iso.y_thresholds_.tolist()}
-            )
+            iso = IsotonicRegression(out_of_bounds="clip").fit(margin, y)
+            x, values = iso.X_thresholds_, iso.y_thresholds_
+            fitted = iso.predict(margin)
+            blocks, inverse = np.unique(fitted, return_inverse=True)
+            n = np.bincount(inverse).astype(float)
+            k = np.bincount(inverse, weights=y.astype(float))
+            shrunk = (k + 0.5) / (n + 1.0)
+            position = np.clip(np.searchsorted(blocks, values), 0, len(blocks) - 1)
+            bounded = np.maximum.accumulate(shrunk[position])  # keeps the order of blocks
+            return cls("isotonic", {"x": x.tolist(), "y": bounded.tolist()})
         if not 0 < y.sum() < len(y):
             raise ValueError("the validation window holds a single class: cannot calibrate")
         platt = LogisticRegression(C=1e6).fit(margin.reshape(-1, 1), y)
-        return cls("platt", {"a": [float(platt.coef_[0, 0])], "b": [float(platt.intercept_[0])]})
+        a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        return cls(
+            "platt",
+            {"a": [a], "b": [b], "margin_range": [float(margin.min()), float(margin.max())]},
+        )
 
     def __call__(self, margin: np.ndarray) -> np.ndarray:
         if self.kind == "isotonic":
             return np.interp(margin, self.params["x"], self.params["y"])
-        z = self.params["a"][0] * margin + self.params["b"][0]
+        low, high = self.params.get("margin_range", [-np.inf, np.inf])
+        z = self.params["a"][0] * np.clip(margin, low, high) + self.params["b"][0]
         return 1.0 / (1.0 + np.exp(-z))
 
     def to_json(self) -> str:

@@ -18,6 +18,8 @@ LICENCE_COLUMNS: dict[str, str] = {
     "expiry_ym": "i4",
     "engagement": "f4",
     "rate": "f4",
+    # Month the current licence's renewal requirement was met (NOT_MET until then): only
+    # the past, never a month drawn ahead (the oracle reads it).
     "requirement_ym": "i4",
     "active": "?",
 }
@@ -62,16 +64,64 @@ def licence_parameters(w: World, kind: int) -> LicenceParameters:
     return {1: c.medical, 2: c.tour_guide, 3: c.veterinary}[kind]
 
 
-def draw_requirement_ym(
-    kind: int, issue_ym: np.ndarray, rate: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Month the renewal requirement is met: 120 CME hours (medical), the refresher course
-    (tour guides, taken 1-7 years into the card), nothing further (veterinary)."""
-    if kind == 1:
-        return issue_ym + np.ceil(MEDICAL_CME_HOURS / np.maximum(rate, 0.05)).astype(np.int32)
-    if kind == 2:
-        return issue_ym + rng.integers(12, 85, len(issue_ym))
-    return issue_ym.copy()
+NOT_MET = -1  # requirement_ym of a licence whose renewal requirement is not met yet
+
+
+def cme_hours(rate: np.ndarray, months: np.ndarray | int) -> np.ndarray:
+    """CME hours accrued at the holder's personal rate over `months` months of the licence."""
+    return np.floor(rate * months)
+
+
+def requirement_probability(w: World, index: np.ndarray, ym: int) -> np.ndarray:
+    """P(the current licence's renewal requirement is met in month ym, not met before):
+    medical, 1 once the CME hours accrued reach 120; tour guides, the refresher-course hazard;
+    veterinary, 1 (nothing further is required). Met in month ym, it counts for renewals from
+    the next month."""
+    lic = w.licences
+    kind = lic["kind"][index]
+    hours = cme_hours(lic["rate"][index], ym - lic["issue_ym"][index])
+    course = hazards.refresher_course_probability(
+        lic["expiry_ym"][index] - ym, w.params.careers.tour_guide_refresher
+    )
+    return np.select(
+        [kind == 1, kind == 2], [(hours >= MEDICAL_CME_HOURS).astype(float), course], 1.0
+    )
+
+
+def reset_requirement(w: World, index: np.ndarray) -> None:
+    """A licence just issued or renewed: its renewal requirement is not met yet (veterinary
+    certificates ask for nothing more: met from issue)."""
+    lic = w.licences
+    lic["requirement_ym"][index] = np.where(
+        lic["kind"][index] == 3, lic["issue_ym"][index], NOT_MET
+    )
+
+
+def meet_requirements(w: World, index: np.ndarray, ym: int) -> None:
+    """Licences of `index` whose requirement is not met draw it for month ym; the refresher
+    courses taken are recorded by the tourism agency."""
+    lic = w.licences
+    waiting = index[lic["requirement_ym"][index] == NOT_MET]
+    met = waiting[w.rng.random(len(waiting)) < requirement_probability(w, waiting, ym)]
+    lic["requirement_ym"][met] = ym
+    course = met[lic["kind"][met] == 2]
+    w.log.add(
+        "refresher_courses",
+        licence=course.astype(np.int32),
+        person=lic["person"][course],
+        course_date=day_in_month(ym, w.days(len(course))),
+        commune=w.person_commune(lic["person"][course]),
+    )
+
+
+def requirement_history(w: World, index: np.ndarray) -> None:
+    """Licences issued before the first simulated month: their requirement drawn month by
+    month from issue to the month before the start, as the simulation would have."""
+    lic = w.licences
+    if len(index) == 0:
+        return
+    for ym in range(int(lic["issue_ym"][index].min()) + 1, w.ym):
+        meet_requirements(w, index[lic["issue_ym"][index] < ym], ym)
 
 
 def _commune_preference(w: World, profession: int) -> np.ndarray:
@@ -125,9 +175,9 @@ def issue_licences(w: World, holders: np.ndarray, kind: int, issue_ym: np.ndarra
         expiry_ym=issue_ym + lp.validity_months,
         engagement=w.rng.beta(4.0, 2.0, k),
         rate=rate,
-        requirement_ym=draw_requirement_ym(kind, issue_ym, rate, w.rng),
         active=np.ones(k, bool),
     )
+    reset_requirement(w, index)
     w.people["occupation"][holders] = kind
     log_licence(w, index, "issued", issue_ym)
     return index
@@ -156,7 +206,8 @@ def init_careers(w: World, n_people: int) -> None:
         k = round(lp.holders_per_10k * n_people / 10_000)
         holders = pick_holders(w, k, profession.kind, 25, 58)
         months_since_issue = w.rng.integers(0, lp.validity_months, len(holders))
-        issue_licences(w, holders, profession.kind, w.ym - 1 - months_since_issue)
+        index = issue_licences(w, holders, profession.kind, w.ym - 1 - months_since_issue)
+        requirement_history(w, index)
     init_transport(w, n_people)
 
 
@@ -173,8 +224,14 @@ def licence_exit_probability(w: World, index: np.ndarray, ym: int) -> np.ndarray
     return out
 
 
-def licence_renewal_hazard(w: World, index: np.ndarray, ym: int) -> np.ndarray:
+def licence_renewal_hazard(
+    w: World, index: np.ndarray, ym: int, requirement_met: np.ndarray | None = None
+) -> np.ndarray:
+    """P(renewal in month ym) of active licences, with their requirement as it stands
+    (`requirement_met` None) or as given (the oracle weighs both)."""
     lic = w.licences
+    if requirement_met is None:
+        requirement_met = lic["requirement_ym"][index] != NOT_MET
     out = np.zeros(len(index))
     for kind in (1, 2, 3):
         of_kind = lic["kind"][index] == kind
@@ -182,7 +239,7 @@ def licence_renewal_hazard(w: World, index: np.ndarray, ym: int) -> np.ndarray:
         age = (ym - w.people["birth_ym"][lic["person"][i]]) // 12
         out[of_kind] = hazards.licence_renewal_probability(
             lic["expiry_ym"][i] - ym,
-            ym >= lic["requirement_ym"][i],
+            requirement_met[of_kind],
             lic["engagement"][i],
             age,
             licence_parameters(w, kind),
@@ -207,9 +264,7 @@ def licences_step(w: World, n_people_start: int) -> None:
         lp = licence_parameters(w, kind)
         lic["issue_ym"][i] = w.ym
         lic["expiry_ym"][i] = w.ym + lp.validity_months
-        lic["requirement_ym"][i] = draw_requirement_ym(
-            kind, lic["issue_ym"][i], lic["rate"][i], w.rng
-        )
+    reset_requirement(w, renewing)
     log_licence(w, renewing, "renewed", w.ym)
     services = np.array([pr.service_id for pr in PROFESSIONS], dtype=object)
     if len(renewing):
@@ -230,11 +285,13 @@ def licences_step(w: World, n_people_start: int) -> None:
         p["occupation"][lic["person"][lapsed]] = 0
         log_licence(w, lapsed, "lapsed", w.ym)
 
-    # Requirement records: yearly CME reports (January) and tour-guide refresher courses.
+    # Requirements: CME hours reaching 120, refresher courses (each month, after the
+    # renewals, so that a course counts from the next month); yearly CME reports (January).
     still = np.flatnonzero(lic["active"])
+    meet_requirements(w, still, w.ym)
     if w.ym % 12 == 0:
         medical = still[lic["kind"][still] == 1]
-        hours = np.floor(lic["rate"][medical] * (w.ym - lic["issue_ym"][medical]))
+        hours = cme_hours(lic["rate"][medical], w.ym - lic["issue_ym"][medical])
         w.log.add(
             "cme_reports",
             licence=medical.astype(np.int32),
@@ -243,14 +300,6 @@ def licences_step(w: World, n_people_start: int) -> None:
             cme_hours=hours.astype(np.int32),
             commune=w.person_commune(lic["person"][medical]),
         )
-    course = still[(lic["kind"][still] == 2) & (lic["requirement_ym"][still] == w.ym)]
-    w.log.add(
-        "refresher_courses",
-        licence=course.astype(np.int32),
-        person=lic["person"][course],
-        course_date=day_in_month(w.ym, w.days(len(course))),
-        commune=w.person_commune(lic["person"][course]),
-    )
 
     # New entrants keep each profession near its density.
     for profession in PROFESSIONS:

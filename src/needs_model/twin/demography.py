@@ -29,13 +29,13 @@ def log_registry(w: World, index: np.ndarray, event: str, day: np.ndarray | None
     )
 
 
-def log_household(w: World, index: np.ndarray, event: str) -> None:
+def log_household(w: World, index: np.ndarray, event: str, day: np.ndarray | None = None) -> None:
     if len(index) == 0:
         return
     w.log.add(
         "registry_households",
         household=index.astype(np.int32),
-        event_date=day_in_month(w.ym, w.days(len(index))),
+        event_date=day_in_month(w.ym, w.days(len(index)) if day is None else day),
         event=event,
         commune=w.households["commune"][index],
         present=w.households["present"][index],
@@ -62,6 +62,52 @@ def person_exit_probabilities(
     return death, household, individual
 
 
+def member_departure_probability(w: World, index: np.ndarray, ym: int) -> np.ndarray:
+    """P(person leaves their household for good in month ym, the household staying): death,
+    leaving the province on their own, or marrying into another household — the ways a
+    household empties member by member (see `close_emptied_households`). Marriage follows
+    the marriage step: a bride always leaves, a groom when the couple sets up their own home,
+    and a single man's chance of being a groom is set by the month's pools of candidates."""
+    d = w.params.demography
+    death, _, individual = person_exit_probabilities(w, index, ym)
+    women, men = marriage_candidates(w, ym)
+    groom = hazards.groom_probability(len(women), len(men), d)
+    marry_out = np.where(np.isin(index, women), hazards.bride_probability(d), 0.0) + np.where(
+        np.isin(index, men), groom * d.marriage_new_household_share, 0.0
+    )
+    return 1 - hazards.survive(death, individual, marry_out)
+
+
+def marriage_candidates(w: World, ym: int) -> tuple[np.ndarray, np.ndarray]:
+    """Single women 18-35 and single men 20-40 (alive, present, registered) in month ym."""
+    p = w.people
+    single = p["alive"] & p["present"] & p["registered"] & ~p["married"]
+    age = w.person_age(ym=ym)
+    women = np.flatnonzero(single & (p["sex"] == 1) & (age >= 18) & (age <= 35))
+    men = np.flatnonzero(single & (p["sex"] == 0) & (age >= 20) & (age <= 40))
+    return women, men
+
+
+def close_emptied_households(w: World, households: np.ndarray, day: np.ndarray) -> None:
+    """Close the resident households among `households` (those people left this month, on
+    `day`) that have no living member present any more: the household book is closed the
+    month its last member dies, leaves the province on their own or marries out, and the
+    household is no longer resident (no review, no oracle row)."""
+    hh, p = w.households, w.people
+    if len(households) == 0:
+        return
+    candidates, position = np.unique(households, return_inverse=True)
+    last_day = np.zeros(len(candidates), np.int64)
+    np.maximum.at(last_day, position, day)
+    here = p["alive"] & p["present"]
+    members = np.bincount(p["household"][here], minlength=hh.n)[candidates]
+    emptied = hh["present"][candidates] & (members == 0)
+    closing = candidates[emptied]
+    hh["present"][closing] = False
+    hh["exit_ym"][closing] = w.ym
+    log_household(w, closing, "dissolved", last_day[emptied])
+
+
 def exits(w: World) -> None:
     p, hh = w.people, w.households
     here = np.flatnonzero(p["alive"] & p["present"])
@@ -81,7 +127,8 @@ def exits(w: World) -> None:
     widowed = p["spouse"][dies]
     p["spouse"][widowed[widowed >= 0]] = -1
     p["gestation"][dies] = -1
-    log_registry(w, dies, "death")
+    death_day = w.days(len(dies))
+    log_registry(w, dies, "death", death_day)
 
     survivors = np.setdiff1d(here, dies, assume_unique=True)
     with_household = np.isin(p["household"][survivors], leaving_households)
@@ -97,14 +144,23 @@ def exits(w: World) -> None:
     p["exit_ym"][leaving] = w.ym
     p["gestation"][solo] = np.where(p["gestation"][solo] >= 0, -1, p["gestation"][solo])
     p["gestation"][movers] = -1
-    log_registry(
-        w,
-        np.concatenate([movers, solo])[p["registered"][np.concatenate([movers, solo])]],
-        "emigration",
-    )
+    emigrants = np.concatenate([movers, solo])
+    emigrants = emigrants[p["registered"][emigrants]]
+    emigration_day = w.days(len(emigrants))
+    log_registry(w, emigrants, "emigration", emigration_day)
     hh["present"][leaving_households] = False
     hh["exit_ym"][leaving_households] = w.ym
     log_household(w, leaving_households, "emigration")
+    # Infants leave with their mother, on her day.
+    order = np.argsort(emigrants)
+    mother_day = emigration_day[
+        order[np.searchsorted(emigrants, p["mother"][infants], sorter=order)]
+    ]
+    close_emptied_households(
+        w,
+        p["household"][np.concatenate([dies, emigrants, infants])],
+        np.concatenate([death_day, emigration_day, mother_day]),
+    )
 
 
 def births(w: World) -> None:
@@ -266,16 +322,14 @@ def conceptions(w: World) -> None:
 
 def marriages(w: World) -> None:
     p, d = w.people, w.params.demography
-    single = p["alive"] & p["present"] & p["registered"] & ~p["married"]
-    age = w.person_age()
-    women = np.flatnonzero(single & (p["sex"] == 1) & (age >= 18) & (age <= 35))
-    brides = women[w.rng.random(len(women)) < d.marriage_monthly_women_18_35]
-    men = np.flatnonzero(single & (p["sex"] == 0) & (age >= 20) & (age <= 40))
+    women, men = marriage_candidates(w, w.ym)
+    brides = women[w.rng.random(len(women)) < hazards.bride_probability(d)]
     k = min(len(brides), len(men))
     if k == 0:
         return
     brides = brides[:k]
     grooms = w.rng.choice(men, size=k, replace=False)
+    former_household = p["household"][np.concatenate([brides, grooms])]
     p["married"][brides] = True
     p["married"][grooms] = True
     p["spouse"][brides] = grooms
@@ -301,7 +355,9 @@ def marriages(w: World) -> None:
         p["household"][brides[own_home]] = new
         p["household"][grooms[own_home]] = new
         log_household(w, new, "founded")
-    log_registry(w, np.concatenate([brides, grooms]), "marriage")
+    day = w.days(2 * k)
+    log_registry(w, np.concatenate([brides, grooms]), "marriage", day)
+    close_emptied_households(w, former_household, day)
 
 
 def internal_moves(w: World) -> None:

@@ -391,6 +391,11 @@ class ExtractWriter:
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
         recorded = self.lag(event_date, 5)
         commune = rows["commune"].to_numpy()
+        # A book closed because nobody is left in it (its last member died, left or married
+        # out): the contract has no event of its own for that, so it is written as the
+        # book's departure, the only way the contract says a household stopped being
+        # resident. The members' own rows (death, emigration, marriage) say why.
+        event = rows["event"].replace({"dissolved": "emigration"}).to_numpy()
         return self.write(
             contract.table("registry", "households"),
             {
@@ -399,7 +404,7 @@ class ExtractWriter:
                 **self.communes(commune, recorded),
                 "area_type": np.where(w.communes["is_urban"].to_numpy()[commune], "urban", "rural"),
                 "status": np.where(rows["present"].to_numpy(bool), "resident", "moved_out"),
-                "event": rows["event"].to_numpy(),
+                "event": event,
                 "event_date": event_date,
                 "recorded_at": recorded,
             },

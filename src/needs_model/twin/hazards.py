@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from needs_model.twin.params import DemographyParameters, LicenceParameters
+from needs_model.twin.params import (
+    DemographyParameters,
+    LicenceParameters,
+    RefresherCourseParameters,
+)
 
 # Age-specific fertility shape (births per woman-year by 5-year group from 15), the
 # Vietnamese pattern peaking at 25-29; scaled to the target total fertility.
@@ -46,6 +50,20 @@ def household_out_migration_probability(
         p.household_out_migration_monthly,
     )
     return base * factor
+
+
+def bride_probability(p: DemographyParameters) -> float:
+    """A single woman of 18-35 marries in a month (and joins her husband's household or a
+    new one)."""
+    return p.marriage_monthly_women_18_35
+
+
+def groom_probability(single_women: int, single_men: int, p: DemographyParameters) -> float:
+    """A single man of 20-40 is chosen as a groom in a month: the month's expected brides
+    shared among the single men (the simulator picks grooms uniformly among them)."""
+    if single_men == 0:
+        return 0.0
+    return min(single_women * bride_probability(p) / single_men, 1.0)
 
 
 def conception_probability(
@@ -109,6 +127,17 @@ def licence_renewal_probability(
     return np.minimum(base, 0.97)
 
 
+def refresher_course_probability(
+    months_to_expiry: np.ndarray, p: RefresherCourseParameters
+) -> np.ndarray:
+    """A tour guide who has not taken the refresher course for the current card takes it
+    this month."""
+    out = np.zeros(months_to_expiry.shape)
+    for at_most, prob in sorted(p.by_months_to_expiry, reverse=True):
+        out = np.where(months_to_expiry <= at_most, prob, out)
+    return out
+
+
 def licence_quit_probability(
     engagement: np.ndarray, age: np.ndarray, p: LicenceParameters
 ) -> np.ndarray:
@@ -121,6 +150,35 @@ def badge_renewal_probability(months_to_expiry: np.ndarray, table: dict[int, flo
     for months, prob in table.items():
         out = np.where(months_to_expiry == months, prob, out)
     return out
+
+
+def first_event_with_requirement(
+    met_hazards: np.ndarray,
+    missing_hazards: np.ndarray,
+    requirement: np.ndarray,
+    exits: np.ndarray,
+    met_at_start: np.ndarray,
+) -> np.ndarray:
+    """P(event in one of H months) when the event's hazard depends on a requirement that is
+    met already or gets met at a monthly rate (and then stays met).
+
+    Each month, exits are drawn first; a subject still present then has the event with
+    `met_hazards` if its requirement is met, `missing_hazards` if not; then a subject whose
+    requirement is still not met meets it with probability `requirement` (counting from the
+    next month). Arrays have shape (n, H); `met_at_start` is the as-of state, shape (n,).
+    """
+    met = met_at_start.astype(float)
+    missing = 1.0 - met
+    probability = np.zeros(len(met))
+    for month in range(met_hazards.shape[1]):
+        met = met * (1.0 - exits[:, month])
+        missing = missing * (1.0 - exits[:, month])
+        probability += met * met_hazards[:, month] + missing * missing_hazards[:, month]
+        met = met * (1.0 - met_hazards[:, month])
+        missing = missing * (1.0 - missing_hazards[:, month])
+        newly = missing * requirement[:, month]
+        met, missing = met + newly, missing - newly
+    return probability
 
 
 def survive(*exit_probabilities: np.ndarray) -> np.ndarray:

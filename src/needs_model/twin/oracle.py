@@ -5,9 +5,13 @@ integrated over the service's horizon (never read off the path that then happene
 Evaluation reads it through `oracle(as_of, service, raw_dir)`; features and training
 never do (a test enforces that nothing outside `truth/` holds these values).
 
+It reads only the state at the month end (a licence's requirement is met or not; when it
+will be is integrated over, never drawn ahead): `tests/twin/test_oracle_lookahead.py`.
+
 Approximations (documented, small): a subject's area (mountain / urban) is held at its
-as-of value over the horizon, and a mother's pregnancy and unregistered infants are
-combined as independent paths.
+as-of value over the horizon; a mother's pregnancy and unregistered infants are combined as
+independent paths; a household's members leave it independently, people who would join it
+are not counted, and the marriage pools are those of the as-of population.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from scipy.special import ndtr
 
 from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.twin import careers, hazards, poverty
-from needs_model.twin.demography import person_exit_probabilities, school_entry_probability
+from needs_model.twin.demography import (
+    member_departure_probability,
+    person_exit_probabilities,
+    school_entry_probability,
+)
 from needs_model.twin.world import World
 
 ORACLE_DIR = "truth/oracle"
@@ -116,17 +124,27 @@ def school_admission(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def licence_renewal(w: World, kind: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Renewal within the horizon, weighing the requirement: met already (the as-of state),
+    or met month by month at the requirement's probability (CME hours reaching 120, the
+    refresher-course hazard), each month's renewal hazard taken with or without it."""
     lic = w.licences
     active = np.flatnonzero(lic["active"] & (lic["kind"] == kind))
-    h = np.zeros((len(active), horizon))
-    q = np.zeros((len(active), horizon))
+    n = len(active)
+    met = np.ones(n, bool)
+    h_met, h_missing = np.zeros((n, horizon)), np.zeros((n, horizon))
+    requirement, q = np.zeros((n, horizon)), np.zeros((n, horizon))
     for k in range(1, horizon + 1):
         ym = w.ym + k
         death, household, individual = person_exit_probabilities(w, lic["person"][active], ym)
         quit = careers.licence_exit_probability(w, active, ym)
         q[:, k - 1] = 1 - hazards.survive(death, household, individual, quit)
-        h[:, k - 1] = careers.licence_renewal_hazard(w, active, ym)
-    return lic["person"][active], hazards.first_event_within(h, q)
+        h_met[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, met)
+        h_missing[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, ~met)
+        requirement[:, k - 1] = careers.requirement_probability(w, active, ym)
+    met_now = lic["requirement_ym"][active] != careers.NOT_MET
+    return lic["person"][active], hazards.first_event_with_requirement(
+        h_met, h_missing, requirement, q, met_now
+    )
 
 
 def transport_business_license(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,6 +183,21 @@ def _binomial_pmf(n: int, prob: np.ndarray, k_max: int) -> np.ndarray:
     return binom.pmf(ks[None, :], n, prob[:, None])
 
 
+def still_occupied(w: World, households: np.ndarray, months: int) -> np.ndarray:
+    """P(someone of each household (sorted ids) is still alive and present after `months`
+    months; a household is closed the month its last member leaves. Members leave
+    independently; people who would join it meanwhile (births, brides) are not counted."""
+    p = w.people
+    members = np.flatnonzero(p["alive"] & p["present"] & np.isin(p["household"], households))
+    stays = np.ones(len(members))
+    for k in range(1, months + 1):
+        stays *= 1 - member_departure_probability(w, members, w.ym + k)
+    position = np.searchsorted(households, p["household"][members])
+    with np.errstate(divide="ignore"):
+        log_all_gone = np.bincount(position, np.log1p(-stays), minlength=len(households))
+    return 1 - np.exp(log_all_gone)
+
+
 def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     hh, pp = w.households, w.params.poverty
     here = np.flatnonzero(hh["present"])
@@ -181,6 +214,7 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
             mountain, w.params.demography, w.factor("out_migration", w.ym + k, mountain)
         )
         total_drift += poverty.drift(w, mountain, w.ym + k)
+    exits *= still_occupied(w, here, n)
     storm_pmf = {
         flag: _poisson_binomial(
             [

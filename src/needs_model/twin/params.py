@@ -44,7 +44,7 @@ class DemographyParameters:
     facility_birth_share: float = 0.95  # [U]
     facility_birth_share_mountain: float = 0.75  # [U]
     # Monthly probability that a birth not yet registered is registered, by the child's age
-    # in months (age 0 = month of birth). With these, 86% register within 60 days
+    # in months (age 0 = month of birth). With these, 86.5% register within 60 days
     # on the demo province (bench/twin_process_figures.py) [U].
     birth_registration_by_age_months: tuple[float, ...] = (0.45, 0.62, 0.45, 0.3, 0.2)
     birth_registration_mountain_factor: float = 0.7  # [U] distance to the commune office
@@ -91,8 +91,25 @@ class LicenceParameters:
     engagement_floor: float  # renewal factor for the least engaged holder [U]
     retirement_age: int
     retirement_factor: float
-    requirement_rate_mean: float  # CME hours per month (medical) [U]; course hazard otherwise
+    requirement_rate_mean: float  # CME hours per month (medical) [U]; 0 if nothing accrues
     requirement_rate_sd: float
+
+
+@dataclass(frozen=True)
+class RefresherCourseParameters:
+    """The refresher course a tour guide's card renewal asks for: each month, a holder who has
+    not taken it for the current card takes it with a probability that rises as expiry
+    approaches (none in the card's first year), drawn month by month, never ahead.
+
+    [U] With these, a holder has taken it (renewing first aside) with probability 21 % two
+    years before expiry, 59 % when the renewal window opens (6 months before), 72 % at expiry
+    and 76 % in the last month of grace: near the pre-drawn date it replaces (uniform 1-7
+    years into the card: 59 % at the window's opening, 67 % at expiry), with the courses now
+    taken in the card's last two years rather than spread past its expiry.
+    """
+
+    # (at most this many months to expiry, monthly probability); the tightest band applies.
+    by_months_to_expiry: tuple[tuple[int, float], ...] = ((48, 0.01), (24, 0.035), (6, 0.06))
 
 
 RENEWAL_WINDOW = {
@@ -136,9 +153,10 @@ class CareerParameters:
         engagement_floor=0.2,
         retirement_age=60,
         retirement_factor=0.5,
-        requirement_rate_mean=0.04,
+        requirement_rate_mean=0.0,
         requirement_rate_sd=0.0,
     )
+    tour_guide_refresher: RefresherCourseParameters = RefresherCourseParameters()
     veterinary: LicenceParameters = LicenceParameters(
         holders_per_10k=2.5,
         validity_months=60,

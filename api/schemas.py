@@ -360,6 +360,10 @@ class ServiceInfo(BaseModel):
     documents: list[Document]
     features: list[str]
     model_version: str | None
+    scorer: Literal["rule", "additive", "gbm"] | None = Field(
+        description="What the served model is: the legal rule's calibrated rate (rule), "
+        "boosted stumps (additive) or gradient-boosted trees (gbm); null when not served."
+    )
 
 
 class ServicesResponse(BaseModel):
@@ -371,6 +375,7 @@ class Health(BaseModel):
     api_version: str
     data_as_of: str | None
     models: dict[str, str]
+    scorers: dict[str, str]
     not_served: dict[str, str]
 
 

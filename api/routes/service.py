@@ -25,6 +25,7 @@ def health(request: Request) -> dict[str, Any]:
         "api_version": API_VERSION,
         "data_as_of": loaded.as_of if loaded else None,
         "models": {s: t.version for s, t in loaded.services.items()} if loaded else {},
+        "scorers": {s: t.model.scorer for s, t in loaded.services.items()} if loaded else {},
         "not_served": loaded.manifest.get("not_served", {}) if loaded else {},
     }
 
@@ -55,6 +56,11 @@ def services(_: AnyRole, store: StoreDep) -> dict[str, Any]:
                 "features": features_for(s.service_id),
                 "model_version": (
                     store.services[s.service_id].version if s.service_id in store.services else None
+                ),
+                "scorer": (
+                    store.services[s.service_id].model.scorer
+                    if s.service_id in store.services
+                    else None
                 ),
             }
             for s in SERVICES

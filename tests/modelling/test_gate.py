@@ -76,3 +76,15 @@ def test_a_challenger_that_ranks_worse_than_a_baseline_is_refused(world):
         for f in gate_failures(_evaluation(frame, y, truth), rows, truth, None, Gate())
         if f.startswith("baseline")
     ]
+
+
+def test_a_handful_of_positives_is_no_evidence_against_a_baseline(world):
+    frame, y, truth = world
+    rng = np.random.default_rng(2)
+    few = np.flatnonzero(y == 1)[:10]
+    keep = np.r_[few, np.flatnonzero(y == 0)[:2000]]
+    rows = frame.iloc[keep].reset_index(drop=True)  # its label column: 10 positives
+    p = rng.permutation(truth[keep])  # ranks nothing
+    rows = rows.assign(baseline_logistic=truth[keep])
+    failures = gate_failures({"fairness": []}, rows, p, None, Gate())
+    assert not [f for f in failures if f.startswith("baseline")], failures

@@ -251,6 +251,15 @@ def test_sentences_name_the_licence_the_holder_knows():
         explain.sentence("days_to_expiry", 21.0, SERVICE, "en")
         == "Tour-guide card expires in 21 days"
     )
+    medical = "medical_license_renewal"
+    assert (
+        explain.sentence("days_to_expiry", 21.0, medical, "en")
+        == "The practice licence expires in 21 days"
+    )
+    assert (
+        explain.sentence("days_to_expiry", 21.0, medical, "vi")
+        == "Giấy phép hành nghề hết hạn sau 21 ngày"
+    )
 
 
 @pytest.mark.parametrize("language", ["vi", "en"])

@@ -56,20 +56,27 @@ def train_command(
     except (FileNotFoundError, ValueError) as error:
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
-    table = Table(title="Test-window evaluation (model / rule / logistic / oracle AUC)")
-    for column in ("service", "version", "AUC", "rule", "logistic", "oracle", "PR-AUC", "ECE"):
-        table.add_column(column, justify="left" if column == "service" else "right")
+    table = Table(
+        title="Test-window evaluation (AUC of the model, the rule, the logistic regression and "
+        "the oracle; capture ratio at the planners' capacity)"
+    )
+    columns = ("service", "version", "scorer", "AUC", "rule", "logistic", "oracle", "PR-AUC")
+    for column in (*columns, "ECE", "capture"):
+        table.add_column(column, justify="left" if column in ("service", "scorer") else "right")
     for r in results:
         res = r.evaluation.results
+        capture = r.evaluation.planning["capture_ratio"]
         table.add_row(
             r.service_id,
             r.version,
+            r.scorer,
             f"{res['model']['auc']:.3f}",
             f"{res['rule']['auc']:.3f}",
             f"{res['logistic']['auc']:.3f}",
             f"{res['oracle']['auc']:.3f}" if "oracle" in res else "-",
             f"{res['model']['pr_auc']:.3f}",
             f"{res['model']['ece']:.4f}",
+            "-" if capture is None else f"{capture:.3f}",
         )
     console.print(table)
     console.print(

@@ -151,6 +151,7 @@ class Evaluation:
     planning: dict[str, Any]
     # The baselines' scores on the test rows (logged with them, for the promotion gate).
     baseline_scores: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    scorer: str = "gbm"  # which scorer the model is (training.SCORERS)
 
     @property
     def model(self) -> dict[str, float]:
@@ -165,6 +166,7 @@ class Evaluation:
             "fairness": self.fairness,
             "oracle_coverage": self.oracle_coverage,
             "planning": self.planning,
+            "scorer": self.scorer,
         }
 
 
@@ -193,6 +195,7 @@ def evaluate(
         coverage,
         planning(test, y, scores, model.service_id),
         {f"baseline_{name}": scores[name] for name in ("rule", "logistic")},
+        model.scorer,
     )
 
 
@@ -253,7 +256,8 @@ def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
     lines = [
         f"# {evaluation.service_id}",
         "",
-        f"Test window: {evaluation.windows['test'][0]} to {evaluation.windows['test'][-1]}.",
+        f"Test window: {evaluation.windows['test'][0]} to {evaluation.windows['test'][-1]}. "
+        f"Scorer chosen on the validation window: {evaluation.scorer}.",
         "",
         "| scorer | AUC | PR-AUC | Brier | ECE | precision@5% | recall@5% |",
         "|---|---:|---:|---:|---:|---:|---:|",

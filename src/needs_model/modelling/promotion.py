@@ -57,15 +57,18 @@ def ece_noise_floor(p: np.ndarray, seed: int = 0, draws: int = 200) -> float:
     return float(np.percentile(values, 95))
 
 
+BASELINE_MIN_POSITIVES = 20
 BASELINES = {"baseline_rule": "the rule's rate", "baseline_logistic": "the logistic regression"}
 
 
 def baseline_failures(
     test: pd.DataFrame, y: np.ndarray, challenger_p: np.ndarray, gate: Gate
 ) -> list[str]:
-    """The baselines the challenger ranks significantly worse than (runs logged before the
-    baselines' scores were kept with the test rows are not compared)."""
-    if not 0 < y.sum() < len(y):
+    """The baselines the challenger ranks significantly worse than. Not judged when the test
+    window holds fewer than `BASELINE_MIN_POSITIVES` positives (or negatives): a bootstrap
+    over a handful of positives is no evidence either way. Runs logged before the
+    baselines' scores were kept with the test rows are not compared."""
+    if min(y.sum(), len(y) - y.sum()) < BASELINE_MIN_POSITIVES:
         return []
     rng = np.random.default_rng(0)
     draws = [rng.integers(0, len(y), len(y)) for _ in range(gate.baseline_draws)]

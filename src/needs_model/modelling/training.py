@@ -19,6 +19,7 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from needs_model.catalogue.features import features_for
+from needs_model.catalogue.rules import TRIGGERS
 from needs_model.catalogue.services import service
 
 # Scores must not fall as a licence nears expiry, nor as deprivations rise at equal income.
@@ -154,6 +155,11 @@ class ServiceModel:
     features: list[str]
     params: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def scorer(self) -> str:
+        """rule, additive or gbm (`SCORERS`); models saved before the choice existed: gbm."""
+        return str(self.params.get("scorer", "gbm"))
+
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         return frame.reindex(columns=self.features).to_numpy(dtype=np.float64)
 
@@ -223,22 +229,41 @@ def downsample_negatives(
     return train[keep], weight
 
 
-def fit_service(split: Split, service_id: str, config: TrainConfig) -> ServiceModel:
+# The scorers a service may be served with, simplest first. All three are LightGBM boosters
+# over the service's full feature vector, so serving, exact TreeSHAP explanations and the
+# MLflow pyfunc are the same for each:
+# - rule: one split on the service's legal trigger, i.e. the rule's calibrated rate;
+# - additive: boosted stumps (one feature per tree), a monotone generalised additive model
+#   that plays the logistic regression's part for small populations;
+# - gbm: the gradient-boosted trees of the configured grid.
+SCORERS = ("rule", "additive", "gbm")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    scorer: str
+    booster: lgb.Booster
+    params: dict[str, object]
+    valid_margin: np.ndarray
+
+
+def _train_family(
+    scorer: str,
+    leaves_grid: tuple[int, ...],
+    service_id: str,
+    features: list[str],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    weight: np.ndarray,
+    x_valid: np.ndarray,
+    y_valid: np.ndarray,
+    config: TrainConfig,
+) -> Candidate:
     """Grid over learning rate x leaves, early stopping on the validation window; the best
-    validation log-loss wins; then calibrate on the validation window."""
-    features = features_for(service_id)
-    for name, part in (("training", split.train), ("validation", split.valid)):
-        if part["label"].nunique() < 2:
-            raise ValueError(
-                f"{service_id}: the {name} window holds a single class "
-                f"({len(part)} rows); more data or a longer history is needed"
-            )
-    train, weight = downsample_negatives(split.train, config)
-    x_train, y_train = train[features].to_numpy(np.float64), train["label"].to_numpy()
-    x_valid, y_valid = split.valid[features].to_numpy(np.float64), split.valid["label"].to_numpy()
+    validation log-loss wins."""
     best: tuple[float, lgb.Booster, dict[str, object]] | None = None
     for lr in config.learning_rates:
-        for leaves in config.num_leaves:
+        for leaves in leaves_grid:
             params = _lgb_params(service_id, features, lr, leaves, config)
             train_set = lgb.Dataset(
                 x_train, y_train, weight=weight, feature_name=features, free_raw_data=False
@@ -257,11 +282,80 @@ def fit_service(split: Split, service_id: str, config: TrainConfig) -> ServiceMo
     assert best is not None
     _, booster, params = best
     booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=booster.best_iteration))
-    calibrator = Calibrator.fit(np.asarray(booster.predict(x_valid, raw_score=True)), y_valid)
+    margin = np.asarray(booster.predict(x_valid, raw_score=True))
+    return Candidate(scorer, booster, params | {"scorer": scorer}, margin)
+
+
+def _train_rule(
+    service_id: str,
+    features: list[str],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    weight: np.ndarray,
+    x_valid: np.ndarray,
+    config: TrainConfig,
+) -> Candidate:
+    """One split on the legal trigger: every other column is blanked while training, so the
+    one tree can split on nothing else (at prediction the other columns are ignored)."""
+    rule = features.index(TRIGGERS[service_id].name)
+    only_rule = np.full_like(x_train, np.nan)
+    only_rule[:, rule] = np.nan_to_num(x_train[:, rule])
+    params = _lgb_params(service_id, features, 1.0, 2, config) | {
+        "min_data_in_leaf": 1,
+        "min_sum_hessian_in_leaf": 0.0,
+    }
+    booster = lgb.train(
+        params, lgb.Dataset(only_rule, y_train, weight=weight, feature_name=features), 1
+    )
+    valid = np.full_like(x_valid, np.nan)
+    valid[:, rule] = np.nan_to_num(x_valid[:, rule])
+    margin = np.asarray(booster.predict(valid, raw_score=True))
+    return Candidate("rule", booster, params | {"scorer": "rule", "best_iteration": 1}, margin)
+
+
+def choose_scorer(candidates: list[Candidate], y_valid: np.ndarray, seed: int) -> Candidate:
+    """The simplest candidate unless a more complex one ranks the validation window better
+    beyond doubt: the 95 % interval of its paired bootstrap AUC gain over the current choice
+    lies above zero. Small windows therefore keep simple scorers."""
+    from needs_model.modelling import metrics
+
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, len(y_valid), len(y_valid)) for _ in range(200)]
+    chosen = candidates[0]
+    chosen_aucs = np.array(metrics.bootstrap_auc(y_valid, chosen.valid_margin, draws))
+    for candidate in candidates[1:]:
+        aucs = np.array(metrics.bootstrap_auc(y_valid, candidate.valid_margin, draws))
+        if np.nanpercentile(aucs - chosen_aucs, 2.5) > 0:
+            chosen, chosen_aucs = candidate, aucs
+    return chosen
+
+
+def fit_service(split: Split, service_id: str, config: TrainConfig) -> ServiceModel:
+    """Fit every scorer (`SCORERS`), choose one on the validation window
+    (`choose_scorer`), then calibrate it on the validation window."""
+    features = features_for(service_id)
+    for name, part in (("training", split.train), ("validation", split.valid)):
+        if part["label"].nunique() < 2:
+            raise ValueError(
+                f"{service_id}: the {name} window holds a single class "
+                f"({len(part)} rows); more data or a longer history is needed"
+            )
+    train, weight = downsample_negatives(split.train, config)
+    x_train, y_train = train[features].to_numpy(np.float64), train["label"].to_numpy()
+    x_valid, y_valid = split.valid[features].to_numpy(np.float64), split.valid["label"].to_numpy()
+    data = (service_id, features, x_train, y_train, weight, x_valid, y_valid, config)
+    candidates = [
+        _train_rule(service_id, features, x_train, y_train, weight, x_valid, config),
+        _train_family("additive", (2,), *data),
+        _train_family("gbm", config.num_leaves, *data),
+    ]
+    chosen = choose_scorer(candidates, y_valid, config.seed)
+    calibrator = Calibrator.fit(chosen.valid_margin, y_valid)
     return ServiceModel(
         service_id,
-        booster,
+        chosen.booster,
         calibrator,
         features,
-        params | {"config": asdict(config), "horizon_months": service(service_id).horizon_months},
+        chosen.params
+        | {"config": asdict(config), "horizon_months": service(service_id).horizon_months},
     )

@@ -32,6 +32,7 @@ class TrainResult:
     run_id: str
     version: str
     evaluation: Evaluation
+    scorer: str = "gbm"
 
 
 def _oracle_function(
@@ -70,7 +71,7 @@ def train_services(
         run_id, version = tracking.log_training(
             model, split, evaluation, settings.reports_dir, manifest
         )
-        results.append(TrainResult(service_id, run_id, version, evaluation))
+        results.append(TrainResult(service_id, run_id, version, evaluation, model.scorer))
     write_summary(results, settings.reports_dir)
     return results
 

@@ -277,6 +277,7 @@ def score(
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "raw": str(raw),
         "models": {s: c.version for s, c in champions.items()},
+        "scorers": {s: c.model.scorer for s, c in champions.items()},
         "not_served": missing,
         "sources": _sources(profiles),
         "service_sources": SERVICE_SOURCES,

@@ -345,3 +345,50 @@ def test_runs_and_artifacts_stay_in_the_configured_store(trained, settings):
     run = mlflow.get_run(trained["school_admission"].run_id)
     assert run.info.artifact_uri.startswith(settings.mlflow_artifact_root.resolve().as_uri())
     assert mlflow.get_experiment(run.info.experiment_id).name == "needs"
+
+
+def test_a_refused_challenger_falls_back_to_a_simpler_scorer_of_the_same_run(
+    province, snapshots, tmp_path, monkeypatch
+):
+    """Promotion tries the run's simpler scorers in order and serves the first that passes,
+    registered as its own version. The gate itself is tested with real thresholds in
+    test_gate.py; here it refuses the first `refusals` candidates it is shown."""
+    from needs_model.modelling import workflow
+
+    _, raw = province
+    state = Settings(
+        mlflow_tracking_uri=f"sqlite:///{tmp_path}/mlflow.db",
+        mlflow_artifact_root=tmp_path / "artifacts",
+        models_dir=tmp_path / "models",
+        reports_dir=tmp_path / "reports",
+    )
+    (trained_run,) = train_services(snapshots, [SERVICE_FOR_GATE], FAST, state, raw)
+    mlflow.set_tracking_uri(state.mlflow_tracking_uri)
+    client = mlflow.MlflowClient()
+    order = client.get_run(trained_run.run_id).data.tags["fallbacks"].split(",")
+    assert order and order[-1] == "rule" and trained_run.scorer not in order, order
+    shown: list[np.ndarray] = []
+
+    def refuse_all_but_the_last(evaluation, test, p, champion_p, gate):
+        shown.append(p)
+        return [] if len(shown) == 1 + len(order) else ["calibration: refused by the test"]
+
+    monkeypatch.setattr(workflow, "gate_failures", refuse_all_but_the_last)
+    result = promote_service(SERVICE_FOR_GATE, state)
+    assert result.promoted and result.version == "2", result
+    assert "refused by the test" in result.message and "rule" in result.message
+    served = load_served(state.models_dir, SERVICE_FOR_GATE)
+    assert served.scorer == "rule"
+    name = f"needs-{SERVICE_FOR_GATE}"
+    champion = client.get_model_version_by_alias(name, "champion")
+    assert str(champion.version) == "2" and champion.tags["fallback_from"] == trained_run.version
+    frame = load_service(snapshots, SERVICE_FOR_GATE).head(300)
+    via_registry = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(frame)
+    assert np.allclose(np.asarray(via_registry), served.predict(frame))
+    assert np.allclose(shown[-1], served.predict(pd.read_parquet(_test_rows(client, trained_run))))
+
+
+def _test_rows(client, trained_run) -> Path:
+    return Path(
+        mlflow.artifacts.download_artifacts(f"runs:/{trained_run.run_id}/data/test_rows.parquet")
+    )

@@ -12,7 +12,9 @@ import os
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -80,15 +82,36 @@ def data_fingerprint(split: Split) -> str:
     return digest.hexdigest()[:16]
 
 
+def _log_model(
+    model: ServiceModel, bundle: Path, artifact_name: str, registered: str | None
+) -> Any:
+    with warnings.catch_warnings():
+        # No input example on purpose: the explicit signature is the contract, and an
+        # example row would be a real citizen's features.
+        warnings.filterwarnings("ignore", message=".*input example.*")
+        return mlflow.pyfunc.log_model(
+            name=artifact_name,
+            python_model=str(Path(__file__).with_name("mlflow_model.py")),
+            artifacts={"bundle": str(bundle)},
+            signature=signature(model.features),
+            registered_model_name=registered,
+            pip_requirements=[],
+            await_registration_for=60,
+        )
+
+
 def log_training(
     model: ServiceModel,
     split: Split,
     evaluation: Evaluation,
     reports_dir: Path,
     raw_manifest: dict[str, object] | None,
+    fallbacks: Sequence[ServiceModel] = (),
 ) -> tuple[str, str]:
     """One MLflow run per service; registers a new version and aliases it `challenger`.
-    Returns (run id, model version)."""
+    The simpler scorers (`fallbacks`, most complex first) are logged in the same run as
+    unregistered models, tagged `fallback.<scorer>` with their URI, for promotion to try
+    when the challenger fails the gate. Returns (run id, model version)."""
     name = registered_name(model.service_id)
     with mlflow.start_run(run_name=f"train-{model.service_id}") as run:
         mlflow.set_tags(
@@ -140,19 +163,15 @@ def log_training(
             test_rows = Path(tmp) / "test_rows.parquet"
             split.test.assign(**evaluation.baseline_scores).to_parquet(test_rows, index=False)
             mlflow.log_artifact(str(test_rows), "data")
-            with warnings.catch_warnings():
-                # No input example on purpose: the explicit signature is the contract, and an
-                # example row would be a real citizen's features.
-                warnings.filterwarnings("ignore", message=".*input example.*")
-                info = mlflow.pyfunc.log_model(
-                    name="model",
-                    python_model=str(Path(__file__).with_name("mlflow_model.py")),
-                    artifacts={"bundle": str(bundle)},
-                    signature=signature(model.features),
-                    registered_model_name=name,
-                    pip_requirements=[],
-                    await_registration_for=60,
-                )
+            info = _log_model(model, bundle, "model", name)
+            for fallback in fallbacks:
+                # pyfunc artifacts keep their folder's name: "bundle", as for the challenger
+                folder = Path(tmp) / fallback.scorer / "bundle"
+                fallback.params["service_id"] = fallback.service_id
+                fallback.save(folder)
+                logged = _log_model(fallback, folder, f"fallback_{fallback.scorer}", None)
+                mlflow.set_tag(f"fallback.{fallback.scorer}", logged.model_uri)
+            mlflow.set_tag("fallbacks", ",".join(f.scorer for f in fallbacks))
         version = str(info.registered_model_version)
         client = MlflowClient()
         client.set_registered_model_alias(name, "challenger", version)

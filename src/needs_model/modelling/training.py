@@ -330,9 +330,12 @@ def choose_scorer(candidates: list[Candidate], y_valid: np.ndarray, seed: int) -
     return chosen
 
 
-def fit_service(split: Split, service_id: str, config: TrainConfig) -> ServiceModel:
-    """Fit every scorer (`SCORERS`), choose one on the validation window
-    (`choose_scorer`), then calibrate it on the validation window."""
+def fit_candidates(
+    split: Split, service_id: str, config: TrainConfig
+) -> tuple[ServiceModel, list[ServiceModel]]:
+    """Fit every scorer (`SCORERS`), each calibrated on the validation window; returns the
+    one chosen on the validation window (`choose_scorer`) and the simpler ones, most complex
+    first: the fallbacks promotion tries when the chosen one fails the gate."""
     features = features_for(service_id)
     for name, part in (("training", split.train), ("validation", split.valid)):
         if part["label"].nunique() < 2:
@@ -350,12 +353,18 @@ def fit_service(split: Split, service_id: str, config: TrainConfig) -> ServiceMo
         _train_family("gbm", config.num_leaves, *data),
     ]
     chosen = choose_scorer(candidates, y_valid, config.seed)
-    calibrator = Calibrator.fit(chosen.valid_margin, y_valid)
-    return ServiceModel(
-        service_id,
-        chosen.booster,
-        calibrator,
-        features,
-        chosen.params
-        | {"config": asdict(config), "horizon_months": service(service_id).horizon_months},
-    )
+    extra = {"config": asdict(config), "horizon_months": service(service_id).horizon_months}
+
+    def served(candidate: Candidate) -> ServiceModel:
+        calibrator = Calibrator.fit(candidate.valid_margin, y_valid)
+        return ServiceModel(
+            service_id, candidate.booster, calibrator, features, candidate.params | extra
+        )
+
+    simpler = candidates[: candidates.index(chosen)][::-1]
+    return served(chosen), [served(c) for c in simpler]
+
+
+def fit_service(split: Split, service_id: str, config: TrainConfig) -> ServiceModel:
+    """The scorer chosen on the validation window, calibrated (`fit_candidates`)."""
+    return fit_candidates(split, service_id, config)[0]

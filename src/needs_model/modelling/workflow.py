@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from needs_model.modelling.promotion import (
     switch_current,
     write_bundle,
 )
-from needs_model.modelling.training import ServiceModel, TrainConfig, fit_service, temporal_split
+from needs_model.modelling.training import ServiceModel, TrainConfig, fit_candidates, temporal_split
 from needs_model.settings import Settings
 
 
@@ -66,10 +67,10 @@ def train_services(
             progress(service_id)
         frame = load_service(features_dir, service_id)
         split = temporal_split(frame, service(service_id).horizon_months, config)
-        model = fit_service(split, service_id, config)
+        model, fallbacks = fit_candidates(split, service_id, config)
         evaluation = evaluate(model, split, _oracle_function(raw, service_id), config.seed)
         run_id, version = tracking.log_training(
-            model, split, evaluation, settings.reports_dir, manifest
+            model, split, evaluation, settings.reports_dir, manifest, fallbacks
         )
         results.append(TrainResult(service_id, run_id, version, evaluation, model.scorer))
     write_summary(results, settings.reports_dir)
@@ -154,27 +155,71 @@ def promote_service(
         old = _download(f"models:/{name}/{champion.version}") / "artifacts" / "bundle"
         champion_p = ServiceModel.load(old, service_id).predict(test)
     failures = gate_failures(evaluation, test, challenger_p, champion_p, gate)
+    served_version, served_p, note = challenger_version, challenger_p, ""
     if failures:
-        return PromotionResult(service_id, False, challenger_version, failures)
+        fallback = _passing_fallback(
+            client, str(challenger.run_id), service_id, test, evaluation, champion_p, gate
+        )
+        if fallback is None:
+            return PromotionResult(service_id, False, challenger_version, failures)
+        uri, bundle, served_p, evaluation = fallback
+        import mlflow
+
+        registered = mlflow.register_model(uri, name, await_registration_for=60)
+        served_version = str(registered.version)
+        for key, value in (("scorer", evaluation["scorer"]), ("fallback_from", challenger_version)):
+            client.set_model_version_tag(name, served_version, key, value)
+        note = (
+            f" ({evaluation['scorer']}; the challenger, version {challenger_version}, was "
+            f"refused: {'; '.join(failures)})"
+        )
     metadata = {
         "service_id": service_id,
-        "version": challenger_version,
+        "version": served_version,
         "run_id": challenger.run_id,
         "registered_model": name,
         "promoted_at": dt.datetime.now(dt.UTC).isoformat(),
         "test_window": evaluation["windows"]["test"],
-        "test_mean_prediction": float(np.mean(challenger_p)),
+        "test_mean_prediction": float(np.mean(served_p)),
     }
-    write_bundle(settings.models_dir, service_id, challenger_version, bundle, metadata, evaluation)
-    switch_current(settings.models_dir, service_id, challenger_version)
-    client.set_registered_model_alias(name, "champion", challenger_version)
+    write_bundle(settings.models_dir, service_id, served_version, bundle, metadata, evaluation)
+    switch_current(settings.models_dir, service_id, served_version)
+    client.set_registered_model_alias(name, "champion", served_version)
     return PromotionResult(
-        service_id,
-        True,
-        challenger_version,
-        [],
-        f"version {challenger_version} is now the champion",
+        service_id, True, served_version, [], f"version {served_version}{note} is now the champion"
     )
+
+
+def _passing_fallback(
+    client: Any,
+    run_id: str,
+    service_id: str,
+    test: pd.DataFrame,
+    evaluation: dict[str, Any],
+    champion_p: np.ndarray | None,
+    gate: Gate,
+) -> tuple[str, Path, np.ndarray, dict[str, Any]] | None:
+    """The first of the run's simpler scorers (most complex first) that passes the whole
+    gate on the same test rows: (its model URI, bundle, test predictions, evaluation)."""
+    from needs_model.modelling import metrics
+    from needs_model.modelling.evaluate import fairness
+
+    tags = client.get_run(run_id).data.tags
+    y = test["label"].to_numpy(dtype=float)
+    for scorer in filter(None, tags.get("fallbacks", "").split(",")):
+        uri = tags[f"fallback.{scorer}"]
+        bundle = _download(uri) / "artifacts" / "bundle"
+        p = ServiceModel.load(bundle, service_id).predict(test)
+        own = {
+            "service_id": service_id,
+            "windows": evaluation["windows"],
+            "results": {"model": metrics.summary(y, p)},
+            "fairness": fairness(test, y, p, seed=0),
+            "scorer": scorer,
+        }
+        if not gate_failures(own, test, p, champion_p, gate):
+            return uri, bundle, p, own
+    return None
 
 
 def rollback_service(service_id: str, settings: Settings) -> PromotionResult:

@@ -1,5 +1,6 @@
 """Training, evaluation, MLflow registry, promotion and rollback on a small province."""
 
+import json
 import os
 import signal
 import subprocess
@@ -101,6 +102,10 @@ def test_registry_model_loads_and_matches_the_bundle(trained, settings, snapshot
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     result = promote_service("poor_household_confirmation", settings, Gate())
     assert result.promoted, result.failures
+    # The served bundle says which extracts it was trained on (the province fixture).
+    metadata = settings.models_dir / "poor_household_confirmation" / "current" / "metadata.json"
+    trained_on = json.loads(metadata.read_text())["trained_on"]
+    assert (trained_on["people"], trained_on["seed"]) == (20_000, 3)
     loaded = mlflow.pyfunc.load_model("models:/needs-poor_household_confirmation@champion")
     frame = load_service(snapshots, "poor_household_confirmation").head(500)
     served = load_served(settings.models_dir, "poor_household_confirmation")

@@ -181,6 +181,7 @@ def promote_service(
         "promoted_at": dt.datetime.now(dt.UTC).isoformat(),
         "test_window": evaluation["windows"]["test"],
         "test_mean_prediction": float(np.mean(served_p)),
+        "trained_on": _training_data(str(challenger.run_id)),
     }
     write_bundle(settings.models_dir, service_id, served_version, bundle, metadata, evaluation)
     switch_current(settings.models_dir, service_id, served_version)
@@ -188,6 +189,17 @@ def promote_service(
     return PromotionResult(
         service_id, True, served_version, [], f"version {served_version}{note} is now the champion"
     )
+
+
+def _training_data(run_id: str) -> dict[str, Any] | None:
+    """The manifest of the extracts the run was trained on (for a twin: people, seed,
+    period), so a served bundle says where it came from without the registry."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return dict(json.loads(_download(f"runs:/{run_id}/data/raw_manifest.json").read_text()))
+    except (MlflowException, OSError, ValueError):
+        return None
 
 
 def _passing_fallback(

@@ -17,7 +17,7 @@ from needs_model.catalogue.services import SERVICE_IDS
 
 def main() -> None:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "reports")
-    print("| service | test rows (positives) | scorer | AUC | PR-AUC | Brier | ECE |")
+    print("| service | test rows (positives) | scored by | AUC | PR-AUC | Brier | ECE |")
     print("|---|---:|---|---:|---:|---:|---:|")
     checks = []
     for service_id in SERVICE_IDS:
@@ -32,8 +32,10 @@ def main() -> None:
             if scorer in results:
                 r = results[scorer]
                 first = scorer == "model"
+                # Reports written before the scorer choice do not name one: gbm then.
+                label = f"model ({evaluation.get('scorer', 'gbm')})" if first else scorer
                 print(
-                    f"| {service_id if first else ''} | {size if first else ''} | {scorer} "
+                    f"| {service_id if first else ''} | {size if first else ''} | {label} "
                     f"| {r['auc']:.4f} | {r['pr_auc']:.4f} | {r['brier']:.5f} | {r['ece']:.4f} |"
                 )
         if "oracle" in results:

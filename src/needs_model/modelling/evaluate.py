@@ -210,7 +210,7 @@ def planning_lines(plan: dict[str, Any]) -> list[str]:
         f"{plan['eligible_positives']:,} positives; {plan['positives_outside_eligible']:,} "
         "positives fall outside them.",
         "",
-        "| scorer | AUC (eligible) | PR-AUC (eligible) | ECE (eligible) | precision at capacity "
+        "| scored by | AUC (eligible) | PR-AUC (eligible) | ECE (eligible) | precision at capacity "
         "| recall at capacity |",
         "|---|---:|---:|---:|---:|---:|",
     ]
@@ -259,7 +259,7 @@ def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
         f"Test window: {evaluation.windows['test'][0]} to {evaluation.windows['test'][-1]}. "
         f"Scorer chosen on the validation window: {evaluation.scorer}.",
         "",
-        "| scorer | AUC | PR-AUC | Brier | ECE | precision@5% | recall@5% |",
+        "| scored by | AUC | PR-AUC | Brier | ECE | precision@5% | recall@5% |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in evaluation.results.items():

@@ -81,7 +81,7 @@ def write_summary(results: list[TrainResult], reports_dir: Path) -> None:
     lines = [
         "# Evaluation summary (test windows)",
         "",
-        "| service | scorer | AUC | PR-AUC | Brier | ECE | AUC (eligible) | recall at capacity "
+        "| service | scored by | AUC | PR-AUC | Brier | ECE | AUC (eligible) | recall at capacity "
         "| capture ratio |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -90,7 +90,8 @@ def write_summary(results: list[TrainResult], reports_dir: Path) -> None:
         for scorer, m in r.evaluation.results.items():
             capture = plan["capture_ratio"] if scorer == "model" else None
             lines.append(
-                f"| {r.service_id} | {scorer} | {m['auc']:.4f} | {m['pr_auc']:.4f} | "
+                f"| {r.service_id} | {f'model ({r.scorer})' if scorer == 'model' else scorer} | "
+                f"{m['auc']:.4f} | {m['pr_auc']:.4f} | "
                 f"{m['brier']:.5f} | {m['ece']:.4f} | {plan['eligible'][scorer]['auc']:.4f} | "
                 f"{plan['at_capacity'][scorer]['recall']:.3f} | "
                 f"{'' if capture is None else f'{capture:.3f}'} |"

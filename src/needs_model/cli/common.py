@@ -13,12 +13,6 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print `message` as an error; the caller raises the returned Exit."""
-    err_console.print(f"[red]error:[/] {message}")
-    return typer.Exit(code)
-
-
 def as_of_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)

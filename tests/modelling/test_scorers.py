@@ -15,6 +15,7 @@ from needs_model.modelling.training import (
     FAST,
     SCORERS,
     Candidate,
+    Matrices,
     _train_rule,
     choose_scorer,
     fit_service,
@@ -60,15 +61,15 @@ def split(snapshots):
 def test_the_rule_scorer_splits_on_the_trigger_alone_and_explains_exactly(split):
     features = features_for(SERVICE)
     x = split.train[features].to_numpy(np.float64)
-    rule = _train_rule(
-        SERVICE,
+    m = Matrices(
         features,
         x,
         split.train["label"].to_numpy(),
         np.ones(len(x)),
         split.valid[features].to_numpy(np.float64),
-        FAST,
+        split.valid["label"].to_numpy(),
     )
+    rule = _train_rule(SERVICE, m, FAST)
     fitted = fit_service(split, SERVICE, FAST)
     model = replace(fitted, booster=rule.booster)
     rows = split.test[features].to_numpy(np.float64)

@@ -247,20 +247,25 @@ class Candidate:
     valid_margin: np.ndarray
 
 
+@dataclass(frozen=True)
+class Matrices:
+    """The training and validation windows as the boosters see them."""
+
+    features: list[str]
+    x_train: np.ndarray
+    y_train: np.ndarray
+    weight: np.ndarray  # of the (downsampled) training rows
+    x_valid: np.ndarray
+    y_valid: np.ndarray
+
+
 def _train_family(
-    scorer: str,
-    leaves_grid: tuple[int, ...],
-    service_id: str,
-    features: list[str],
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    weight: np.ndarray,
-    x_valid: np.ndarray,
-    y_valid: np.ndarray,
-    config: TrainConfig,
+    scorer: str, leaves_grid: tuple[int, ...], service_id: str, m: Matrices, config: TrainConfig
 ) -> Candidate:
     """Grid over learning rate x leaves, early stopping on the validation window; the best
     validation log-loss wins."""
+    features, x_train, y_train, weight = m.features, m.x_train, m.y_train, m.weight
+    x_valid, y_valid = m.x_valid, m.y_valid
     best: tuple[float, lgb.Booster, dict[str, object]] | None = None
     for lr in config.learning_rates:
         for leaves in leaves_grid:
@@ -286,29 +291,25 @@ def _train_family(
     return Candidate(scorer, booster, params | {"scorer": scorer}, margin)
 
 
-def _train_rule(
-    service_id: str,
-    features: list[str],
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    weight: np.ndarray,
-    x_valid: np.ndarray,
-    config: TrainConfig,
-) -> Candidate:
+def _train_rule(service_id: str, m: Matrices, config: TrainConfig) -> Candidate:
     """One split on the legal trigger: every other column is blanked while training, so the
     one tree can split on nothing else (at prediction the other columns are ignored)."""
-    rule = features.index(TRIGGERS[service_id].name)
-    only_rule = np.full_like(x_train, np.nan)
-    only_rule[:, rule] = np.nan_to_num(x_train[:, rule])
-    params = _lgb_params(service_id, features, 1.0, 2, config) | {
+    rule = m.features.index(TRIGGERS[service_id].name)
+
+    def only_the_rule(x: np.ndarray) -> np.ndarray:
+        out = np.full_like(x, np.nan)
+        out[:, rule] = np.nan_to_num(x[:, rule])
+        return out
+
+    params = _lgb_params(service_id, m.features, 1.0, 2, config) | {
         "min_data_in_leaf": 1,
         "min_sum_hessian_in_leaf": 0.0,
     }
-    booster = lgb.train(
-        params, lgb.Dataset(only_rule, y_train, weight=weight, feature_name=features), 1
+    train_set = lgb.Dataset(
+        only_the_rule(m.x_train), m.y_train, weight=m.weight, feature_name=m.features
     )
-    valid = np.full_like(x_valid, np.nan)
-    valid[:, rule] = np.nan_to_num(x_valid[:, rule])
+    booster = lgb.train(params, train_set, 1)
+    valid = only_the_rule(m.x_valid)
     margin = np.asarray(booster.predict(valid, raw_score=True))
     return Candidate("rule", booster, params | {"scorer": "rule", "best_iteration": 1}, margin)
 
@@ -344,13 +345,19 @@ def fit_candidates(
                 f"({len(part)} rows); more data or a longer history is needed"
             )
     train, weight = downsample_negatives(split.train, config)
-    x_train, y_train = train[features].to_numpy(np.float64), train["label"].to_numpy()
-    x_valid, y_valid = split.valid[features].to_numpy(np.float64), split.valid["label"].to_numpy()
-    data = (service_id, features, x_train, y_train, weight, x_valid, y_valid, config)
+    y_valid = split.valid["label"].to_numpy()
+    m = Matrices(
+        features,
+        train[features].to_numpy(np.float64),
+        train["label"].to_numpy(),
+        weight,
+        split.valid[features].to_numpy(np.float64),
+        y_valid,
+    )
     candidates = [
-        _train_rule(service_id, features, x_train, y_train, weight, x_valid, config),
-        _train_family("additive", (2,), *data),
-        _train_family("gbm", config.num_leaves, *data),
+        _train_rule(service_id, m, config),
+        _train_family("additive", (2,), service_id, m, config),
+        _train_family("gbm", config.num_leaves, service_id, m, config),
     ]
     chosen = choose_scorer(candidates, y_valid, config.seed)
     extra = {"config": asdict(config), "horizon_months": service(service_id).horizon_months}

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from needs_model.catalogue.features import FEATURES, features_for
-from needs_model.catalogue.services import SERVICE_IDS
+from needs_model.catalogue.services import SERVICE_IDS, ContactRelation
 from needs_model.governance.outcomes import Status
 from needs_model.reference import cccd as cccd_rules
 
@@ -284,11 +284,36 @@ class DossierComponent(BaseModel):
     recorded_at: str | None
     prefilled: bool
     supplied_by: str | None
+    outside_scope: bool = Field(
+        description="The component describes the contact, who lives outside the key's scope: "
+        "its values are withheld (a key whose scope covers the contact reads them)."
+    )
     fields: list[DossierField]
+
+
+class Contact(BaseModel):
+    cccd: str | None
+    full_name: str | None
+    relation: ContactRelation | None = Field(
+        description="Who the contact is to the subject: the subject itself (`self`), the "
+        "subject's `mother` or `father` (alive and resident in the province), the oldest "
+        "resident adult of its household (`household_adult`) or its oldest resident "
+        "(`household_member`), a business's `owner`; null when nobody is known to contact "
+        "(a child with no parent and no adult resident)."
+    )
+    outside_scope: bool = Field(
+        description="The contact lives outside the key's scope: named by relation only."
+    )
 
 
 class Need(Prediction):
     likely: bool
+    role: Literal["subject", "contact"] = Field(
+        description="The citizen asked for is the need's subject (`subject`), or the person "
+        "contacted about someone else's need (`contact`: a parent about a child's grade-1 "
+        "admission, a household's adult about the household)."
+    )
+    contact: Contact
     dossier: list[DossierComponent] | None
 
 
@@ -298,11 +323,6 @@ class NeedsResponse(BaseModel):
     citizen: Citizen
     needs: list[Need]
     not_served: list[str]
-
-
-class Contact(BaseModel):
-    cccd: str | None
-    full_name: str | None
 
 
 class Candidate(Prediction):

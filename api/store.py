@@ -39,6 +39,7 @@ class ServiceTable:
     matrix: np.ndarray  # features in model order, C-contiguous float64
     subject_ids: np.ndarray
     contact: np.ndarray
+    contact_relation: np.ndarray  # how the contact is related to the subject (None: no contact)
     commune: np.ndarray
     district: np.ndarray
     probability: np.ndarray
@@ -137,6 +138,11 @@ def _load_service(
     verify_bundle(bundle)
     model = ServiceModel.load(bundle, service_id)
     frame = snapshot.read("subjects", service_id)
+    if "contact_relation" not in frame:
+        raise StoreError(
+            f"{snapshot.folder}: {service_id} was scored before contacts carried their relation "
+            "to the subject (a child's parent, a household's adult); run needs-model score again"
+        )
     matrix = np.ascontiguousarray(model.matrix(frame))
     probability = frame["probability"].to_numpy(dtype=np.float64)
     subject_ids = frame["subject_id"].astype(str).to_numpy()
@@ -156,6 +162,7 @@ def _load_service(
         matrix=matrix,
         subject_ids=subject_ids,
         contact=_codes(frame["contact_cccd"]),
+        contact_relation=_codes(frame["contact_relation"]),
         commune=_codes(frame["commune_code"]),
         district=_codes(frame["district_code"]),
         probability=probability,

@@ -161,9 +161,35 @@ def check_full(principal: Principal, explain: str) -> bool:
     return explain == "full"
 
 
-def subjects_logged(table: ServiceTable, row: int) -> list[str]:
-    contact, subject = table.contact[row], str(table.subject_ids[row])
-    return [s for s in {subject, contact} if isinstance(s, str)]
+def contact_view(
+    store: Store, principal: Principal, table: ServiceTable, row: int
+) -> dict[str, Any]:
+    """Whom to contact about the subject of `row`: CCCD, name and relation to the subject
+    (`needs_model.scoring.contacts`). A contact living outside the key's scope (a child's
+    mother registered in another commune) is named by relation only, `outside_scope`: the
+    subject is in scope, the contact's identity is not."""
+    cccd, relation = table.contact[row], table.contact_relation[row]
+    person = store.people.get(cccd) if isinstance(cccd, str) else None
+    if person is not None and not principal.scope.allows(
+        person["commune_code"], person["district_code"]
+    ):
+        return {"cccd": None, "full_name": None, "relation": relation, "outside_scope": True}
+    return {
+        "cccd": cccd if isinstance(cccd, str) else None,
+        "full_name": person["full_name"] if person else None,
+        "relation": relation,
+        "outside_scope": False,
+    }
+
+
+def subjects_logged(
+    table: ServiceTable, row: int, contact: dict[str, Any] | None = None
+) -> list[str]:
+    """The subject and its contact, as the audit log names them read; with the contact as
+    returned (`contact_view`), one withheld from the caller is not named."""
+    subject = str(table.subject_ids[row])
+    cccd = table.contact[row] if contact is None else contact["cccd"]
+    return [s for s in dict.fromkeys([subject, cccd]) if isinstance(s, str)]
 
 
 def scope_communes(store: Store, scope: Scope) -> set[str] | None:
@@ -221,31 +247,36 @@ def decode_cursor(cursor: str, as_of: str, table: ServiceTable, rows: np.ndarray
 
 
 def prefilled_dossier(
-    store: Store, table: ServiceTable, subject_id: str, lang: str
+    store: Store, table: ServiceTable, subject_id: str, lang: str, contact: dict[str, Any]
 ) -> list[dict[str, Any]]:
+    """The dossier's components with their prefilled values and flags; the components read
+    through the contact are left empty when the contact is withheld (`contact_view`)."""
     row = table.dossiers.get(subject_id) or {}
     components = []
     for component in DOSSIERS[table.service_id]:
-        record_id = row.get(f"{component.name}.record_id")
+        withheld = component.key == "contact" and bool(contact["outside_scope"])
+        record_id = None if withheld else row.get(f"{component.name}.record_id")
         on_record = store.flags_by_record.get(record_id, []) if record_id else []
         fields = []
         for name in component.fields:
-            value = row.get(f"{component.name}.{name}")
+            value = None if withheld else row.get(f"{component.name}.{name}")
             flags = list(on_record)
             if name == "cccd" and isinstance(value, str):
                 flags += store.flags_by_cccd.get(value, [])
             fields.append({"field": name, "value": value, "flags": flags})
         held = any(f["value"] is not None for f in fields)
+        supplied_by = None
+        if not held and not withheld:
+            supplied_by = "citizen" if component.source == "citizen" else "the issuing agency"
         components.append(
             {
                 "component": component.name,
                 "name": component.label_vi if lang == "vi" else component.label_en,
                 "source": component.source,
-                "recorded_at": row.get(f"{component.name}.recorded_at"),
+                "recorded_at": None if withheld else row.get(f"{component.name}.recorded_at"),
                 "prefilled": held,
-                "supplied_by": None
-                if held
-                else ("citizen" if component.source == "citizen" else "the issuing agency"),
+                "supplied_by": supplied_by,
+                "outside_scope": withheld,
                 "fields": fields,
             }
         )

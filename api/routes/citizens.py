@@ -11,6 +11,7 @@ from api.schemas import NOTICE, NeedsResponse
 from api.views import (
     citizen_in_scope,
     citizen_rows,
+    contact_view,
     prefilled_dossier,
     subject_prediction,
     subjects_logged,
@@ -28,18 +29,23 @@ def needs(
     lang: Lang,
     purpose: PurposeQuery = None,
 ) -> dict[str, Any]:
-    """Every service for one citizen, and the pre-filled dossier of each likely one."""
+    """Every need the citizen is the subject of, or is the contact for (a parent sees their
+    child's grade-1 admission), and the pre-filled dossier of each likely one."""
     person = citizen_in_scope(store, principal, cccd, "cccd")
     items = []
     logged = [cccd]
     for table, row in citizen_rows(store, principal, cccd, None):
         prediction = subject_prediction(store, table, row, principal, lang, False)
         likely = prediction["band"] != "low" or prediction["legal_trigger"]
+        contact = contact_view(store, principal, table, row)
         dossier = None
         if likely:
-            dossier = prefilled_dossier(store, table, str(table.subject_ids[row]), lang)
-        items.append({**prediction, "likely": likely, "dossier": dossier})
-        logged += subjects_logged(table, row)
+            dossier = prefilled_dossier(store, table, str(table.subject_ids[row]), lang, contact)
+        role = "subject" if str(table.subject_ids[row]) == cccd else "contact"
+        items.append(
+            {**prediction, "likely": likely, "role": role, "contact": contact, "dossier": dossier}
+        )
+        logged += subjects_logged(table, row, contact)
     trail.record(
         principal,
         action="read_needs_and_dossiers",

@@ -34,11 +34,27 @@ def record_outcomes(
         table = served_table(store, item.service_id, f"outcomes[{i}].service_id")
         asked: str | None
         if item.cccd is not None:
-            subject = next(
-                (s for sid, s in store.by_cccd.get(item.cccd, []) if sid == item.service_id),
-                None,
-            )
             where, asked = f"outcomes[{i}].cccd", item.cccd
+            # The CCCD's own need, or the one subject it is the contact for; a parent of two
+            # children on the grade-1 list must say which (only subjects in scope count, so
+            # the refusal reveals nothing outside it).
+            matches = [
+                s
+                for sid, s in store.by_cccd.get(item.cccd, [])
+                if sid == item.service_id
+                and principal.scope.allows(
+                    table.commune[table.row_of[s]], table.district[table.row_of[s]]
+                )
+            ]
+            if len(matches) > 1:
+                raise ApiError(
+                    422,
+                    "ambiguous_cccd",
+                    f"{item.cccd} is the contact for {len(matches)} {item.service_id} "
+                    "subjects: give subject_id instead",
+                    where,
+                )
+            subject = matches[0] if matches else None
         else:
             subject, where = item.subject_id, f"outcomes[{i}].subject_id"
             asked = item.subject_id

@@ -12,6 +12,7 @@ from api.errors import ApiError
 from api.schemas import NOTICE, CandidatesResponse, CommuneCode, ForecastResponse, Month, ServiceId
 from api.views import (
     communes_asked,
+    contact_view,
     decode_cursor,
     encode_cursor,
     served_table,
@@ -39,7 +40,8 @@ def candidates(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     purpose: PurposeQuery = None,
 ) -> dict[str, Any]:
-    """The ranked proactive contact list, most likely first, with reasons."""
+    """The ranked proactive contact list, most likely first, with reasons and whom to contact
+    (the subject, a child's parent, a household's adult, a business's owner)."""
     table = served_table(store, service_id, "service_id")
     communes = communes_asked(store, principal, commune)
     mask = np.ones(len(table.subject_ids), dtype=bool)
@@ -51,24 +53,16 @@ def candidates(
     start = decode_cursor(cursor, store.as_of, table, rows) if cursor else 0
     page = rows[start : start + limit]
     items = []
+    subjects: list[str] = []
     for rank, row in enumerate(page, start=start + 1):
         prediction = subject_prediction(store, table, int(row), principal, lang, False)
-        contact = table.contact[row]
-        person = store.people.get(contact) if isinstance(contact, str) else None
+        contact = contact_view(store, principal, table, int(row))
         items.append(
-            {
-                "rank": rank,
-                "contact": {
-                    "cccd": contact if isinstance(contact, str) else None,
-                    "full_name": person["full_name"] if person else None,
-                },
-                "commune_code": table.commune[row],
-                **prediction,
-            }
+            {"rank": rank, "contact": contact, "commune_code": table.commune[row], **prediction}
         )
+        subjects += subjects_logged(table, int(row), contact)
     end = start + len(page)
     next_cursor = encode_cursor(store.as_of, table, rows, end) if end < len(rows) else None
-    subjects = [s for row in page for s in subjects_logged(table, int(row))]
     trail.record(
         principal,
         action="read_candidates",

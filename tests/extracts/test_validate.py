@@ -100,3 +100,44 @@ def test_bad_rows_are_quarantined_with_their_reasons(copy_of_province, tmp_path)
     assert people.quarantined >= 5
     # The extract itself is untouched.
     assert len(pd.read_parquet(path)) == n
+
+
+def test_a_parents_number_that_cannot_be_that_parents_is_quarantined(copy_of_province, tmp_path):
+    """A parent's CCCD is checked like any CCCD (12 ASCII digits, a known province) and as a
+    parent's: a mother's number encodes a woman, a father's a man, each born before the
+    child, never the child's own number. Rows with valid parents (most of the twin's) pass."""
+    path = copy_of_province / "registry" / "people.parquet"
+    frame = pd.read_parquet(path)
+    with_parents = frame[frame["mother_cccd"].notna() & frame["father_cccd"].notna()].index
+    assert len(with_parents) > 1_000
+    rows = with_parents[:6]
+    child_cccd = frame.loc[rows[4], "cccd"]
+    year = pd.Timestamp(frame.loc[rows[2], "birth_date"]).year
+    century = 0 if year < 2000 else 2
+    broken = frame.copy()
+    broken.loc[rows[0], "mother_cccd"] = "04919012345"  # 11 digits
+    broken.loc[rows[1], "father_cccd"] = "049２90123456"  # a fullwidth digit
+    # A mother's number encoding a woman born the child's own year.
+    broken.loc[rows[2], "mother_cccd"] = f"049{century + 1}{year % 100:02d}123456"
+    broken.loc[rows[3], "mother_cccd"] = broken.loc[rows[3], "father_cccd"]  # a man's number
+    broken.loc[rows[4], "father_cccd"] = child_cccd  # the child's own
+    broken.loc[rows[5], "father_cccd"] = "999088123456"  # no such province
+    broken["recorded_at"] = pd.to_datetime(broken["recorded_at"]).dt.date
+    pq.write_table(pa.Table.from_pandas(broken, preserve_index=False), path)
+    validate_folder(copy_of_province, tmp_path / "report")
+    quarantined = pd.read_parquet(
+        tmp_path / "report" / "quarantine" / "registry__people.parquet"
+    ).set_index("record_id")["quarantine_reason"]
+    expected = {
+        rows[0]: "invalid CCCD in mother_cccd",
+        rows[1]: "invalid CCCD in father_cccd",
+        rows[2]: "mother_cccd born in or after the person's birth_date",
+        rows[3]: "mother_cccd encodes a man",
+        rows[4]: "father_cccd is the person's own cccd",
+        rows[5]: "invalid CCCD in father_cccd",
+    }
+    for row, reason in expected.items():
+        assert reason in quarantined[frame.loc[row, "record_id"]], (reason, row)
+    others = quarantined[quarantined.index.isin(frame.loc[with_parents[6:], "record_id"])]
+    # The twin's own parents are valid: no other row is quarantined for a parent.
+    assert not others.str.contains("mother_cccd|father_cccd").any(), others.head()

@@ -111,3 +111,34 @@ def test_registry_duplicates_resolve_to_one_identity(province):
     assert links.registry.people["cccd"].is_unique
     orphans = links.records[links.records["source"] == "registry/people"]
     assert len(orphans) > 0 and orphans["linked_cccd"].notna().mean() > 0.97
+
+
+def test_profiles_carry_each_persons_registered_parents(province):
+    """`Profiles.people` (the registry's latest row per CCCD) keeps the parents' numbers, in
+    the whole province and in a shard of households: the twin's true parents, unless the
+    registry never entered the number (an injected omission)."""
+    from needs_model.linking.profiles import build_profiles
+
+    _, raw = province
+    profiles = build_profiles(raw, dt.date(2025, 6, 30))
+    truth = pd.read_parquet(raw / "truth/people.parquet")
+    errors = pd.read_parquet(raw / "truth/errors.parquet")
+    omitted = errors[errors["error_type"] == "missing_parent_cccd"]
+    person_of = truth.set_index("cccd")["person_id"]
+    people = profiles.people.set_index("cccd")
+    shard = profiles.restrict(set(profiles.people["household_id"].iloc[::7]))
+    for relation in ("mother", "father"):
+        column = f"{relation}_cccd"
+        parent = truth[f"{relation}_id"].to_numpy()[person_of.loc[people.index].to_numpy()]
+        true_cccd = pd.Series(truth["cccd"].to_numpy()[parent], index=people.index).where(
+            parent >= 0
+        )
+        never_entered = set(omitted.loc[omitted["column"] == column, "person_id"])
+        entered = ~person_of.loc[people.index].isin(never_entered).to_numpy()
+        assert (people[column].notna() == (true_cccd.notna() & entered)).all(), column
+        known = people[column].notna()
+        assert known.sum() > 5_000
+        assert (people.loc[known, column] == true_cccd[known]).all(), column
+        in_shard = shard.people.set_index("cccd")[column]
+        assert in_shard.notna().sum() > 100
+        assert in_shard.equals(people.loc[in_shard.index, column]), column

@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 
 from needs_model.catalogue.dossiers import DOSSIERS
-from needs_model.catalogue.services import LICENCES, SERVICE_IDS, service
+from needs_model.catalogue.services import LICENCES, SERVICE_IDS
 from needs_model.features.build import build_features
 from needs_model.linking.profiles import build_profiles
 from needs_model.scoring.batch import communes_2025
-from needs_model.scoring.prefill import READERS, build_dossiers, business_owners, household_contacts
+from needs_model.scoring.contacts import contact_book, contacts
+from needs_model.scoring.prefill import READERS, build_dossiers
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -36,15 +37,12 @@ def dossiers(province) -> tuple[object, dict[str, pd.DataFrame]]:
     """Every service's dossier for all its subjects on AS_OF."""
     _, raw = province
     profiles = build_profiles(raw, AS_OF)
-    contacts = {"household": household_contacts(profiles), "business": business_owners(profiles)}
+    book = contact_book(profiles)
     names = communes_2025()["commune_name"]
     out = {}
     for service_id in SERVICE_IDS:
         frame = build_features(profiles, service_id)
-        kind = service(service_id).subject_kind
-        frame["contact_cccd"] = (
-            frame["subject_id"] if kind == "person" else frame["subject_id"].map(contacts[kind])
-        )
+        frame = pd.concat([frame, contacts(book, service_id, frame)], axis=1)
         out[service_id] = build_dossiers(profiles, service_id, frame.reset_index(drop=True), names)
     return raw, out
 

@@ -60,12 +60,31 @@ DOSSIERS: dict[str, tuple[Component, ...]] = {
             "Facility birth certificate",
             ("birth_certificate_no", "child_birth_date", "child_sex"),
             "facility_birth",
+            "subject",
         ),
         Component("father", "citizen", "Người cha", "Father", ("full_name", "cccd")),
         RESIDENCE,
     ),
     "school_admission": (
-        _person("child", "Trẻ", "Child", (*IDENTITY, "sex")),
+        Component(
+            "child",
+            "registry/people",
+            "Trẻ",
+            "Child",
+            (*IDENTITY, "sex"),
+            "identity",
+            "subject",
+        ),
+        # Whom the school contacts (services.Service.contact): the mother, else the father,
+        # alive and resident in the province; else an adult of the child's household.
+        Component(
+            "parent",
+            "registry/people",
+            "Cha, mẹ hoặc người lớn trong hộ (người liên hệ)",
+            "Parent, or an adult of the household (the contact)",
+            (*IDENTITY, "relation"),
+            "contact_person",
+        ),
         Component(
             "birth_registration",
             "services/transactions",
@@ -73,6 +92,7 @@ DOSSIERS: dict[str, tuple[Component, ...]] = {
             "Birth registration",
             ("registered_on", "mother_cccd", "mother_full_name"),
             "registration_of_child",
+            "subject",
             of_service="birth_registration",
         ),
         RESIDENCE,
@@ -87,6 +107,7 @@ DOSSIERS: dict[str, tuple[Component, ...]] = {
                 "Licence in force",
                 ("number", "issue_date", "expiry_date"),
                 "licence_in_force",
+                "subject",
             ),
             RESIDENCE,
         )

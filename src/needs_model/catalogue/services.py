@@ -10,6 +10,23 @@ from dataclasses import dataclass
 from typing import Literal
 
 SubjectKind = Literal["person", "household", "business"]
+# Who a planner contacts about a subject (`scoring.contacts` resolves them on the profiles):
+#   self              the subject (a person)
+#   mother, father    the subject's parent in the population register, when alive and
+#                     resident in the province on the as-of date
+#   household_adult   the oldest resident adult of the subject's household (the household
+#                     book names no head)
+#   household_member  the oldest resident of the subject's household, adult or not
+#   owner             the owner of the subject business, as linked to the register
+ContactRelation = Literal[
+    "self", "mother", "father", "household_adult", "household_member", "owner"
+]
+# The relations each kind of subject can have.
+CONTACT_RELATIONS: dict[SubjectKind, frozenset[ContactRelation]] = {
+    "person": frozenset({"self", "mother", "father", "household_adult", "household_member"}),
+    "household": frozenset({"household_adult", "household_member"}),
+    "business": frozenset({"owner"}),
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +45,9 @@ class Service:
     # 0.95 %, grade 1 27 %, licences 2.6-3.4 %, poverty 8.2 %, transport 11 %), so a
     # perfect list could reach most of them and the ranking decides who is reached.
     outreach_share: float
+    # Whom to contact about a subject, in order of preference: the first one known (and, for
+    # a parent, alive and resident) is the contact; none known leaves the contact empty.
+    contact: tuple[ContactRelation, ...]
 
 
 SERVICES: tuple[Service, ...] = (
@@ -41,6 +61,7 @@ SERVICES: tuple[Service, ...] = (
         "Birth registration",
         "Law on Civil Status 2014, art. 15",
         0.02,
+        contact=("self",),
     ),
     Service(
         "school_admission",
@@ -52,6 +73,7 @@ SERVICES: tuple[Service, ...] = (
         "Grade-1 admission",
         "Education Law 2019, art. 28",
         0.30,
+        contact=("mother", "father", "household_adult"),
     ),
     Service(
         "medical_license_renewal",
@@ -63,6 +85,7 @@ SERVICES: tuple[Service, ...] = (
         "Medical practice licence renewal",
         "Law 15/2023/QH15, art. 27",
         0.05,
+        contact=("self",),
     ),
     Service(
         "tour_guide_card_renewal",
@@ -74,6 +97,7 @@ SERVICES: tuple[Service, ...] = (
         "Tour-guide card renewal",
         "Law on Tourism 2017, art. 58",
         0.05,
+        contact=("self",),
     ),
     Service(
         "poor_household_confirmation",
@@ -85,6 +109,7 @@ SERVICES: tuple[Service, ...] = (
         "Poor / near-poor household confirmation",
         "Decree 07/2021/ND-CP",
         0.1,
+        contact=("household_adult", "household_member"),
     ),
     Service(
         "veterinary_certificate_renewal",
@@ -96,6 +121,7 @@ SERVICES: tuple[Service, ...] = (
         "Veterinary practice certificate renewal",
         "Law on Veterinary Medicine 2015, art. 109",
         0.05,
+        contact=("self",),
     ),
     Service(
         "transport_business_license",
@@ -107,6 +133,7 @@ SERVICES: tuple[Service, ...] = (
         "Transport licence / vehicle badge",
         "Decree 10/2020/ND-CP, replaced by Decree 158/2024/ND-CP from 2025",
         0.15,
+        contact=("owner",),
     ),
 )
 

@@ -241,6 +241,7 @@ def score_command(
     ] = 20,
 ) -> None:
     """Score every eligible subject for every served service; write the scored snapshot."""
+    from needs_model.extracts.validate import ContractViolation
     from needs_model.features.snapshots import data_end
     from needs_model.modelling.promotion import BundleError
     from needs_model.scoring.batch import score
@@ -260,7 +261,7 @@ def score_command(
             top_per_commune=top_per_commune,
             progress=console.print,
         )
-    except BundleError as error:
+    except (BundleError, ContractViolation) as error:
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
     manifest = ScoredSnapshot(folder).manifest()

@@ -13,6 +13,7 @@ from typing import Literal
 import pyarrow as pa
 
 DType = Literal["string", "int64", "float64", "date", "bool"]
+Sex = Literal["female", "male"]
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "int64": pa.int64(),
@@ -57,6 +58,10 @@ class Table:
     date_order: tuple[tuple[str, str], ...] = field(default=())
     # Columns whose CCCD must agree with these birth-date / sex columns.
     cccd_birth: tuple[str, str, str] | None = None  # (cccd column, birth date column, sex column)
+    # A parent's CCCD column and the sex its number must encode; the number must also encode
+    # a birth year before the person's own (`cccd_birth`'s birth date) and not be the
+    # person's own number.
+    parent_cccds: tuple[tuple[str, Sex], ...] = field(default=())
 
     @property
     def path(self) -> str:
@@ -110,6 +115,22 @@ def _person(prefix: str = "", nullable_cccd: bool = True) -> tuple[Column, ...]:
 SEX = Column("sex", "string", "Sex at birth.", allowed=("male", "female"))
 LICENCE_EVENTS = ("issued", "renewed", "lapsed")
 
+
+def _parent(column: str, who: str, also_missing: str = "") -> Column:
+    return Column(
+        column,
+        "string",
+        f"The {who}'s 12-digit personal identification number. The national population "
+        "database records each citizen's father and mother with their numbers (Law on "
+        "Identification 2023, art. 9); that the registry's extract carries them is an "
+        f"assumption of this contract. Missing when the registry does not know the {who} "
+        "(assumed for many adults, whose records reached the database without parents"
+        f"{also_missing}); kept when the {who} has died or left the province.",
+        nullable=True,
+        is_cccd=True,
+    )
+
+
 TABLES: tuple[Table, ...] = (
     Table(
         "registry",
@@ -124,6 +145,12 @@ TABLES: tuple[Table, ...] = (
                 "ethnicity", "string", "Ethnic group (sensitive: audits only, never a model input)."
             ),
             Column("religion", "string", "Religion (sensitive: audits only, never a model input)."),
+            _parent("mother_cccd", "mother"),
+            _parent(
+                "father_cccd",
+                "father",
+                ", and for a child born outside marriage whom no father acknowledged",
+            ),
             Column("household_id", "string", "Household book number the person belongs to."),
             *_commune(),
             Column("marital_status", "string", "Marital status.", allowed=("single", "married")),
@@ -152,6 +179,7 @@ TABLES: tuple[Table, ...] = (
         ),
         date_order=(("birth_date", "event_date"), ("event_date", "recorded_at")),
         cccd_birth=("cccd", "birth_date", "sex"),
+        parent_cccds=(("mother_cccd", "female"), ("father_cccd", "male")),
     ),
     Table(
         "registry",
@@ -446,7 +474,8 @@ def render_markdown() -> str:
         "`needs-model validate DIR` checks a folder against this contract. File-level problems "
         "(missing table or column, wrong type, unreadable file) stop with a message; row-level "
         "problems (invalid CCCD, impossible date order, duplicate key, value outside the allowed "
-        "set, missing required value) are quarantined with their reason.",
+        "set, missing required value, a parent's number that cannot be that parent's) are "
+        "quarantined with their reason.",
         "",
     ]
     for t in TABLES:
@@ -454,6 +483,17 @@ def render_markdown() -> str:
         if t.date_order:
             order = "; ".join(f"`{a}` ≤ `{b}`" for a, b in t.date_order)
             lines += [f"Date order: {order}.", ""]
+        if t.parent_cccds and t.cccd_birth is not None:
+            own, born, _sex = t.cccd_birth
+            parents = "; ".join(
+                f"`{column}` encodes a {'woman' if sex == 'female' else 'man'}"
+                for column, sex in t.parent_cccds
+            )
+            lines += [
+                f"Parents: {parents}; each encodes a birth year before `{born}`'s and is not "
+                f"the row's own `{own}`.",
+                "",
+            ]
         lines += ["| column | type | required | allowed | description |", "|---|---|---|---|---|"]
         for c in t.columns:
             allowed = ", ".join(c.allowed) if c.allowed else ("12-digit CCCD" if c.is_cccd else "")

@@ -160,6 +160,24 @@ def row_reasons(t: contract.Table, frame: pd.DataFrame) -> pd.Series:
         mismatch = cccd.invalid_reasons(frame[id_col], frame[birth_col], frame[sex_col]).notna()
         mismatch &= cccd.invalid_reasons(frame[id_col]).isna()
         add(mismatch, f"{id_col} disagrees with {birth_col}/{sex_col}")
+        born = pd.to_datetime(frame[birth_col], errors="coerce").dt.year
+        for parent_col, parent_sex in t.parent_cccds:
+            parent = frame[parent_col]
+            usable = (parent.notna() & cccd.invalid_reasons(parent).isna()).to_numpy(dtype=bool)
+            sexes = pd.Series(parent_sex, index=frame.index)
+            wrong_sex = cccd.invalid_reasons(parent, sexes=sexes).notna().to_numpy(dtype=bool)
+            other = "man" if parent_sex == "female" else "woman"
+            add(usable & wrong_sex, f"{parent_col} encodes a {other}")
+            year = cccd.encoded_birth_years(parent)
+            not_before = (
+                year.notna() & born.notna() & (year.fillna(0) >= born.fillna(0))
+            ).to_numpy(dtype=bool)
+            add(usable & not_before, f"{parent_col} born in or after the person's {birth_col}")
+            own = parent.astype("string").eq(frame[id_col].astype("string"))
+            add(
+                usable & own.fillna(False).to_numpy(dtype=bool),
+                f"{parent_col} is the person's own {id_col}",
+            )
     for earlier, later in t.date_order:
         a, b = (
             pd.to_datetime(frame[earlier], errors="coerce"),

@@ -179,6 +179,19 @@ def is_valid(number: object, birth_year: int | None = None, sex: int | None = No
     return explain_invalid(number, birth_year, sex) is None
 
 
+def encoded_birth_years(numbers: pd.Series) -> pd.Series:
+    """The birth year each well-formed number encodes (G and YY), <NA> where the number is
+    missing or not 12 ASCII digits."""
+    text = numbers.astype("string")
+    well_formed = text.str.fullmatch(r"[0-9]{12}").fillna(False).to_numpy(dtype=bool)
+    digits = text.where(well_formed, "000000000000").fillna("000000000000")
+    g = digits.str[3].astype(int).to_numpy()
+    yy = digits.str[4:6].astype(int).to_numpy()
+    years = pd.array(1900 + 100 * (g // 2) + yy, dtype="Int64")
+    years[~well_formed] = pd.NA
+    return pd.Series(years, index=numbers.index)
+
+
 def invalid_reasons(
     numbers: pd.Series,
     birth_dates: pd.Series | None = None,

@@ -3,16 +3,18 @@
 `score` writes one scored snapshot, `<out>/<as_of>/`, in one atomic rename (its layout is
 `scoring.snapshot`'s):
 
-- `subjects/<service>.parquet`: subject, contact CCCD, household, 2025 commune, legacy
-  district, the model's features, margin, calibrated probability, band, whether the legal
-  trigger fires, rank in the commune, model version;
+- `subjects/<service>.parquet`: subject, contact CCCD and how the contact is related to the
+  subject (`scoring.contacts`), household, 2025 commune, legacy district, the model's
+  features, margin, calibrated probability, band, whether the legal trigger fires, rank in
+  the commune, model version;
 - `contributions/<service>.parquet`: exact TreeSHAP values (`shap_<feature>`, `shap_bias`)
   for the subjects a planner will see — band medium or high, or in the top
   `top_per_commune` of their commune — not for everyone;
 - `dossiers/<service>.parquet`: pre-filled dossier rows for the same subjects;
 - `people.parquet` (contact details), `consistency.parquet` (flags for dossier fields),
   `forecast.parquet` (expected requests per commune and province with exact
-  Poisson-binomial intervals), `index.parquet` (CCCD -> service, subject), and
+  Poisson-binomial intervals), `index.parquet` (CCCD -> service, subject, and whether the
+  CCCD is the subject's own or its contact's), and
   `manifest.json` (as-of date, model versions, sources with their as-of dates, counts).
 
 A score never denies a service: bands order outreach, nothing else.
@@ -39,8 +41,9 @@ from needs_model.modelling.promotion import BundleError, current_version, load_s
 from needs_model.modelling.training import ServiceModel
 from needs_model.reference.geography import quang_nam_communes
 from needs_model.scoring.bands import BANDS, LOW, band_of
+from needs_model.scoring.contacts import ContactBook, contact_book, contacts
 from needs_model.scoring.explain import contributions
-from needs_model.scoring.prefill import build_dossiers, business_owners, household_contacts
+from needs_model.scoring.prefill import build_dossiers
 from needs_model.scoring.snapshot import publish, start_snapshot
 
 FORECAST_LEVEL = 0.90
@@ -151,19 +154,28 @@ def forecast_table(subjects: dict[str, pd.DataFrame], as_of: dt.date) -> pd.Data
     return pd.DataFrame(out)
 
 
-def _subjects(
-    p: Profiles, service_id: str, frame: pd.DataFrame, contacts: dict[str, pd.Series]
-) -> pd.DataFrame:
-    kind = service(service_id).subject_kind
-    out = frame.copy()
-    if kind == "person":
-        out["contact_cccd"] = out["subject_id"]
-    elif kind == "household":
-        out["contact_cccd"] = out["subject_id"].map(contacts["household"])
-    else:
-        out["contact_cccd"] = out["subject_id"].map(contacts["business"])
+def _subjects(book: ContactBook, service_id: str, frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.concat([frame, contacts(book, service_id, frame)], axis=1)
     out["district_code"] = out["commune_code"].map(communes_2025()["district_code"])
     return out
+
+
+def citizen_index(scored: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """CCCD -> (service, subject, role): the subject's own CCCD (role `subject`, person
+    services) and the CCCD of whoever is contacted about it when that is someone else (role
+    `contact`: a parent, a household's adult, a business's owner)."""
+    parts = []
+    for service_id, frame in scored.items():
+        pairs = frame[["subject_id", "contact_cccd"]].astype(object).assign(service_id=service_id)
+        if service(service_id).subject_kind == "person":
+            parts.append(pairs.assign(cccd=pairs["subject_id"], role="subject"))
+        other = pairs[
+            pairs["contact_cccd"].notna() & (pairs["contact_cccd"] != pairs["subject_id"])
+        ]
+        parts.append(other.assign(cccd=other["contact_cccd"], role="contact"))
+    columns = ["cccd", "service_id", "subject_id", "role"]
+    index = pd.concat(parts, ignore_index=True)[columns]
+    return index.sort_values(columns[:3], kind="stable").reset_index(drop=True)
 
 
 def _sources(p: Profiles) -> dict[str, str | None]:
@@ -199,7 +211,7 @@ def score(
     if not champions:
         raise BundleError(f"no model is served in {models_dir}: train and promote first")
     profiles = build_profiles(raw, as_of)
-    contacts = {"household": household_contacts(profiles), "business": business_owners(profiles)}
+    book = contact_book(profiles)
     names = communes_2025()["commune_name"]
     partial = start_snapshot(out, as_of)
     timings: dict[str, float] = {}
@@ -207,7 +219,7 @@ def score(
     counts: dict[str, dict[str, int]] = {}
     for service_id, champion in champions.items():
         model = champion.model
-        frame = _subjects(profiles, service_id, build_features(profiles, service_id), contacts)
+        frame = _subjects(book, service_id, build_features(profiles, service_id))
         matrix = model.matrix(frame)
         tick = time.perf_counter()
         margin, probability = predict(model, matrix)
@@ -249,14 +261,7 @@ def score(
             "rule_fires": int(frame["rule_fires"].sum()),
         }
         say(f"{service_id}: {len(frame):,} scored, {len(selected):,} explained")
-    index = pd.concat(
-        [
-            f[["contact_cccd", "subject_id"]].assign(service_id=s).dropna(subset=["contact_cccd"])
-            for s, f in scored.items()
-        ],
-        ignore_index=True,
-    ).rename(columns={"contact_cccd": "cccd"})
-    partial.write(index.sort_values(["cccd", "service_id"]), "index")
+    partial.write(citizen_index(scored), "index")
     people = profiles.people[
         ["cccd", "full_name", "birth_date", "sex", "household_id", "status"]
     ].copy()

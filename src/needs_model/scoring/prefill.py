@@ -7,9 +7,10 @@ record was written (`<component>.recorded_at`). The API turns a row into compone
 attaches the consistency-report flags raised on the record or the person, so an official
 sees which prefilled value to double-check.
 
-A component no agency holds (e.g. the father of a child: no register links him) has no
-reader and is listed with no value, saying who supplies it, so the dossier is honest about
-what is missing. Each reader below fills one kind of record for any service that declares it.
+A component no agency holds (e.g. the father of a child whose birth is not registered yet:
+no register links them) has no reader and is listed with no value, saying who supplies it,
+so the dossier is honest about what is missing. Each reader below fills one kind of record
+for any service that declares it.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ __all__ = ["DOSSIERS", "READERS", "Component", "build_dossiers"]
 
 @dataclass(frozen=True)
 class Context:
-    """What every reader may use: the profiles, the service, the 2025 commune names."""
+    """What every reader may use: the profiles, the service, the 2025 commune names and the
+    scored rows being filled (subject_id, contact_cccd, contact_relation, household_id)."""
 
     profiles: Profiles
     service_id: str
     commune_names: pd.Series
+    subjects: pd.DataFrame
 
 
 def _identity(c: Context, cccds: pd.Series, component: Component) -> pd.DataFrame:
@@ -44,6 +47,14 @@ def _identity(c: Context, cccds: pd.Series, component: Component) -> pd.DataFram
     out["cccd"] = cccds
     out["record_id"] = cccds.map(people["record_id"])
     out["recorded_at"] = cccds.map(people["recorded_at"])
+    return out
+
+
+def _contact_person(c: Context, cccds: pd.Series, component: Component) -> pd.DataFrame:
+    """The person contacted about the subject, from the register, and how they are related
+    to the subject (`scoring.contacts`: a parent, an adult of the household, ...)."""
+    out = _identity(c, cccds, component)
+    out.insert(len(out.columns) - 2, "relation", c.subjects.loc[cccds.index, "contact_relation"])
     return out
 
 
@@ -101,22 +112,6 @@ def _licence_in_force(c: Context, holders: pd.Series, component: Component) -> p
     for name in ("issue_date", "expiry_date", "record_id", "recorded_at"):
         out[name] = holders.map(latest[name])
     return out
-
-
-def household_contacts(p: Profiles) -> pd.Series:
-    """household_id -> the CCCD to contact: its oldest resident adult (the household book
-    does not name a head), else its oldest resident."""
-    people = residents(p)
-    ranked = people.sort_values(["birth_date", "cccd"])
-    adults = ranked[ranked["age_years"] >= 18].groupby("household_id")["cccd"].first()
-    anyone = ranked.groupby("household_id")["cccd"].first()
-    return adults.combine_first(anyone)
-
-
-def business_owners(p: Profiles) -> pd.Series:
-    """business_id -> the owner's CCCD as linked to the registry."""
-    rows = p.records["transport/businesses"].dropna(subset=["linked_cccd"])
-    return _latest_by(rows, "business_id", ["event_date", "recorded_at"])["linked_cccd"]
 
 
 def _household(c: Context, household_ids: pd.Series, component: Component) -> pd.DataFrame:
@@ -179,6 +174,7 @@ Reader = Callable[[Context, pd.Series, Component], pd.DataFrame]
 # One reader per kind of record; `catalogue.dossiers` names them.
 READERS: dict[str, Reader] = {
     "identity": _identity,
+    "contact_person": _contact_person,
     "residence": _residence,
     "facility_birth": _facility_birth,
     "registration_of_child": _registration_of_child,
@@ -193,8 +189,9 @@ READERS: dict[str, Reader] = {
 def build_dossiers(
     p: Profiles, service_id: str, subjects: pd.DataFrame, commune_names: pd.Series
 ) -> pd.DataFrame:
-    """One wide row per subject (`subjects` has subject_id, contact_cccd, household_id): the
-    columns of every component the service's dossier declares, in its order."""
+    """One wide row per subject (`subjects` has subject_id, contact_cccd, contact_relation,
+    household_id): the columns of every component the service's dossier declares, in its
+    order."""
     if service_id not in DOSSIERS:
         raise KeyError(f"no dossier is declared for {service_id!r}")
     keys: dict[str, pd.Series] = {
@@ -202,7 +199,7 @@ def build_dossiers(
         "subject": subjects["subject_id"],
         "household": subjects["household_id"],
     }
-    context = Context(p, service_id, commune_names)
+    context = Context(p, service_id, commune_names, subjects)
     parts: list[pd.DataFrame] = [subjects[["subject_id"]]]
     for component in DOSSIERS[service_id]:
         if component.reader is not None:

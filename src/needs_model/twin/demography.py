@@ -10,6 +10,10 @@ from needs_model.twin import hazards, names
 from needs_model.twin.population import build_initial_population, draw_deprivations
 from needs_model.twin.world import World, day_in_month, ym_to_date
 
+# A child born within 300 days of the marriage's end is the late husband's (Law on Marriage
+# and Family 2014, art. 88(1)): a birth within 9 whole months of the month he died.
+LATE_HUSBAND_MONTHS = 10
+
 
 def log_registry(w: World, index: np.ndarray, event: str, day: np.ndarray | None = None) -> None:
     """An append-only registry row with the person's current state (recorded at write-out)."""
@@ -126,6 +130,7 @@ def exits(w: World) -> None:
     p["exit_ym"][dies] = w.ym
     widowed = p["spouse"][dies]
     p["spouse"][widowed[widowed >= 0]] = -1
+    p["late_spouse"][widowed[widowed >= 0]] = dies[widowed >= 0]
     p["gestation"][dies] = -1
     death_day = w.days(len(dies))
     log_registry(w, dies, "death", death_day)
@@ -187,6 +192,16 @@ def births(w: World) -> None:
     middle, given = names.draw_middle_and_given(sex == 1, w.rng)
     spouse = p["spouse"][born_to]
     family = np.where(spouse >= 0, p["family"][np.maximum(spouse, 0)], p["family"][born_to])
+    # The father the registry records: the mother's husband at the birth, or her late husband
+    # when he died within 300 days (Law on Marriage and Family 2014, art. 88(1)); a child of
+    # an unmarried mother has no recorded father (acknowledgement is not simulated).
+    late = p["late_spouse"][born_to]
+    late_died = p["exit_ym"][np.maximum(late, 0)]
+    father = np.where(
+        spouse >= 0,
+        spouse,
+        np.where((late >= 0) & (w.ym - late_died < LATE_HUSBAND_MONTHS), late, -1),
+    )
     day = w.days(k)
     children = w.people.append(
         birth_ym=np.full(k, w.ym),
@@ -202,6 +217,8 @@ def births(w: World) -> None:
         gestation=np.full(k, -1),
         conception_ym=np.full(k, -1),
         mother=born_to,
+        father=father,
+        late_spouse=np.full(k, -1),
         registered=np.zeros(k, bool),
         facility_birth=facility,
         disabled=w.rng.random(k) < 0.012,
@@ -404,8 +421,8 @@ def arrivals(w: World) -> None:
     hh["created_ym"][new_households] = w.ym
     columns = {name: people[name] for name in people.names}
     columns["household"] = columns["household"] + offset
-    spouse = columns["spouse"]
-    columns["spouse"] = np.where(spouse >= 0, spouse + w.people.n, -1)
+    for relative in ("spouse", "mother", "father", "late_spouse"):
+        columns[relative] = np.where(columns[relative] >= 0, columns[relative] + w.people.n, -1)
     new_people = w.people.append(**columns)
     log_household(w, new_households, "immigration")
     log_registry(w, new_people, "immigration")

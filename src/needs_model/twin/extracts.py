@@ -104,7 +104,11 @@ class Truth:
 class ExtractWriter:
     def __init__(self, w: World, out: Path) -> None:
         self.w, self.out = w, out
-        self.rng = np.random.default_rng([int(w.rng.integers(0, 2**31)), 7])
+        seed = int(w.rng.integers(0, 2**31))
+        self.rng = np.random.default_rng([seed, 7])
+        # The parents' numbers came to the registry extract later: their omissions draw from
+        # a stream of their own, so adding them moved no other draw of the extracts.
+        self.parent_rng = np.random.default_rng([seed, 8])
         self.truth = Truth()
         p = w.people
         self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
@@ -210,6 +214,31 @@ class ExtractWriter:
             )
             birth[idx] = wrong
         return {f"{prefix}cccd": cccd, f"{prefix}full_name": name, f"{prefix}birth_date": birth}
+
+    def parent_columns(self, record_id: np.ndarray, person: np.ndarray) -> dict[str, np.ndarray]:
+        """mother_cccd and father_cccd of registry rows: the parent the twin records (see
+        `population` and `demography.births`), missing where none is recorded or where the
+        number was never entered in the person's record (`ErrorRates.missing_parent_cccd`)."""
+        p, e = self.w.people, self.w.params.errors
+        out = {}
+        for relation in ("mother", "father"):
+            column = f"{relation}_cccd"
+            parent = p[relation][person]
+            numbers = where_or_none(parent >= 0, self.cccd[np.maximum(parent, 0)])
+            never_entered = self.parent_rng.random(p.n) < e.missing_parent_cccd
+            omitted = never_entered[person] & pd.notna(numbers)
+            self.truth.error(
+                "missing_parent_cccd",
+                "registry/people",
+                record_id[omitted],
+                column,
+                numbers[omitted],
+                np.full(omitted.sum(), None),
+                person[omitted],
+            )
+            numbers[omitted] = None
+            out[column] = numbers
+        return out
 
     def _cccd_typo(self, number: str) -> str:
         """One mistyped digit, never the same number."""
@@ -358,6 +387,7 @@ class ExtractWriter:
             t,
             {
                 **cols,
+                **self.parent_columns(rows["record_id"].to_numpy(), person),
                 "record_id": rows["record_id"].to_numpy(),
                 "sex": self.sex[person],
                 "ethnicity": np.array(ETHNICITIES, dtype=object)[p["ethnicity"][person]],
@@ -680,6 +710,7 @@ class ExtractWriter:
                 "religion": np.array(RELIGIONS, dtype=object)[p["religion"]],
                 "household_id": household_ids(p["household"]),
                 "mother_id": p["mother"],
+                "father_id": p["father"],
                 "alive": p["alive"],
                 "present": p["present"],
             }

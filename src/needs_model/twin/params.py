@@ -221,6 +221,9 @@ class ErrorRates:
     cccd_typo: float = 0.005  # one digit mistyped: invalid, unknown, or another person's number
     late_move_registration: float = 0.10  # move recorded 1-6 months late
     stale_address: float = 0.03  # move never recorded by the registry
+    # [U] a parent the registry knows, whose number was never entered in the person's record
+    # (drawn per person and parent: every row of the person lacks it)
+    missing_parent_cccd: float = 0.03
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ PERSON_COLUMNS: dict[str, type | str] = {
     "gestation": "i1",
     "conception_ym": "i4",
     "antenatal": "?",
-    "mother": "i4",
+    "mother": "i4",  # the registered mother (-1: not known to the registry)
+    "father": "i4",  # the registered father (-1: not known to the registry)
+    "late_spouse": "i4",  # the spouse who died (a widow's child within 300 days is his)
     "registered": "?",
     "cccd": "i8",
     "cccd_ym": "i4",
@@ -255,6 +257,8 @@ def build_initial_population(
         gestation=np.full(n, -1),
         conception_ym=np.full(n, -1),
         mother=np.full(n, -1),
+        father=np.full(n, -1),
+        late_spouse=np.full(n, -1),
         registered=np.ones(n, bool),
         cccd=numbers,
         cccd_ym=birth_ym,
@@ -272,6 +276,15 @@ def build_initial_population(
     couples = np.flatnonzero(role_partner)
     people["spouse"][couples] = couples - 1
     people["spouse"][couples - 1] = couples
+    # The household's composition says whose children its children are: the woman at position
+    # 0 is their mother, the man at position 1 (nuclear and three-generation households) their
+    # father; a single parent's children have no father in the household, so none is
+    # recorded. The grandparents' link to the couple is not drawn (it could be either
+    # side), so the couple get no parents.
+    children_index = np.flatnonzero(is_child)
+    people["mother"][children_index] = first_index[hh[children_index]]
+    with_father = children_index[has_partner[hh[children_index]]]
+    people["father"][with_father] = first_index[hh[with_father]] + 1
 
     households = empty_households(int(n_households * 1.4) + 1024)
     log_income = initial_log_income(urban, mountain, params, rng)

@@ -17,18 +17,22 @@ from needs_model.twin.world import World
 RAISED_DENSITY = 300.0
 
 
-def many_licence_holders() -> TwinParameters:
-    """The twin's parameters with every licensed profession at RAISED_DENSITY (nothing else
-    changed: the same hazards, only more holders)."""
+def many_licence_holders(
+    density: float = RAISED_DENSITY, businesses_per_10k: float | None = None
+) -> TwinParameters:
+    """The twin's parameters with every licensed profession at `density` holders per 10,000
+    people (and transport businesses at `businesses_per_10k`, if given); nothing else
+    changed: the same hazards, only more subjects."""
     careers = TwinParameters().careers
-    return TwinParameters(
-        careers=replace(
-            careers,
-            medical=replace(careers.medical, holders_per_10k=RAISED_DENSITY),
-            tour_guide=replace(careers.tour_guide, holders_per_10k=RAISED_DENSITY),
-            veterinary=replace(careers.veterinary, holders_per_10k=RAISED_DENSITY),
-        )
+    careers = replace(
+        careers,
+        medical=replace(careers.medical, holders_per_10k=density),
+        tour_guide=replace(careers.tour_guide, holders_per_10k=density),
+        veterinary=replace(careers.veterinary, holders_per_10k=density),
     )
+    if businesses_per_10k is not None:
+        careers = replace(careers, transport_businesses_per_10k=businesses_per_10k)
+    return TwinParameters(careers=careers)
 
 
 @pytest.fixture(scope="session")

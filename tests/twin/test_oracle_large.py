@@ -2,15 +2,14 @@
 enough events to catch a 10 % mis-scaling of any service's oracle."""
 
 import math
-from dataclasses import replace
 
 import pytest
 
 from needs_model.catalogue.services import SERVICE_IDS
-from needs_model.twin.params import TwinParameters
 from needs_model.twin.province import simulate_province
 from needs_model.twin.simulate import SimulationSpec
 from tests.conftest import simulate_to
+from tests.twin.conftest import many_licence_holders
 from tests.twin.test_oracle import LICENCE_SERVICES, check_oracle_against_outcomes
 from tests.twin.test_oracle_power import accepted_scaling, observe_check
 
@@ -44,26 +43,13 @@ RICH_HOLDERS_PER_10K = 1_000.0
 RICH_BUSINESSES_PER_10K = 170.0
 
 
-def many_holders_and_businesses() -> TwinParameters:
-    """The twin's parameters with every licensed profession at RICH_HOLDERS_PER_10K and
-    transport businesses at RICH_BUSINESSES_PER_10K (the same hazards, more subjects)."""
-    careers = TwinParameters().careers
-    return TwinParameters(
-        careers=replace(
-            careers,
-            medical=replace(careers.medical, holders_per_10k=RICH_HOLDERS_PER_10K),
-            tour_guide=replace(careers.tour_guide, holders_per_10k=RICH_HOLDERS_PER_10K),
-            veterinary=replace(careers.veterinary, holders_per_10k=RICH_HOLDERS_PER_10K),
-            transport_businesses_per_10k=RICH_BUSINESSES_PER_10K,
-        )
-    )
-
-
 @pytest.fixture(scope="module")
 def rich_province(tmp_path_factory):
     out = tmp_path_factory.mktemp("rich")
     spec = SimulationSpec(people=RICH_PEOPLE, seed=21, start="2021-01", end="2025-12")
-    return simulate_province(spec, out, many_holders_and_businesses()).world, out
+    return simulate_province(
+        spec, out, many_licence_holders(RICH_HOLDERS_PER_10K, RICH_BUSINESSES_PER_10K)
+    ).world, out
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-console = Console(soft_wrap=True)
+# Tables are written whole when the output is not a terminal (a log, a pipe, CI), where
+# rich would otherwise assume 80 columns and cut every cell; COLUMNS still wins.
+LOG_WIDTH = 200
+console = Console(
+    soft_wrap=True,
+    width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else LOG_WIDTH,
+)
 err_console = Console(stderr=True, soft_wrap=True)
 
 

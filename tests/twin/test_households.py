@@ -65,6 +65,12 @@ def test_the_household_book_closes_an_emptied_household_within_the_contract(prov
     assert len(resident_in_book) > 5_000
     assert resident_in_book <= lived_in, len(resident_in_book - lived_in)
     assert not row_reasons(contract.table("registry", "households"), book.copy()).astype(bool).any()
+    # Emptied books are closed as dissolved, not as departures: nobody left in a dissolved
+    # book, and a departed book's people left with it (they are somewhere, not in it).
+    dissolved = book[book["event"] == "dissolved"]
+    assert len(dissolved) > 50 and (dissolved["status"] == "dissolved").all()
+    assert not set(dissolved["household_id"]) & lived_in
+    assert (book.loc[book["event"] == "emigration", "status"] == "moved_out").all()
 
 
 def test_households_close_the_month_they_empty_and_never_earlier():

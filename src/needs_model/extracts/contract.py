@@ -196,12 +196,18 @@ TABLES: tuple[Table, ...] = (
                 "Urban (ward/township) or rural commune.",
                 allowed=("urban", "rural"),
             ),
-            Column("status", "string", "Status after this row.", allowed=("resident", "moved_out")),
+            Column(
+                "status",
+                "string",
+                "Status after this row: dissolved when nobody is left in the book.",
+                allowed=("resident", "moved_out", "dissolved"),
+            ),
             Column(
                 "event",
                 "string",
-                "What changed.",
-                allowed=("initial", "founded", "immigration", "moved", "emigration"),
+                "What changed: dissolved closes a book whose last member died, left or "
+                "married out (the members' own rows say which).",
+                allowed=("initial", "founded", "immigration", "moved", "emigration", "dissolved"),
             ),
             Column("event_date", "date", "When the change happened."),
             _recorded(),

@@ -422,10 +422,10 @@ class ExtractWriter:
         recorded = self.lag(event_date, 5)
         commune = rows["commune"].to_numpy()
         # A book closed because nobody is left in it (its last member died, left or married
-        # out): the contract has no event of its own for that, so it is written as the
-        # book's departure, the only way the contract says a household stopped being
-        # resident. The members' own rows (death, emigration, marriage) say why.
-        event = rows["event"].replace({"dissolved": "emigration"}).to_numpy()
+        # out) is `dissolved`; the members' own rows (death, emigration, marriage) say why.
+        event = rows["event"].to_numpy()
+        dissolved = event == "dissolved"
+        present = rows["present"].to_numpy(bool)
         return self.write(
             contract.table("registry", "households"),
             {
@@ -433,7 +433,9 @@ class ExtractWriter:
                 "household_id": household_ids(rows["household"].to_numpy()),
                 **self.communes(commune, recorded),
                 "area_type": np.where(w.communes["is_urban"].to_numpy()[commune], "urban", "rural"),
-                "status": np.where(rows["present"].to_numpy(bool), "resident", "moved_out"),
+                "status": np.where(
+                    dissolved, "dissolved", np.where(present, "resident", "moved_out")
+                ),
                 "event": event,
                 "event_date": event_date,
                 "recorded_at": recorded,

@@ -384,6 +384,13 @@ def test_a_refused_challenger_falls_back_to_a_simpler_scorer_of_the_same_run(
     assert "refused by the test" in result.message and "rule" in result.message
     served = load_served(state.models_dir, SERVICE_FOR_GATE)
     assert served.scorer == "rule"
+    # Promoting again changes nothing: the fallback already stands for this challenger.
+    again = promote_service(SERVICE_FOR_GATE, state)
+    assert not again.promoted and again.version == "2" and "already" in again.message
+    assert len(client.search_model_versions(f"name='needs-{SERVICE_FOR_GATE}'")) == 2
+    record = json.loads((state.reports_dir / SERVICE_FOR_GATE / "served.json").read_text())
+    assert (record["version"], record["scorer"]) == ("2", "rule")
+    assert record["challenger_refused"] == ["calibration: refused by the test"]
     name = f"needs-{SERVICE_FOR_GATE}"
     champion = client.get_model_version_by_alias(name, "champion")
     assert str(champion.version) == "2" and champion.tags["fallback_from"] == trained_run.version

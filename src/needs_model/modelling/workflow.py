@@ -145,6 +145,15 @@ def promote_service(
             [],
             f"version {challenger_version} is already the champion",
         )
+    if champion is not None and champion.tags.get("fallback_from") == challenger_version:
+        return PromotionResult(
+            service_id,
+            False,
+            str(champion.version),
+            [],
+            f"version {champion.version} ({champion.tags.get('scorer')}, served instead of the "
+            f"refused challenger, version {challenger_version}) is already the champion",
+        )
     test = pd.read_parquet(_download(f"runs:/{challenger.run_id}/data/test_rows.parquet"))
     evaluation = json.loads(
         _download(f"runs:/{challenger.run_id}/evaluation/evaluation.json").read_text()
@@ -174,6 +183,11 @@ def promote_service(
             f" ({evaluation['scorer']}; the challenger, version {challenger_version}, was "
             f"refused: {'; '.join(failures)})"
         )
+        _write_served_instead(
+            settings.reports_dir / service_id,
+            evaluation | {"version": served_version, "fallback_from": challenger_version},
+            failures,
+        )
     metadata = {
         "service_id": service_id,
         "version": served_version,
@@ -190,6 +204,27 @@ def promote_service(
     return PromotionResult(
         service_id, True, served_version, [], f"version {served_version}{note} is now the champion"
     )
+
+
+def _write_served_instead(folder: Path, served: dict[str, Any], refusals: list[str]) -> None:
+    """Beside the challenger's report: the fallback served instead, and why (served.json,
+    served.md)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = served | {"challenger_refused": refusals}
+    (folder / "served.json").write_text(json.dumps(record, indent=2, default=float))
+    m = served["results"]["model"]
+    lines = [
+        f"# {served['service_id']}: served instead of the challenger",
+        "",
+        f"Version {served['version']} ({served['scorer']}) is served: the challenger, version "
+        f"{served['fallback_from']}, was refused by the gate:",
+        "",
+        *(f"- {r}" for r in refusals),
+        "",
+        "On the same test window the served scorer has AUC "
+        f"{m['auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, Brier {m['brier']:.5f}, ECE {m['ece']:.4f}.",
+    ]
+    (folder / "served.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _training_data(run_id: str) -> dict[str, Any] | None:

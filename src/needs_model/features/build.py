@@ -51,6 +51,11 @@ def _years_between(born: pd.Series, day: pd.Timestamp) -> pd.Series:
     return years - before_birthday.astype(int)
 
 
+def latest_by(frame: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
+    """Each key's last row in `order`, indexed by the key."""
+    return frame.sort_values(order).groupby(key).tail(1).set_index(key)
+
+
 def residents(p: Profiles) -> pd.DataFrame:
     """Resident people with the household attributes every person service uses (computed
     once per profiles: every service reads it)."""

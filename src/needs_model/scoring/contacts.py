@@ -21,7 +21,7 @@ import pandas as pd
 
 from needs_model.catalogue.services import CONTACT_RELATIONS, ContactRelation, service
 from needs_model.extracts.validate import ContractViolation
-from needs_model.features.build import residents
+from needs_model.features.build import latest_by, residents
 from needs_model.linking.profiles import Profiles
 
 ADULT_AGE = 18
@@ -39,14 +39,10 @@ class ContactBook:
     owner: pd.Series  # business_id -> the owner's CCCD
 
 
-def _latest_by(frame: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
-    return frame.sort_values(order).groupby(key).tail(1).set_index(key)
-
-
 def business_owners(p: Profiles) -> pd.Series:
     """business_id -> the owner's CCCD as linked to the registry."""
     rows = p.records["transport/businesses"].dropna(subset=["linked_cccd"])
-    return _latest_by(rows, "business_id", ["event_date", "recorded_at"])["linked_cccd"]
+    return latest_by(rows, "business_id", ["event_date", "recorded_at"])["linked_cccd"]
 
 
 def contact_book(p: Profiles) -> ContactBook:

@@ -22,7 +22,12 @@ import pandas as pd
 
 from needs_model.catalogue.dossiers import DOSSIERS, Component
 from needs_model.catalogue.services import LICENCES
-from needs_model.features.build import licences_in_force, residents, unregistered_births
+from needs_model.features.build import (
+    latest_by,
+    licences_in_force,
+    residents,
+    unregistered_births,
+)
 from needs_model.linking.profiles import Profiles
 
 __all__ = ["DOSSIERS", "READERS", "Component", "build_dossiers"]
@@ -39,14 +44,23 @@ class Context:
     subjects: pd.DataFrame
 
 
+RECORD = ("record_id", "recorded_at")  # where each value came from, on every component
+SAME_RECORD = {name: name for name in RECORD}
+
+
+def _fields(
+    keys: pd.Series, table: pd.DataFrame, columns: tuple[str, ...] | dict[str, str]
+) -> pd.DataFrame:
+    """For each key, columns of its row in `table` (indexed by key); a dict names the output
+    column of each table column."""
+    pairs = columns.items() if isinstance(columns, dict) else ((c, c) for c in columns)
+    return pd.DataFrame({out: keys.map(table[column]) for out, column in pairs}, index=keys.index)
+
+
 def _identity(c: Context, cccds: pd.Series, component: Component) -> pd.DataFrame:
     people = c.profiles.people.set_index("cccd")
-    out = pd.DataFrame(index=cccds.index)
-    for name in ("full_name", "birth_date", "sex"):
-        out[name] = cccds.map(people[name])
-    out["cccd"] = cccds
-    out["record_id"] = cccds.map(people["record_id"])
-    out["recorded_at"] = cccds.map(people["recorded_at"])
+    out = _fields(cccds, people, ("full_name", "birth_date", "sex", *RECORD))
+    out.insert(3, "cccd", cccds)
     return out
 
 
@@ -60,32 +74,18 @@ def _contact_person(c: Context, cccds: pd.Series, component: Component) -> pd.Da
 
 def _residence(c: Context, household_ids: pd.Series, component: Component) -> pd.DataFrame:
     book = c.profiles.households.set_index("household_id")
-    out = pd.DataFrame(index=household_ids.index)
-    out["household_id"] = household_ids
-    out["commune_code"] = household_ids.map(book["commune_key"])
-    out["commune_name"] = out["commune_code"].map(c.commune_names)
-    out["record_id"] = household_ids.map(book["record_id"])
-    out["recorded_at"] = household_ids.map(book["recorded_at"])
+    out = _fields(household_ids, book, {"commune_code": "commune_key"} | SAME_RECORD)
+    out.insert(0, "household_id", household_ids)
+    out.insert(2, "commune_name", out["commune_code"].map(c.commune_names))
     return out
-
-
-def _latest_by(frame: pd.DataFrame, key: str, order: list[str]) -> pd.DataFrame:
-    return frame.sort_values(order).groupby(key).tail(1).set_index(key)
 
 
 def _facility_birth(c: Context, mothers: pd.Series, component: Component) -> pd.DataFrame:
     births = unregistered_births(c.profiles)
-    latest = _latest_by(births, "linked_cccd", ["child_birth_date", "recorded_at"])
-    out = pd.DataFrame(index=mothers.index)
-    for name in (
-        "birth_certificate_no",
-        "child_birth_date",
-        "child_sex",
-        "record_id",
-        "recorded_at",
-    ):
-        out[name] = mothers.map(latest[name])
-    return out
+    latest = latest_by(births, "linked_cccd", ["child_birth_date", "recorded_at"])
+    return _fields(
+        mothers, latest, ("birth_certificate_no", "child_birth_date", "child_sex", *RECORD)
+    )
 
 
 def _registration_of_child(c: Context, children: pd.Series, component: Component) -> pd.DataFrame:
@@ -93,64 +93,50 @@ def _registration_of_child(c: Context, children: pd.Series, component: Component
     tx = p.transactions[p.transactions["service_id"] == component.of_service].dropna(
         subset=["child_cccd"]
     )
-    by_child = _latest_by(tx, "child_cccd", ["delivered_on"])
-    people = p.people.set_index("cccd")
-    out = pd.DataFrame(index=children.index)
-    out["registered_on"] = children.map(by_child["delivered_on"])
-    mother = children.map(by_child["subject_cccd"])
-    out["mother_cccd"] = mother
-    out["mother_full_name"] = mother.map(people["full_name"])
-    out["record_id"] = children.map(by_child["transaction_id"])
-    out["recorded_at"] = children.map(by_child["recorded_at"])
+    by_child = latest_by(tx, "child_cccd", ["delivered_on"])
+    out = _fields(
+        children,
+        by_child,
+        {
+            "registered_on": "delivered_on",
+            "mother_cccd": "subject_cccd",
+            "record_id": "transaction_id",
+            "recorded_at": "recorded_at",
+        },
+    )
+    names = p.people.set_index("cccd")["full_name"]
+    out.insert(2, "mother_full_name", out["mother_cccd"].map(names))
     return out
 
 
 def _licence_in_force(c: Context, holders: pd.Series, component: Component) -> pd.DataFrame:
     latest = licences_in_force(c.profiles, c.service_id).set_index("linked_cccd")
-    out = pd.DataFrame(index=holders.index)
-    out["number"] = holders.map(latest[LICENCES[c.service_id].number_column])
-    for name in ("issue_date", "expiry_date", "record_id", "recorded_at"):
-        out[name] = holders.map(latest[name])
-    return out
+    number = LICENCES[c.service_id].number_column
+    columns = {"number": number, "issue_date": "issue_date", "expiry_date": "expiry_date"}
+    return _fields(holders, latest, columns | SAME_RECORD)
 
 
 def _household(c: Context, household_ids: pd.Series, component: Component) -> pd.DataFrame:
     p = c.profiles
     book = p.households.set_index("household_id")
-    size = residents(p).groupby("household_id").size()
-    out = pd.DataFrame(index=household_ids.index)
-    out["household_id"] = household_ids
-    out["area_type"] = household_ids.map(book["area_type"])
-    out["members"] = household_ids.map(size)
-    out["record_id"] = household_ids.map(book["record_id"])
-    out["recorded_at"] = household_ids.map(book["recorded_at"])
+    out = _fields(household_ids, book, ("area_type", *RECORD))
+    out.insert(0, "household_id", household_ids)
+    out.insert(2, "members", household_ids.map(residents(p).groupby("household_id").size()))
     return out
 
 
 def _last_review(c: Context, household_ids: pd.Series, component: Component) -> pd.DataFrame:
-    surveys = _latest_by(c.profiles.surveys, "household_id", ["survey_year", "recorded_at"])
-    out = pd.DataFrame(index=household_ids.index)
-    for name in (
-        "survey_year",
-        "per_capita_income_vnd",
-        "deprivation_count",
-        "review_result",
-        "record_id",
-        "recorded_at",
-    ):
-        out[name] = household_ids.map(surveys[name])
-    return out
+    surveys = latest_by(c.profiles.surveys, "household_id", ["survey_year", "recorded_at"])
+    columns = ("survey_year", "per_capita_income_vnd", "deprivation_count", "review_result")
+    return _fields(household_ids, surveys, (*columns, *RECORD))
 
 
 def _business(c: Context, business_ids: pd.Series, component: Component) -> pd.DataFrame:
     rows = c.profiles.records["transport/businesses"]
     licensed = rows[rows["event"] == "licensed"].sort_values("event_date")
     first = licensed.groupby("business_id").head(1).set_index("business_id")
-    out = pd.DataFrame(index=business_ids.index)
-    out["business_id"] = business_ids
-    out["licensed_on"] = business_ids.map(first["event_date"])
-    out["record_id"] = business_ids.map(first["record_id"])
-    out["recorded_at"] = business_ids.map(first["recorded_at"])
+    out = _fields(business_ids, first, {"licensed_on": "event_date"} | SAME_RECORD)
+    out.insert(0, "business_id", business_ids)
     return out
 
 
@@ -162,10 +148,9 @@ def _next_badge(c: Context, business_ids: pd.Series, component: Component) -> pd
     nearest = (
         in_force.sort_values(["expiry_date", "badge_no"]).groupby("business_id").head(1)
     ).set_index("business_id")
-    out = pd.DataFrame(index=business_ids.index)
-    for name in ("badge_no", "plate_no", "vehicle_type", "expiry_date", "record_id", "recorded_at"):
-        out[name] = business_ids.map(nearest[name])
-    return out
+    return _fields(
+        business_ids, nearest, ("badge_no", "plate_no", "vehicle_type", "expiry_date", *RECORD)
+    )
 
 
 # A reader returns the component's fields (and `record_id`, `recorded_at`) for the subjects'

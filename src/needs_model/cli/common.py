@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 # Tables are written whole when the output is not a terminal (a log, a pipe, CI), where
 # rich would otherwise assume 80 columns and cut every cell; COLUMNS still wins.
@@ -54,3 +55,15 @@ def known_services(names: list[str] | None) -> list[str]:
         )
         raise typer.Exit(2)
     return chosen
+
+
+def progress_bar(unit: str) -> Progress:
+    """A transient bar counting `unit` (months, snapshots) with the time elapsed."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn(f"{{task.completed}}/{{task.total}} {unit}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )

@@ -13,10 +13,9 @@ from typing import Annotated
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from needs_model.cli.common import as_of_date, check_raw, console, err_console
+from needs_model.cli.common import as_of_date, check_raw, console, err_console, progress_bar
 
 RAW_HELP = "Folder of agency extracts (default NEEDS_RAW_DIR, data/raw)."
 
@@ -54,14 +53,7 @@ def simulate(
         raise typer.Exit(2) from error
     started = time.perf_counter()
     try:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} months"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
+        with progress_bar("months") as progress:
             task = progress.add_task(f"Simulating {people:,} people", total=None)
             province = simulate_province(
                 spec,
@@ -196,14 +188,7 @@ def features_command(
     check_raw(raw)
     days = month_ends(first, last)
     started = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} snapshots"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
+    with progress_bar("snapshots") as progress:
         task = progress.add_task("Building features", total=len(days))
         build_snapshots(raw, days, out, lambda done, total: progress.update(task, completed=done))
     table = Table(

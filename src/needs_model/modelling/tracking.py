@@ -135,18 +135,15 @@ def log_training(
         mlflow.log_dict(split.windows, "data/windows.json")
         if raw_manifest is not None:
             mlflow.log_dict(raw_manifest, "data/raw_manifest.json")
-        for scorer, values in evaluation.results.items():
-            mlflow.log_metrics(
-                {f"{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
-            )
-        for scorer, values in evaluation.planning["eligible"].items():
-            mlflow.log_metrics(
-                {f"eligible.{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
-            )
-        for scorer, values in evaluation.planning["at_capacity"].items():
-            mlflow.log_metrics(
-                {f"capacity.{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
-            )
+        for prefix, block in (
+            ("", evaluation.results),
+            ("eligible.", evaluation.planning["eligible"]),
+            ("capacity.", evaluation.planning["at_capacity"]),
+        ):
+            for scorer, values in block.items():
+                mlflow.log_metrics(
+                    {f"{prefix}{scorer}.{k}": float(v) for k, v in values.items() if pd.notna(v)}
+                )
         if evaluation.planning["capture_ratio"] is not None:
             mlflow.log_metric("capture_ratio", float(evaluation.planning["capture_ratio"]))
         for path in write_report(evaluation, reports_dir / model.service_id):

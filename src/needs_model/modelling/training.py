@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from needs_model.catalogue.features import features_for
 from needs_model.catalogue.rules import TRIGGERS
 from needs_model.catalogue.services import service
+from needs_model.modelling import metrics
 
 # Scores must not fall as a licence nears expiry, nor as deprivations rise at equal income.
 MONOTONE: dict[str, int] = {
@@ -318,7 +319,6 @@ def choose_scorer(candidates: list[Candidate], y_valid: np.ndarray, seed: int) -
     """The simplest candidate unless a more complex one ranks the validation window better
     beyond doubt: the 95 % interval of its paired bootstrap AUC gain over the current choice
     lies above zero. Small windows therefore keep simple scorers."""
-    from needs_model.modelling import metrics
 
     rng = np.random.default_rng(seed)
     draws = [rng.integers(0, len(y_valid), len(y_valid)) for _ in range(200)]

@@ -14,7 +14,8 @@ import pandas as pd
 
 from needs_model.catalogue.services import service
 from needs_model.features.snapshots import load_service
-from needs_model.modelling.evaluate import Evaluation, evaluate
+from needs_model.modelling import metrics
+from needs_model.modelling.evaluate import Evaluation, evaluate, fairness
 from needs_model.modelling.promotion import (
     Gate,
     current_version,
@@ -249,8 +250,6 @@ def _passing_fallback(
 ) -> tuple[str, Path, np.ndarray, dict[str, Any]] | None:
     """The first of the run's simpler scorers (most complex first) that passes the whole
     gate on the same test rows: (its model URI, bundle, test predictions, evaluation)."""
-    from needs_model.modelling import metrics
-    from needs_model.modelling.evaluate import fairness
 
     tags = client.get_run(run_id).data.tags
     y = test["label"].to_numpy(dtype=float)

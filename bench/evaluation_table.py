@@ -73,17 +73,20 @@ def planning_table(folder: Path) -> None:
     """Per service: what a planner can act on ([realism] targets: capture ratio >= 0.90 and
     ECE <= 0.02 within the eligible rows)."""
     print(
-        "| service | capacity | eligible rows (positives; positives outside) | AUC eligible "
+        "| service | capacity | base rate | eligible rows (positives; positives outside) "
+        "| AUC eligible "
         "model / oracle | PR-AUC eligible model / oracle | recall at capacity model / rule / "
         "logistic / oracle | precision at capacity model / oracle | capture ratio | "
         "ECE eligible | top 0.1 %: predicted vs observed (95 % CI) |"
     )
-    print("|---|---:|---|---|---|---|---|---:|---:|---|")
+    print("|---|---:|---:|---|---|---|---|---|---:|---:|---|")
     for service_id in SERVICE_IDS:
         path = folder / service_id / "evaluation.json"
         if not path.exists():
             continue
-        plan = json.loads(path.read_text()).get("planning")
+        evaluation = json.loads(path.read_text())
+        plan = evaluation.get("planning")
+        rate = evaluation["results"]["model"]["observed_rate"]
         if plan is None:
             print(f"| {service_id} | (report predates the planning metrics) |")
             continue
@@ -96,7 +99,8 @@ def planning_table(folder: Path) -> None:
         ece = e["model"]["ece"]
         tail = plan["tail"][-1]
         print(
-            f"| {service_id} | {plan['outreach_share']:.0%} | {plan['eligible_rows']:,} "
+            f"| {service_id} | {plan['outreach_share']:.0%} | {rate:.1%} | "
+            f"{plan['eligible_rows']:,} "
             f"({plan['eligible_positives']:,}; {plan['positives_outside_eligible']:,}) | "
             f"{_pair(e, 'auc')} | {_pair(e, 'pr_auc')} | {recall} | {_pair(c, 'precision')} | "
             f"{'-' if capture is None else f'{capture:.3f}'}"

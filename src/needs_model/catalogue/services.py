@@ -40,10 +40,10 @@ class Service:
     name_en: str
     legal_basis: str
     # The planners' capacity, for evaluation: the share of each commune's subjects at risk
-    # its staff contact from one monthly list, top first. Set at about 1.5-2 times the
-    # service's share of subjects who need it within the horizon (on the demo twin: births
-    # 0.95 %, grade 1 27 %, licences 2.6-3.4 %, poverty 8.2 %, transport 11 %), so a
-    # perfect list could reach most of them and the ranking decides who is reached.
+    # its staff contact from one monthly list, top first. A planning choice [U], set near
+    # the service's base rate (the share who need it within the horizon) so that the
+    # ranking decides who is reached; `bench/evaluation_table.py reports --planning` prints
+    # both side by side for a trained province.
     outreach_share: float
     # Whom to contact about a subject, in order of preference: the first one known (and, for
     # a parent, alive and resident) is the contact; none known leaves the contact empty.

@@ -380,9 +380,11 @@ class ServiceInfo(BaseModel):
     documents: list[Document]
     features: list[str]
     model_version: str | None
-    scorer: Literal["rule", "additive", "gbm"] | None = Field(
+    scorer: Literal["rule", "additive", "pooled", "gbm"] | None = Field(
         description="What the served model is: the legal rule's calibrated rate (rule), "
-        "boosted stumps (additive) or gradient-boosted trees (gbm); null when not served."
+        "boosted stumps (additive), gradient-boosted trees trained with the other services of "
+        "its pool (pooled: the three practice renewals) or on its own rows (gbm); null when "
+        "not served."
     )
 
 

@@ -48,6 +48,10 @@ class Service:
     # Whom to contact about a subject, in order of preference: the first one known (and, for
     # a parent, alive and resident) is the contact; none known leaves the contact empty.
     contact: tuple[ContactRelation, ...]
+    # Services whose subjects behave alike enough to learn from together: a pooled scorer
+    # of this service also trains on the other members' rows (`pool_members`), while this
+    # service's own validation window decides whether it is served and calibrates it.
+    pool: str | None = None
 
 
 SERVICES: tuple[Service, ...] = (
@@ -86,6 +90,7 @@ SERVICES: tuple[Service, ...] = (
         "Law 15/2023/QH15, art. 27",
         0.05,
         contact=("self",),
+        pool="practice_renewal",
     ),
     Service(
         "tour_guide_card_renewal",
@@ -98,6 +103,7 @@ SERVICES: tuple[Service, ...] = (
         "Law on Tourism 2017, art. 58",
         0.05,
         contact=("self",),
+        pool="practice_renewal",
     ),
     Service(
         "poor_household_confirmation",
@@ -122,6 +128,7 @@ SERVICES: tuple[Service, ...] = (
         "Law on Veterinary Medicine 2015, art. 109",
         0.05,
         contact=("self",),
+        pool="practice_renewal",
     ),
     Service(
         "transport_business_license",
@@ -138,6 +145,14 @@ SERVICES: tuple[Service, ...] = (
 )
 
 SERVICE_IDS: tuple[str, ...] = tuple(s.service_id for s in SERVICES)
+
+
+def pool_members(service_id: str) -> tuple[str, ...]:
+    """The other services of `service_id`'s pool (none when it is not pooled)."""
+    pool = service(service_id).pool
+    if pool is None:
+        return ()
+    return tuple(s.service_id for s in SERVICES if s.pool == pool and s.service_id != service_id)
 
 
 def service(service_id: str) -> Service:

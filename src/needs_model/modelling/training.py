@@ -9,7 +9,8 @@ later window's features, and no split is random across time.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import lightgbm as lgb
@@ -158,7 +159,8 @@ class ServiceModel:
 
     @property
     def scorer(self) -> str:
-        """rule, additive or gbm (`SCORERS`); models saved before the choice existed: gbm."""
+        """rule, additive, gbm or pooled (`SCORERS`); models saved before the choice existed:
+        gbm."""
         return str(self.params.get("scorer", "gbm"))
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
@@ -236,8 +238,12 @@ def downsample_negatives(
 # - rule: one split on the service's legal trigger, i.e. the rule's calibrated rate;
 # - additive: boosted stumps (one feature per tree), a monotone generalised additive model
 #   that plays the logistic regression's part for small populations;
-# - gbm: the gradient-boosted trees of the configured grid.
-SCORERS = ("rule", "additive", "gbm")
+# - gbm: the gradient-boosted trees of the configured grid, on the service's rows alone;
+# - pooled: the same trees trained on the service's rows and its pool's
+#   (`services.pool_members`: the three practice renewals learn the renewal window
+#   together), offered only for pooled services. Last, so that pooling must prove itself on
+#   the service's own validation window: another profession's rows can also mislead.
+SCORERS = ("rule", "additive", "gbm", "pooled")
 
 
 @dataclass(frozen=True)
@@ -315,6 +321,29 @@ def _train_rule(service_id: str, m: Matrices, config: TrainConfig) -> Candidate:
     return Candidate("rule", booster, params | {"scorer": "rule", "best_iteration": 1}, margin)
 
 
+def pooled_training_rows(
+    split: Split, service_id: str, pool: Mapping[str, pd.DataFrame]
+) -> pd.DataFrame:
+    """The service's training window and, from each other service of its pool, its labelled
+    rows on the same month ends (so the embargo before validation holds for them too: pooled
+    services share the horizon), with this service's feature columns only. A feature the
+    other service lacks (CME hours for a tour guide) is missing there, as LightGBM sees a
+    missing value; a `pool_service` column says where each row came from."""
+    horizon = service(service_id).horizon_months
+    dates = pd.to_datetime(pd.Series(split.windows["train"]))
+    columns = [*features_for(service_id), "label"]
+    parts = [split.train.reindex(columns=columns).assign(pool_service=service_id)]
+    for other, frame in pool.items():
+        if service(other).horizon_months != horizon:
+            raise ValueError(
+                f"{other} cannot be pooled with {service_id}: horizons differ "
+                f"({service(other).horizon_months} and {horizon} months)"
+            )
+        rows = frame[frame["as_of"].isin(dates) & frame["label"].notna()]
+        parts.append(rows.reindex(columns=columns).assign(pool_service=other))
+    return pd.concat(parts, ignore_index=True)
+
+
 def choose_scorer(candidates: list[Candidate], y_valid: np.ndarray, seed: int) -> Candidate:
     """The simplest candidate unless a more complex one ranks the validation window better
     beyond doubt: the 95 % interval of its paired bootstrap AUC gain over the current choice
@@ -331,12 +360,15 @@ def choose_scorer(candidates: list[Candidate], y_valid: np.ndarray, seed: int) -
     return chosen
 
 
-def fit_candidates(
-    split: Split, service_id: str, config: TrainConfig
-) -> tuple[ServiceModel, list[ServiceModel]]:
-    """Fit every scorer (`SCORERS`), each calibrated on the validation window; returns the
-    one chosen on the validation window (`choose_scorer`) and the simpler ones, most complex
-    first: the fallbacks promotion tries when the chosen one fails the gate."""
+def train_candidates(
+    split: Split,
+    service_id: str,
+    config: TrainConfig,
+    pool: Mapping[str, pd.DataFrame] | None = None,
+) -> list[Candidate]:
+    """Every scorer of `SCORERS` for the service, simplest first, each with its margins on
+    the validation window; `pooled` only when `pool` holds the feature frames of other
+    services of the service's pool (its params record the rows it learnt from)."""
     features = features_for(service_id)
     for name, part in (("training", split.train), ("validation", split.valid)):
         if part["label"].nunique() < 2:
@@ -345,22 +377,57 @@ def fit_candidates(
                 f"({len(part)} rows); more data or a longer history is needed"
             )
     train, weight = downsample_negatives(split.train, config)
-    y_valid = split.valid["label"].to_numpy()
     m = Matrices(
         features,
         train[features].to_numpy(np.float64),
         train["label"].to_numpy(),
         weight,
         split.valid[features].to_numpy(np.float64),
-        y_valid,
+        split.valid["label"].to_numpy(),
     )
     candidates = [
         _train_rule(service_id, m, config),
         _train_family("additive", (2,), service_id, m, config),
         _train_family("gbm", config.num_leaves, service_id, m, config),
     ]
+    if pool:
+        rows = pooled_training_rows(split, service_id, pool)
+        pooled_rows, pooled_weight = downsample_negatives(rows, config)
+        pooled = _train_family(
+            "pooled",
+            config.num_leaves,
+            service_id,
+            replace(
+                m,
+                x_train=pooled_rows[features].to_numpy(np.float64),
+                y_train=pooled_rows["label"].to_numpy(),
+                weight=pooled_weight,
+            ),
+            config,
+        )
+        counts = rows.groupby("pool_service")["label"].agg(["size", "sum"])
+        pooled_from = {
+            str(name): {"rows": int(row["size"]), "positives": int(row["sum"])}
+            for name, row in counts.iterrows()
+        }
+        candidates.append(replace(pooled, params=pooled.params | {"pooled_from": pooled_from}))
+    return candidates
+
+
+def fit_candidates(
+    split: Split,
+    service_id: str,
+    config: TrainConfig,
+    pool: Mapping[str, pd.DataFrame] | None = None,
+) -> tuple[ServiceModel, list[ServiceModel]]:
+    """Fit every scorer (`train_candidates`), each calibrated on the validation window;
+    returns the one chosen on the validation window (`choose_scorer`) and the simpler ones,
+    most complex first: the fallbacks promotion tries when the chosen one fails the gate."""
+    candidates = train_candidates(split, service_id, config, pool)
+    y_valid = split.valid["label"].to_numpy()
     chosen = choose_scorer(candidates, y_valid, config.seed)
     extra = {"config": asdict(config), "horizon_months": service(service_id).horizon_months}
+    features = features_for(service_id)
 
     def served(candidate: Candidate) -> ServiceModel:
         calibrator = Calibrator.fit(candidate.valid_margin, y_valid)

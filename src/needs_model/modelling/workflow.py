@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from needs_model.catalogue.services import service
+from needs_model.catalogue.services import pool_members, service
 from needs_model.features.snapshots import load_service
 from needs_model.modelling import metrics
 from needs_model.modelling.evaluate import Evaluation, evaluate, fairness
@@ -68,7 +68,8 @@ def train_services(
             progress(service_id)
         frame = load_service(features_dir, service_id)
         split = temporal_split(frame, service(service_id).horizon_months, config)
-        model, fallbacks = fit_candidates(split, service_id, config)
+        pool = {other: load_service(features_dir, other) for other in pool_members(service_id)}
+        model, fallbacks = fit_candidates(split, service_id, config, pool)
         evaluation = evaluate(model, split, _oracle_function(raw, service_id), config.seed)
         run_id, version = tracking.log_training(
             model, split, evaluation, settings.reports_dir, manifest, fallbacks

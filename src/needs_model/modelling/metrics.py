@@ -61,26 +61,34 @@ def at_capacity(y: np.ndarray, p: np.ndarray, share: float) -> dict[str, float]:
     }
 
 
-def at_capacity_per_group(
-    y: np.ndarray, p: np.ndarray, groups: np.ndarray, share: float
-) -> dict[str, float]:
-    """Precision and recall when each group (a commune's monthly list) contacts its top
+def selected_at_capacity(p: np.ndarray, groups: np.ndarray, share: float) -> np.ndarray:
+    """Which rows each group (a commune's monthly list) contacts when it takes its top
     ceil(share x its size) subjects, highest score first (ties: the order given)."""
-    if len(y) == 0:
-        return {"contacted": 0.0, "hits": 0.0, "positives": 0.0}
     order = np.lexsort((np.arange(len(p)), -p, groups))
     sorted_groups = groups[order]
     starts = np.r_[0, np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1]
     sizes = np.diff(np.r_[starts, len(order)])
     rank = np.arange(len(order)) - np.repeat(starts, sizes)
     quota = np.repeat(np.ceil(share * sizes), sizes)
-    chosen = order[rank < quota]
-    hits, positives = float(y[chosen].sum()), float(y.sum())
+    selected = np.zeros(len(p), dtype=bool)
+    selected[order[rank < quota]] = True
+    return selected
+
+
+def at_capacity_per_group(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray, share: float
+) -> dict[str, float]:
+    """Precision and recall when each group (a commune's monthly list) contacts its top
+    ceil(share x its size) subjects (`selected_at_capacity`)."""
+    if len(y) == 0:
+        return {"contacted": 0.0, "hits": 0.0, "positives": 0.0}
+    chosen = selected_at_capacity(p, groups, share)
+    hits, positives, contacted = float(y[chosen].sum()), float(y.sum()), int(chosen.sum())
     return {
-        "contacted": float(len(chosen)),
+        "contacted": float(contacted),
         "hits": hits,
         "positives": positives,
-        "precision": hits / len(chosen) if len(chosen) else float("nan"),
+        "precision": hits / contacted if contacted else float("nan"),
         "recall": hits / positives if positives else float("nan"),
     }
 

@@ -85,10 +85,34 @@ bench: $(STAMP) ## Benchmarks (twin, link + features, training, scoring, API on 
 	$(BIN)/python bench/bench_score.py --raw $(RAW) --repeats 3
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/bench_api.py
 
+FULL ?= data/full
+FULL_PEOPLE ?= 1500000
+# Everything the full-province evaluation writes stays under $(FULL): the demo's models,
+# registry and reports are untouched.
+FULL_ENV := NEEDS_RAW_DIR=$(FULL)/raw NEEDS_FEATURES_DIR=$(FULL)/features NEEDS_MODELS_DIR=$(FULL)/models \
+  NEEDS_REPORTS_DIR=$(FULL)/reports NEEDS_MLFLOW_TRACKING_URI=sqlite:///$(FULL)/mlflow.db \
+  NEEDS_MLFLOW_ARTIFACT_ROOT=$(FULL)/artifacts
+
+evaluate-full: $(STAMP) ## The README's full-province tables: simulate 1.5 M people, 54 snapshots, train (full setting), promote, the tables, and an unseen seed (~1.5 h, ~15 GiB)
+	@test -f $(FULL)/raw/_SUCCESS || $(BIN)/needs-model simulate --people $(FULL_PEOPLE) --seed $(SEED) --out $(FULL)/raw
+	@if [ -f $(FULL)/features/.complete ] && [ $(FULL)/features/.complete -nt $(FULL)/raw/_SUCCESS ] \
+	    && [ -z "$$(find src/needs_model/catalogue src/needs_model/extracts src/needs_model/linking src/needs_model/features -name '*.py' -newer $(FULL)/features/.complete)" ]; then \
+	  echo "Reusing the feature snapshots in $(FULL)/features."; \
+	else \
+	  $(FULL_ENV) $(BIN)/needs-model features --raw $(FULL)/raw --as-of $(FIRST_SNAPSHOT) --through $(LAST_SNAPSHOT) \
+	    --out $(FULL)/features && touch $(FULL)/features/.complete; \
+	fi
+	$(FULL_ENV) $(BIN)/needs-model train --features $(FULL)/features --raw $(FULL)/raw
+	$(FULL_ENV) $(BIN)/needs-model promote
+	$(BIN)/python bench/evaluation_table.py $(FULL)/reports | tee $(FULL)/evaluation.md
+	$(BIN)/python bench/evaluation_table.py $(FULL)/reports --planning | tee $(FULL)/planning.md
+	$(FULL_ENV) $(BIN)/python bench/evaluate_unseen.py --models $(FULL)/models --people $(FULL_PEOPLE) \
+	  --seed $$(( $(SEED) + 1 )) --trained-seed $(SEED) --out $(FULL)/unseen
+
 lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upgrade)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^needs-model' > requirements.lock
 
 clean: ## Remove the environment and generated data (keeps the READMEs)
 	rm -rf $(VENV) $(RAW)
 
-.PHONY: help venv run serve test test-slow test-fuzz test-browser lint docs bench lock clean
+.PHONY: help venv run serve test test-slow test-fuzz test-browser lint docs bench evaluate-full lock clean

@@ -32,10 +32,19 @@ from needs_model.twin.demography import (
     person_exit_probabilities,
     school_entry_probability,
 )
+from needs_model.twin.params import DemographyParameters
 from needs_model.twin.world import World
 
 ORACLE_DIR = "truth/oracle"
 MAX_SHOCKS = 5  # shock counts above this in a year have probability < 1e-4 here
+
+
+def infant_death(age_months: int, d: DemographyParameters) -> np.ndarray:
+    """Death probability of a child born `age_months` months ago (sex does not matter in the
+    first year): the competing exit of a birth not yet registered."""
+    return hazards.death_probability(
+        np.array(age_months // 12), np.array(False), d, np.array(age_months)
+    )
 
 
 def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +66,8 @@ def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         reached = np.zeros(len(infants))
         for k in range(1, horizon + 1):
             _, household, individual = person_exit_probabilities(w, mothers, w.ym + k)
-            at_risk *= hazards.survive(household, individual)
+            dies, _, _ = person_exit_probabilities(w, infants, w.ym + k)
+            at_risk *= hazards.survive(household, individual, dies)
             h = hazards.birth_registration_probability(
                 w.ym + k - p["birth_ym"][infants], m_mountain, p["facility_birth"][infants], d
             )
@@ -84,7 +94,8 @@ def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
                 ym = w.ym + k
                 death, household, individual = person_exit_probabilities(w, mothers, ym)
                 infant_mass = [
-                    (b, m * hazards.survive(household, individual)) for b, m in infant_mass
+                    (b, m * hazards.survive(household, individual, infant_death(ym - b, d)))
+                    for b, m in infant_mass
                 ]
                 still_pregnant = still_pregnant * hazards.survive(death, household, individual)
                 g = g0 + k
@@ -114,12 +125,17 @@ def school_admission(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     )
     h = np.zeros((len(children), horizon))
     q = np.zeros((len(children), horizon))
+    # A child whose household is away at the round does not enter grade 1 here; the horizon
+    # holds one round, so its hazard is the entry probability times P(at home then).
+    at_home = hazards.household_at_home(
+        w.households["away"][p["household"][children]], horizon, w.params.demography
+    )
     for k in range(1, horizon + 1):
         ym = w.ym + k
         death, household, individual = person_exit_probabilities(w, children, ym)
         q[:, k - 1] = 1 - hazards.survive(death, household, individual)
         if ym % 12 + 1 == w.params.school.admission_month:
-            h[:, k - 1] = school_entry_probability(w, children, ym // 12)
+            h[:, k - 1] = school_entry_probability(w, children, ym // 12) * at_home[:, k - 1]
     return children, hazards.first_event_within(h, q)
 
 
@@ -184,8 +200,9 @@ def _binomial_pmf(n: int, prob: np.ndarray, k_max: int) -> np.ndarray:
 
 
 def still_occupied(w: World, households: np.ndarray, months: int) -> np.ndarray:
-    """P(someone of each household (sorted ids) is still alive and present after `months`
-    months; a household is closed the month its last member leaves. Members leave
+    """P(each household (sorted ids) still lives in its home after `months` months: someone
+    of it is still alive and present (a household is closed the month its last member
+    leaves), and it is not temporarily away (drawn independently). Members leave
     independently; people who would join it meanwhile (births, brides) are not counted."""
     p = w.people
     members = np.flatnonzero(p["alive"] & p["present"] & np.isin(p["household"], households))
@@ -195,7 +212,10 @@ def still_occupied(w: World, households: np.ndarray, months: int) -> np.ndarray:
     position = np.searchsorted(households, p["household"][members])
     with np.errstate(divide="ignore"):
         log_all_gone = np.bincount(position, np.log1p(-stays), minlength=len(households))
-    return 1 - np.exp(log_all_gone)
+    at_home = hazards.household_at_home(
+        w.households["away"][households], months, w.params.demography
+    )
+    return (1 - np.exp(log_all_gone)) * at_home[:, -1]
 
 
 def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:

@@ -33,7 +33,9 @@ class DemographyParameters:
     unmarried_conception_factor: float = 0.06  # [U]
     parity2_conception_factor: float = 0.35  # [U] the two-child norm
     postpartum_months_without_conception: int = 3  # [U]
-    pregnancy_loss_by_gestation: tuple[float, ...] = (0.0, 0.03, 0.03, 0.025, 0.02)  # g=0..4 [U]
+    # Monthly loss by month of gestation g = 0..9: early loss in months 1-4, then late loss
+    # (stillbirth) 0.2 % a month in months 5-9, about 1 % of pregnancies reaching month 5 [U].
+    pregnancy_loss_by_gestation: tuple[float, ...] = (0.0, 0.03, 0.03, 0.025, 0.02) + (0.002,) * 5
     birth_hazard_by_gestation: dict[int, float] = field(
         default_factory=lambda: {8: 0.08, 9: 0.85, 10: 1.0}
     )  # [U] ~8% born a month early, ~13% a month late
@@ -53,7 +55,11 @@ class DemographyParameters:
     mortality_gompertz_a: float = -9.85  # [U] gives a crude death rate near 6-7 per mille
     mortality_gompertz_b: float = 0.088
     mortality_male_factor: float = 1.45
-    infant_mortality_annual: float = 0.012  # [U] IMR ~ 12-13 per mille
+    # Infants: a neonatal death probability at the first month end after the birth month
+    # (registered or not), then an annual rate for the rest of the first year; together an
+    # infant mortality near 12 per mille, half of it neonatal [U].
+    neonatal_mortality: float = 0.006  # [U]
+    infant_mortality_annual: float = 0.0065  # [U] after the first month
     marriage_monthly_women_18_35: float = 0.012  # [U]
     marriage_new_household_share: float = 0.35  # [U] the couple sets up its own household
     household_out_migration_monthly: float = 0.0009  # [U]
@@ -63,6 +69,32 @@ class DemographyParameters:
     )
     household_in_migration_monthly: float = 0.0007  # [U] per resident household
     internal_move_monthly: float = 0.0008  # [U] household moves to another commune
+    # How the registry learns of deaths (ExtractWriter.registry_people): relatives report a
+    # death days to weeks after it (a log-normal lag with a tail past a month, longer in the
+    # mountains), and some deaths are never reported while the household stays on [U].
+    death_registration_median_days: float = 7.0  # [U]
+    # Relatives report a death within 15 days (Law on Civil Status 2014, art. 33; not in
+    # FACTS.md [U]); a later report is written to truth/errors as late.
+    death_registration_deadline_days: int = 15
+    death_registration_median_days_mountain: float = 20.0  # [U] distance to the commune office
+    death_registration_lag_sigma: float = 1.0  # [U] log-normal spread of the lag
+    death_never_registered: float = 0.03  # [U]
+    death_never_registered_mountain: float = 0.10  # [U]
+    # Ghost residents: an out-migrant's departure (a household's, or a person's on their own)
+    # reaches the registry late (an exponential lag in months) or never; until then the
+    # registry keeps them resident [U].
+    departure_recorded_late: float = 0.3  # [U]
+    departure_lag_mean_months: float = 8.0  # [U]
+    departure_never_recorded: float = 0.1  # [U]
+    # Temporary absence, still registered and still a member of the household: adults of
+    # 18-40 working away on their own, and whole households away (seasonal work); each month
+    # a person or household at home leaves with these probabilities and one away comes back
+    # with the return probability. A woman away conceives no child here; a household away is
+    # not reviewed for poverty and its children do not enter grade 1 here [U].
+    temporary_absence_monthly: float = 0.004  # [U] ages 18-40, not pregnant
+    temporary_return_monthly: float = 0.12  # [U] about 8 months away on average
+    household_absence_monthly: float = 0.0015  # [U]
+    household_return_monthly: float = 0.15  # [U] about 7 months away on average
 
 
 @dataclass(frozen=True)

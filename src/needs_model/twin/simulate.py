@@ -109,6 +109,8 @@ def new_world(spec: SimulationSpec, params: TwinParameters) -> World:
     }
     careers.init_careers(world, spec.people)
     initial_pregnancies(world)
+    world.absence_rng = np.random.default_rng([spec.seed, 1])
+    demography.initial_absences(world)
     return world
 
 
@@ -137,6 +139,7 @@ def initial_pregnancies(w: World) -> None:
 
 def step_month(w: World, n_people_start: int) -> None:
     demography.exits(w)
+    demography.absences(w)
     demography.births(w)
     demography.birth_registrations(w)
     demography.conceptions(w)

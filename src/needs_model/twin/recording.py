@@ -38,6 +38,15 @@ class ExitRecording:
     error: np.ndarray
 
 
+def _kinds(never: np.ndarray, never_kind: str, late: np.ndarray, late_kind: str) -> np.ndarray:
+    """The truth error of each row: `never_kind` where never recorded, else `late_kind` where
+    late, else None."""
+    out = np.full(len(never), None, dtype=object)
+    out[late] = late_kind
+    out[never] = never_kind
+    return out
+
+
 def _ym(dates: np.ndarray) -> np.ndarray:
     months = dates.astype("datetime64[M]").astype(np.int64)
     return months + 1970 * 12
@@ -106,7 +115,7 @@ class ExitRecorder:
         recorded[death] = event_date[death] + lag.astype("timedelta64[D]")
         never[np.flatnonzero(death)[unreported]] = True
         overdue = lag > d.death_registration_deadline_days
-        error[death] = np.where(unreported, UNREGISTERED_DEATH, np.where(overdue, LATE_DEATH, None))
+        error[death] = _kinds(unreported, UNREGISTERED_DEATH, overdue, LATE_DEATH)
 
         left = event == "emigration"
         with_household = np.array(
@@ -121,9 +130,7 @@ class ExitRecorder:
             with_household, self.household_lag[household[left]], self.person_lag[person[left]]
         )
         recorded[left], never[left], late = self._departure(event_date[left], u, lag_months)
-        error[left] = np.where(
-            never[left], UNRECORDED_DEPARTURE, np.where(late, LATE_DEPARTURE, None)
-        )
+        error[left] = _kinds(never[left], UNRECORDED_DEPARTURE, late, LATE_DEPARTURE)
         recorded[never] = np.datetime64("NaT")
         exits = death | left
         self._people_exits = pd.DataFrame(
@@ -153,9 +160,7 @@ class ExitRecorder:
         recorded[left], never[left], late = self._departure(
             event_date[left], self.household_u[household[left]], self.household_lag[household[left]]
         )
-        error[left] = np.where(
-            never[left], UNRECORDED_DEPARTURE, np.where(late, LATE_DEPARTURE, None)
-        )
+        error[left] = _kinds(never[left], UNRECORDED_DEPARTURE, late, LATE_DEPARTURE)
 
         closed = np.flatnonzero(event == "dissolved")
         last_exits = (

@@ -293,7 +293,11 @@ def birth_registrations(w: World) -> None:
         return
     age_months = w.ym - p["birth_ym"][waiting]
     prob = hazards.birth_registration_probability(
-        age_months, w.person_mountain(waiting), p["facility_birth"][waiting], d
+        age_months,
+        w.person_mountain(waiting),
+        p["facility_birth"][waiting],
+        d,
+        w.year_factors[w.ym // 12][0],
     )
     registered = waiting[w.rng.random(len(waiting)) < prob]
     if len(registered) == 0:
@@ -337,7 +341,8 @@ def conceptions(w: World) -> None:
         )
     )
     age = w.person_age(women)
-    fertile = women[(age >= 15) & (age <= 49)]
+    youngest, oldest = d.fertile_ages
+    fertile = women[(age >= youngest) & (age <= oldest)]
     age = w.person_age(fertile)
     hh = p["household"][fertile]
     mountain = w.households["mountain"][hh]
@@ -466,15 +471,40 @@ def arrivals(w: World) -> None:
     log_registry(w, new_people, "immigration")
 
 
-def school_entry_probability(w: World, index: np.ndarray, round_year: int) -> np.ndarray:
+def school_entry_probability(
+    w: World, index: np.ndarray, round_year: int, year_factor: float = 1.0
+) -> np.ndarray:
+    """P(entering grade 1 at the round of `round_year`), by the age the child turns that year;
+    `year_factor` multiplies the odds (that year's take-up)."""
     p, s = w.people, w.params.school
     years = round_year - p["birth_ym"][index] // 12
     prob = np.zeros(len(index))
-    for age, share in s.entry_by_age.items():
+    for age, share in (s.entry_by_age | s.late_entry_by_age).items():
         prob = np.where(years == age, share, prob)
     prob = prob * np.where(p["disabled"][index], s.disability_factor, 1.0)
     remote_minority = w.person_mountain(index) & (p["ethnicity"][index] >= 2)
-    return prob * np.where(remote_minority, s.remote_minority_factor, 1.0)
+    prob = prob * np.where(remote_minority, s.remote_minority_factor, 1.0)
+    return hazards.with_odds_factor(prob, year_factor)
+
+
+def oldest_entry_age(w: World) -> int:
+    """The oldest age (by calendar year) at which a child can still enter grade 1."""
+    s = w.params.school
+    return max(s.entry_by_age | s.late_entry_by_age)
+
+
+def draw_year_factors(w: World) -> None:
+    """In the first simulated month of a year, that year's take-up factors (birth
+    registration, grade-1 entry), from `w.propensity_rng`: known from then on, never before."""
+    year = w.ym // 12
+    if year in w.year_factors:
+        return
+    w.year_factors[year] = (
+        hazards.yearly_factor_draw(
+            w.propensity_rng, w.params.demography.birth_registration_yearly_sd
+        ),
+        hazards.yearly_factor_draw(w.propensity_rng, w.params.school.yearly_take_up_sd),
+    )
 
 
 def school_admissions(w: World) -> None:
@@ -484,7 +514,7 @@ def school_admissions(w: World) -> None:
     candidates = np.flatnonzero(p["alive"] & p["present"] & ~p["grade1"] & p["registered"])
     years = w.ym // 12 - p["birth_ym"][candidates] // 12
     candidates = candidates[(years >= 4) & (years <= 12)]
-    prob = school_entry_probability(w, candidates, w.ym // 12)
+    prob = school_entry_probability(w, candidates, w.ym // 12, w.year_factors[w.ym // 12][1])
     prob = np.where(w.households["away"][p["household"][candidates]], 0.0, prob)
     admitted = candidates[w.rng.random(len(candidates)) < prob]
     p["grade1"][admitted] = True

@@ -115,8 +115,29 @@ def conception_probability(
     monthly = monthly * np.where(parity >= 2, p.parity2_conception_factor, 1.0)
     monthly = monthly * np.where(urban, p.urban_fertility_factor, 1.0)
     monthly = monthly * np.where(mountain, p.mountain_fertility_factor, 1.0)
-    fertile = (age >= 15) & (age <= 49)
+    monthly = monthly * np.where(age < 15, p.early_fertility_factor, 1.0)
+    monthly = monthly * np.where(age > 49, p.late_fertility_factor, 1.0)
+    youngest, oldest = p.fertile_ages
+    fertile = (age >= youngest) & (age <= oldest)
     return np.where(fertile, np.minimum(monthly * factor, 0.5), 0.0)
+
+
+def with_odds_factor(probability: np.ndarray, factor: float | np.ndarray) -> np.ndarray:
+    """`probability` with its odds multiplied by `factor` (a year's take-up propensity)."""
+    raised = probability * factor
+    return raised / (1.0 - probability + raised)
+
+
+def yearly_factor_draw(rng: np.random.Generator, sd: float) -> float:
+    """A year's propensity factor: log-normal with mean 1 and log-spread `sd`."""
+    return float(np.exp(sd * rng.standard_normal() - sd**2 / 2))
+
+
+def yearly_factor_nodes(sd: float, n: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes and weights of the factor `yearly_factor_draw` draws: the oracle's
+    expectation over a year whose factor is not drawn yet."""
+    x, weight = np.polynomial.hermite.hermgauss(n)
+    return np.exp(sd * np.sqrt(2) * x - sd**2 / 2), weight / np.sqrt(np.pi)
 
 
 def pregnancy_loss_probability(gestation: np.ndarray, p: DemographyParameters) -> np.ndarray:
@@ -136,12 +157,13 @@ def birth_registration_probability(
     mountain: np.ndarray,
     facility_birth: np.ndarray,
     p: DemographyParameters,
+    year_factor: float = 1.0,
 ) -> np.ndarray:
     table = np.array(p.birth_registration_by_age_months)
     base = table[np.minimum(age_months, len(table) - 1)]
     base = base * np.where(mountain, p.birth_registration_mountain_factor, 1.0)
     base = base * np.where(facility_birth, p.birth_registration_facility_factor, 1.0)
-    return np.minimum(base, 0.95)
+    return with_odds_factor(np.minimum(base, 0.95), year_factor)
 
 
 def licence_renewal_probability(

@@ -33,6 +33,11 @@ class DemographyParameters:
     unmarried_conception_factor: float = 0.06  # [U]
     parity2_conception_factor: float = 0.35  # [U] the two-child norm
     postpartum_months_without_conception: int = 3  # [U]
+    # Conceptions outside 15-49 are rare: at 13-14 at this share of the 15-19 rate, at 50-51
+    # at this share of the 45-49 rate [U].
+    fertile_ages: tuple[int, int] = (13, 51)
+    early_fertility_factor: float = 0.1  # [U]
+    late_fertility_factor: float = 0.3  # [U]
     # Monthly loss by month of gestation g = 0..9: early loss in months 1-4, then late loss
     # (stillbirth) 0.2 % a month in months 5-9, about 1 % of pregnancies reaching month 5 [U].
     pregnancy_loss_by_gestation: tuple[float, ...] = (0.0, 0.03, 0.03, 0.025, 0.02) + (0.002,) * 5
@@ -51,6 +56,10 @@ class DemographyParameters:
     birth_registration_by_age_months: tuple[float, ...] = (0.45, 0.62, 0.45, 0.3, 0.2)
     birth_registration_mountain_factor: float = 0.7  # [U] distance to the commune office
     birth_registration_facility_factor: float = 1.15  # [U] the facility nudges parents
+    # A year's take-up: each January the odds of every registration hazard that year are
+    # multiplied by a factor drawn log-normal with mean 1 and this spread (campaigns, the
+    # commune office's staffing) [U].
+    birth_registration_yearly_sd: float = 0.15  # [U]
     # Gompertz mortality: annual rate exp(a + b * age), male factor; infant mortality.
     mortality_gompertz_a: float = -9.85  # [U] gives a crude death rate near 6-7 per mille
     mortality_gompertz_b: float = 0.088
@@ -104,6 +113,13 @@ class SchoolParameters:
     entry_by_age: dict[int, float] = field(
         default_factory=lambda: {6: 0.965, 7: 0.75, 8: 0.6, 9: 0.5}
     )  # [U]; delays allowed up to 3 years (Circular 28/2020 art. 33)
+    # Entry later than the law allows (after 9) is rare: ages 10 and 11 of the few left [U].
+    # No entry at 5: the entry age is 6 by calendar year and only later entry is provided for
+    # (Education Law 2019 art. 28(1)(a), Circular 28/2020 art. 33; FACTS.md).
+    late_entry_by_age: dict[int, float] = field(default_factory=lambda: {10: 0.3, 11: 0.2})
+    # A year's take-up: each January the odds of entry at that year's round are multiplied by
+    # a factor drawn log-normal with mean 1 and this spread [U].
+    yearly_take_up_sd: float = 0.15  # [U]
     disability_factor: float = 0.55  # [U]
     remote_minority_factor: float = 0.93  # [U] ethnic-minority children in mountain communes
 

@@ -110,6 +110,7 @@ def new_world(spec: SimulationSpec, params: TwinParameters) -> World:
     careers.init_careers(world, spec.people)
     initial_pregnancies(world)
     world.absence_rng = np.random.default_rng([spec.seed, 1])
+    world.propensity_rng = np.random.default_rng([spec.seed, 2])
     demography.initial_absences(world)
     return world
 
@@ -138,6 +139,7 @@ def initial_pregnancies(w: World) -> None:
 
 
 def step_month(w: World, n_people_start: int) -> None:
+    demography.draw_year_factors(w)
     demography.exits(w)
     demography.absences(w)
     demography.births(w)

@@ -47,6 +47,10 @@ class World:
     # Temporary absences draw from a stream of their own (seeded by `simulate.new_world`), so
     # that adding them moved no other draw of the twin.
     absence_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    # Each year's take-up factors (birth registration, grade-1 entry), drawn in its first
+    # simulated month from a stream of their own; the oracle integrates over undrawn years.
+    propensity_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    year_factors: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     def numbers(self, kind: str, k: int) -> np.ndarray:
         """Fresh serial numbers for agency documents of `kind` (licences, badges, ...)."""

@@ -51,8 +51,8 @@ class DemographyParameters:
     facility_birth_share: float = 0.95  # [U]
     facility_birth_share_mountain: float = 0.75  # [U]
     # Monthly probability that a birth not yet registered is registered, by the child's age
-    # in months (age 0 = month of birth). With these, 86.5% register within 60 days
-    # on the demo province (bench/twin_process_figures.py) [U].
+    # in months (age 0 = month of birth). With these and the yearly factor, 83.6% register
+    # within 60 days on the demo province (bench/twin_process_figures.py) [U].
     birth_registration_by_age_months: tuple[float, ...] = (0.45, 0.62, 0.45, 0.3, 0.2)
     birth_registration_mountain_factor: float = 0.7  # [U] distance to the commune office
     birth_registration_facility_factor: float = 1.15  # [U] the facility nudges parents

@@ -125,9 +125,22 @@ def test_other_services_keep_their_contacts():
     assert owner.iloc[0].tolist() == ["049087000022", "owner"]
 
 
-def _oldest_adult(truth: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
-    """household_id -> its oldest adult alive and present, from the twin's truth."""
-    here = truth[truth["alive"] & truth["present"]].copy()
+def _believed_here(raw, truth: pd.DataFrame, as_of: pd.Timestamp) -> pd.Series:
+    """Per truth row: alive and in the province, or still resident in the registry as of
+    `as_of` (a ghost: a death or departure reported late or never, twin/recording.py) —
+    the people a contact can be drawn from."""
+    registry = pd.read_parquet(
+        raw / "registry/people.parquet", columns=["cccd", "status", "event_date", "recorded_at"]
+    )
+    seen = registry[pd.to_datetime(registry["recorded_at"]) <= as_of].dropna(subset=["cccd"])
+    last = seen.sort_values(["event_date", "recorded_at"], kind="stable").groupby("cccd").tail(1)
+    residents = set(last.loc[last["status"] == "resident", "cccd"])
+    return (truth["alive"] & truth["present"]) | truth["cccd"].isin(residents)
+
+
+def _oldest_adult(truth: pd.DataFrame, here_mask: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """household_id -> its oldest adult among `here_mask`, from the twin's truth."""
+    here = truth[here_mask].copy()
     born = pd.to_datetime(here["birth_date"])
     before_birthday = (born.dt.month > as_of.month) | (
         (born.dt.month == as_of.month) & (born.dt.day > as_of.day)
@@ -141,12 +154,15 @@ def test_grade_one_contacts_are_the_true_parents_when_alive_and_resident(provinc
     """On the served snapshot (the twin's last day, so its truth is the as-of state): each
     candidate's contact is their true mother when she is alive, in the province and her
     number was entered in the child's record; else the father on the same terms; else the
-    oldest adult living in the child's household; else nobody. Never the child."""
+    oldest adult living in the child's household; else nobody. Never the child. "Alive and in
+    the province" as far as the registry knows on the day: a ghost (a death or departure not
+    yet, or never, recorded) is still a contact."""
     _, raw = province
     frame = subjects[_service("person", "mother").service_id]
     truth = pd.read_parquet(raw / "truth/people.parquet")
     errors = pd.read_parquet(raw / "truth/errors.parquet")
     omitted = errors[errors["error_type"] == "missing_parent_cccd"]
+    believed = _believed_here(raw, truth, pd.Timestamp(AS_OF))
     by_cccd = truth.dropna(subset=["cccd"]).set_index("cccd")
     child = by_cccd.loc[frame["subject_id"].astype(str)]
     expected = pd.Series(None, index=frame.index, dtype=object)
@@ -157,14 +173,15 @@ def test_grade_one_contacts_are_the_true_parents_when_alive_and_resident(provinc
         at_home = truth.iloc[np.maximum(pid, 0)]
         usable = (
             (pid >= 0)
-            & at_home["alive"].to_numpy()
-            & at_home["present"].to_numpy()
+            & believed.to_numpy()[np.maximum(pid, 0)]
             & ~child["person_id"].isin(never_entered).to_numpy()
         )
         take = usable & expected.isna().to_numpy()
         expected[take] = at_home["cccd"].to_numpy()[take]
         relation[take] = parent
-    adult = child["household_id"].map(_oldest_adult(truth, pd.Timestamp(AS_OF))).to_numpy()
+    adult = (
+        child["household_id"].map(_oldest_adult(truth, believed, pd.Timestamp(AS_OF))).to_numpy()
+    )
     take = expected.isna().to_numpy() & pd.notna(adult)
     expected[take], relation[take] = adult[take], "household_adult"
 

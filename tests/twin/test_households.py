@@ -63,7 +63,14 @@ def test_the_household_book_closes_an_emptied_household_within_the_contract(prov
     people = pd.read_parquet(raw / "truth/people.parquet")
     lived_in = set(people.loc[people["alive"] & people["present"], "household_id"])
     assert len(resident_in_book) > 5_000
-    assert resident_in_book <= lived_in, len(resident_in_book - lived_in)
+    # The book may still hold a household nobody lives in only when a departure out of it
+    # never reached the registry (ghost residents, `twin/recording.py`): its emigration, or
+    # the emigration of its last member.
+    errors = pd.read_parquet(raw / "truth/errors.parquet")
+    unrecorded = errors.loc[errors["error_type"] == "unrecorded_departure", "person_id"]
+    ghost_homes = set(people.set_index("person_id").loc[unrecorded, "household_id"])
+    ghosts = resident_in_book - lived_in
+    assert ghosts and ghosts <= ghost_homes, len(ghosts - ghost_homes)
     assert not row_reasons(contract.table("registry", "households"), book.copy()).astype(bool).any()
     # Emptied books are closed as dissolved, not as departures: nobody left in a dissolved
     # book, and a departed book's people left with it (they are somewhere, not in it).

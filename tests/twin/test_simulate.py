@@ -77,10 +77,13 @@ def test_grade_one_in_the_year_the_child_turns_six_or_a_permitted_delay(province
 def test_poverty_review_applies_decree_07(province):
     _, raw = province
     surveys = _read(raw, "welfare/household_surveys")
-    # The household's area on the survey date (households move between communes).
+    # The household's area at the review (households move between communes). The review is
+    # drawn at the end of its month, after that month's moves, whose recorded days can fall
+    # after the survey's: the area is the one at the end of the survey's month.
     households = _read(raw, "registry/households").sort_values("event_date")
+    review = pd.to_datetime(surveys["survey_date"]) + pd.offsets.MonthEnd(0)
     surveys = pd.merge_asof(
-        surveys.assign(when=pd.to_datetime(surveys["survey_date"])).sort_values("when"),
+        surveys.assign(when=review).sort_values("when"),
         households.assign(when=pd.to_datetime(households["event_date"]))[
             ["when", "household_id", "area_type"]
         ],

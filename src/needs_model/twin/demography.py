@@ -51,12 +51,11 @@ def person_exit_probabilities(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(death, household out-migration, individual out-migration) probabilities in month ym."""
     p, d = w.people, w.params.demography
-    age = (ym - p["birth_ym"][index]) // 12
+    age_months = ym - p["birth_ym"][index]
+    age = age_months // 12
     mountain = w.person_mountain(index)
-    death = hazards.death_probability(age, p["sex"][index] == 0, d)
-    death = np.where(
-        p["registered"][index], death, 0.0
-    )  # a birth is registered before anything else
+    # Infants can die before their birth is registered (a competing exit of registration).
+    death = hazards.death_probability(age, p["sex"][index] == 0, d, age_months)
     household = hazards.household_out_migration_probability(
         mountain, d, w.factor("out_migration", ym, mountain)
     )
@@ -133,7 +132,9 @@ def exits(w: World) -> None:
     p["late_spouse"][widowed[widowed >= 0]] = dies[widowed >= 0]
     p["gestation"][dies] = -1
     death_day = w.days(len(dies))
-    log_registry(w, dies, "death", death_day)
+    # An infant who dies before its birth is registered never reaches the registry.
+    known = p["registered"][dies]
+    log_registry(w, dies[known], "death", death_day[known])
 
     survivors = np.setdiff1d(here, dies, assume_unique=True)
     with_household = np.isin(p["household"][survivors], leaving_households)
@@ -165,6 +166,42 @@ def exits(w: World) -> None:
         w,
         p["household"][np.concatenate([dies, emigrants, infants])],
         np.concatenate([death_day, emigration_day, mother_day]),
+    )
+
+
+def initial_absences(w: World) -> None:
+    """People and households already away on the first day, at the chains' stationary
+    shares (leave / (leave + return)), so the province starts neither all home nor empty."""
+    p, hh, d, rng = w.people, w.households, w.params.demography, w.absence_rng
+    leave = hazards.temporary_absence_probability(w.person_age(), p["gestation"] >= 0, d)
+    p["away"] = rng.random(p.n) < stationary_share(leave, d.temporary_return_monthly)
+    share = stationary_share(np.array(d.household_absence_monthly), d.household_return_monthly)
+    hh["away"] = rng.random(hh.n) < share
+
+
+def stationary_share(leave: np.ndarray, come_back: float) -> np.ndarray:
+    """The long-run share away of a two-state chain (0 where nobody ever leaves)."""
+    total = leave + come_back
+    return np.divide(leave, total, out=np.zeros_like(leave, dtype=float), where=total > 0)
+
+
+def absences(w: World) -> None:
+    """Temporary absences begin and end (after the month's exits): people of 18-40 leave to
+    work away and come back; whole households leave for a while and come back. They stay
+    registered members throughout and the registry records nothing; while away a woman
+    conceives no child here, a household is not reviewed and its children do not enter
+    grade 1 here. Drawn from `w.absence_rng`."""
+    p, hh, d, rng = w.people, w.households, w.params.demography, w.absence_rng
+    here = np.flatnonzero(p["alive"] & p["present"])
+    leave = hazards.temporary_absence_probability(w.person_age(here), p["gestation"][here] >= 0, d)
+    away = p["away"][here]
+    u = rng.random(len(here))
+    p["away"][here] = np.where(away, u >= d.temporary_return_monthly, u < leave)
+    resident = np.flatnonzero(hh["present"])
+    away = hh["away"][resident]
+    u = rng.random(len(resident))
+    hh["away"][resident] = np.where(
+        away, u >= d.household_return_monthly, u < d.household_absence_monthly
     )
 
 
@@ -256,7 +293,11 @@ def birth_registrations(w: World) -> None:
         return
     age_months = w.ym - p["birth_ym"][waiting]
     prob = hazards.birth_registration_probability(
-        age_months, w.person_mountain(waiting), p["facility_birth"][waiting], d
+        age_months,
+        w.person_mountain(waiting),
+        p["facility_birth"][waiting],
+        d,
+        w.year_factors[w.ym // 12][0],
     )
     registered = waiting[w.rng.random(len(waiting)) < prob]
     if len(registered) == 0:
@@ -300,7 +341,8 @@ def conceptions(w: World) -> None:
         )
     )
     age = w.person_age(women)
-    fertile = women[(age >= 15) & (age <= 49)]
+    youngest, oldest = d.fertile_ages
+    fertile = women[(age >= youngest) & (age <= oldest)]
     age = w.person_age(fertile)
     hh = p["household"][fertile]
     mountain = w.households["mountain"][hh]
@@ -313,6 +355,7 @@ def conceptions(w: World) -> None:
         d,
         w.factor("conception", w.ym, mountain),
     )
+    prob = np.where(w.person_absent(fertile), 0.0, prob)  # no child conceived here while away
     conceived = fertile[w.rng.random(len(fertile)) < prob]
     p["gestation"][conceived] = 0
     p["conception_ym"][conceived] = w.ym
@@ -428,15 +471,40 @@ def arrivals(w: World) -> None:
     log_registry(w, new_people, "immigration")
 
 
-def school_entry_probability(w: World, index: np.ndarray, round_year: int) -> np.ndarray:
+def school_entry_probability(
+    w: World, index: np.ndarray, round_year: int, year_factor: float = 1.0
+) -> np.ndarray:
+    """P(entering grade 1 at the round of `round_year`), by the age the child turns that year;
+    `year_factor` multiplies the odds (that year's take-up)."""
     p, s = w.people, w.params.school
     years = round_year - p["birth_ym"][index] // 12
     prob = np.zeros(len(index))
-    for age, share in s.entry_by_age.items():
+    for age, share in (s.entry_by_age | s.late_entry_by_age).items():
         prob = np.where(years == age, share, prob)
     prob = prob * np.where(p["disabled"][index], s.disability_factor, 1.0)
     remote_minority = w.person_mountain(index) & (p["ethnicity"][index] >= 2)
-    return prob * np.where(remote_minority, s.remote_minority_factor, 1.0)
+    prob = prob * np.where(remote_minority, s.remote_minority_factor, 1.0)
+    return hazards.with_odds_factor(prob, year_factor)
+
+
+def oldest_entry_age(w: World) -> int:
+    """The oldest age (by calendar year) at which a child can still enter grade 1."""
+    s = w.params.school
+    return max(s.entry_by_age | s.late_entry_by_age)
+
+
+def draw_year_factors(w: World) -> None:
+    """In the first simulated month of a year, that year's take-up factors (birth
+    registration, grade-1 entry), from `w.propensity_rng`: known from then on, never before."""
+    year = w.ym // 12
+    if year in w.year_factors:
+        return
+    w.year_factors[year] = (
+        hazards.yearly_factor_draw(
+            w.propensity_rng, w.params.demography.birth_registration_yearly_sd
+        ),
+        hazards.yearly_factor_draw(w.propensity_rng, w.params.school.yearly_take_up_sd),
+    )
 
 
 def school_admissions(w: World) -> None:
@@ -446,7 +514,8 @@ def school_admissions(w: World) -> None:
     candidates = np.flatnonzero(p["alive"] & p["present"] & ~p["grade1"] & p["registered"])
     years = w.ym // 12 - p["birth_ym"][candidates] // 12
     candidates = candidates[(years >= 4) & (years <= 12)]
-    prob = school_entry_probability(w, candidates, w.ym // 12)
+    prob = school_entry_probability(w, candidates, w.ym // 12, w.year_factors[w.ym // 12][1])
+    prob = np.where(w.households["away"][p["household"][candidates]], 0.0, prob)
     admitted = candidates[w.rng.random(len(candidates)) < prob]
     p["grade1"][admitted] = True
     day = w.days(len(admitted))

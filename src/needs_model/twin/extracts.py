@@ -17,6 +17,7 @@ from needs_model.reference.geography import MERGER_DATE
 from needs_model.twin import names
 from needs_model.twin.careers import PROFESSIONS
 from needs_model.twin.population import ETHNICITIES, N_DEPRIVATIONS, RELIGIONS
+from needs_model.twin.recording import ExitRecorder
 from needs_model.twin.world import World, day_in_month
 
 MERGER = np.datetime64(MERGER_DATE, "D")
@@ -109,6 +110,8 @@ class ExtractWriter:
         # The parents' numbers came to the registry extract later: their omissions draw from
         # a stream of their own, so adding them moved no other draw of the extracts.
         self.parent_rng = np.random.default_rng([seed, 8])
+        # When deaths and departures reach the registry: a stream of its own as well.
+        self.exit_recorder = ExitRecorder(w, np.random.default_rng([seed, 9]))
         self.truth = Truth()
         p = w.people
         self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
@@ -318,6 +321,9 @@ class ExtractWriter:
         logged = pd.DataFrame(w.log.frame("registry_people"))
         rows = pd.concat([opening, logged], ignore_index=True)
         rows["recorded_at"] = rows["event_date"].to_numpy().astype("datetime64[D]")
+        exits = self.exit_recorder.people(rows)
+        rows["recorded_at"] = exits.recorded_at
+        rows["never_recorded"] = exits.never
         moves = rows["event"].isin(["moved", "marriage"]).to_numpy()
         late = moves & (self.rng.random(len(rows)) < e.late_move_registration)
         rows.loc[late, "recorded_at"] = rows.loc[late, "event_date"].to_numpy().astype(
@@ -351,6 +357,20 @@ class ExtractWriter:
             when=rows.loc[stale, "event_date"].to_numpy().astype("datetime64[D]"),
             note=rows.loc[stale, "event"].to_numpy().astype(object),
         )
+        for kind in np.unique(exits.error[exits.error != None]):  # noqa: E711
+            of_kind = exits.error == kind
+            self.truth.error(
+                str(kind),
+                "registry/people",
+                record_id[of_kind],
+                "recorded_at",
+                rows.loc[of_kind, "event_date"].to_numpy(),
+                rows.loc[of_kind, "recorded_at"].to_numpy(),
+                rows.loc[of_kind, "person"].to_numpy(),
+                when=rows.loc[of_kind, "event_date"].to_numpy().astype("datetime64[D]"),
+                until=rows.loc[of_kind, "recorded_at"].to_numpy().astype("datetime64[D]"),
+                note=rows.loc[of_kind, "event"].to_numpy().astype(object),
+            )
         rows = rows[~stale]
         # Duplicate records: the same person registered twice, often with a variant name.
         dup = rows[
@@ -359,6 +379,8 @@ class ExtractWriter:
         ].copy()
         dup["record_id"] = self.ids("RD", len(dup))
         rows = pd.concat([rows, dup], ignore_index=True)
+        # Deaths never reported and departures never recorded: the registry has no such row.
+        rows = rows[~rows["never_recorded"].to_numpy(bool)].reset_index(drop=True)
         person = rows["person"].to_numpy()
         recorded = rows["recorded_at"].to_numpy().astype("datetime64[D]")
         cols = self.person_columns(
@@ -419,7 +441,12 @@ class ExtractWriter:
             [opening, pd.DataFrame(w.log.frame("registry_households"))], ignore_index=True
         )
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
-        recorded = self.lag(event_date, 5)
+        rows["recorded_at"] = self.lag(event_date, 5)
+        exits = self.exit_recorder.households(rows)
+        rows["recorded_at"] = exits.recorded_at
+        rows = rows[~exits.never].reset_index(drop=True)
+        event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
+        recorded = rows["recorded_at"].to_numpy().astype("datetime64[D]")
         commune = rows["commune"].to_numpy()
         # A book closed because nobody is left in it (its last member died, left or married
         # out) is `dissolved`; the members' own rows (death, emigration, marriage) say why.

@@ -27,11 +27,23 @@ def age_years(birth_ym: np.ndarray, ym: int) -> np.ndarray:
     return (ym - birth_ym) // 12
 
 
-def death_probability(age: np.ndarray, male: np.ndarray, p: DemographyParameters) -> np.ndarray:
+def death_probability(
+    age: np.ndarray,
+    male: np.ndarray,
+    p: DemographyParameters,
+    age_months: np.ndarray | None = None,
+) -> np.ndarray:
+    """Monthly death probability: Gompertz by completed years, the infant rate in the first
+    year, and the neonatal probability at age 1 month (the first month end after the birth
+    month, when the first exits are drawn; registered or not). `age_months` defaults to
+    12 × age, which never meets the neonatal month."""
     annual = np.exp(p.mortality_gompertz_a + p.mortality_gompertz_b * age)
     annual = np.where(male, annual * p.mortality_male_factor, annual)
     annual = np.where(age == 0, p.infant_mortality_annual, annual)
-    return np.minimum(1.0 - (1.0 - np.minimum(annual, 0.9)) ** (1 / 12), 0.5)
+    monthly = np.minimum(1.0 - (1.0 - np.minimum(annual, 0.9)) ** (1 / 12), 0.5)
+    if age_months is None:
+        return monthly
+    return np.where(age_months == 1, p.neonatal_mortality, monthly)
 
 
 def individual_out_migration_probability(
@@ -50,6 +62,27 @@ def household_out_migration_probability(
         p.household_out_migration_monthly,
     )
     return base * factor
+
+
+def temporary_absence_probability(
+    age: np.ndarray, pregnant: np.ndarray, p: DemographyParameters
+) -> np.ndarray:
+    """A person at home leaves for a while on their own (work away), still registered here:
+    adults of 18-40 who are not pregnant."""
+    leaves = (age >= 18) & (age <= 40) & ~pregnant
+    return np.where(leaves, p.temporary_absence_monthly, 0.0)
+
+
+def household_at_home(away_now: np.ndarray, months: int, p: DemographyParameters) -> np.ndarray:
+    """P(a resident household is at home, not temporarily away, after each of the next
+    `months` months' absence draws), shape (n, months): the two-state chain of
+    `household_absence_monthly` and `household_return_monthly` from its state now."""
+    home = np.where(away_now, 0.0, 1.0)
+    out = np.zeros((len(home), months))
+    for k in range(months):
+        home = home * (1 - p.household_absence_monthly) + (1 - home) * p.household_return_monthly
+        out[:, k] = home
+    return out
 
 
 def bride_probability(p: DemographyParameters) -> float:
@@ -82,8 +115,29 @@ def conception_probability(
     monthly = monthly * np.where(parity >= 2, p.parity2_conception_factor, 1.0)
     monthly = monthly * np.where(urban, p.urban_fertility_factor, 1.0)
     monthly = monthly * np.where(mountain, p.mountain_fertility_factor, 1.0)
-    fertile = (age >= 15) & (age <= 49)
+    monthly = monthly * np.where(age < 15, p.early_fertility_factor, 1.0)
+    monthly = monthly * np.where(age > 49, p.late_fertility_factor, 1.0)
+    youngest, oldest = p.fertile_ages
+    fertile = (age >= youngest) & (age <= oldest)
     return np.where(fertile, np.minimum(monthly * factor, 0.5), 0.0)
+
+
+def with_odds_factor(probability: np.ndarray, factor: float | np.ndarray) -> np.ndarray:
+    """`probability` with its odds multiplied by `factor` (a year's take-up propensity)."""
+    raised = probability * factor
+    return raised / (1.0 - probability + raised)
+
+
+def yearly_factor_draw(rng: np.random.Generator, sd: float) -> float:
+    """A year's propensity factor: log-normal with mean 1 and log-spread `sd`."""
+    return float(np.exp(sd * rng.standard_normal() - sd**2 / 2))
+
+
+def yearly_factor_nodes(sd: float, n: int = 9) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite nodes and weights of the factor `yearly_factor_draw` draws: the oracle's
+    expectation over a year whose factor is not drawn yet."""
+    x, weight = np.polynomial.hermite.hermgauss(n)
+    return np.exp(sd * np.sqrt(2) * x - sd**2 / 2), weight / np.sqrt(np.pi)
 
 
 def pregnancy_loss_probability(gestation: np.ndarray, p: DemographyParameters) -> np.ndarray:
@@ -103,12 +157,13 @@ def birth_registration_probability(
     mountain: np.ndarray,
     facility_birth: np.ndarray,
     p: DemographyParameters,
+    year_factor: float = 1.0,
 ) -> np.ndarray:
     table = np.array(p.birth_registration_by_age_months)
     base = table[np.minimum(age_months, len(table) - 1)]
     base = base * np.where(mountain, p.birth_registration_mountain_factor, 1.0)
     base = base * np.where(facility_birth, p.birth_registration_facility_factor, 1.0)
-    return np.minimum(base, 0.95)
+    return with_odds_factor(np.minimum(base, 0.95), year_factor)
 
 
 def licence_renewal_probability(

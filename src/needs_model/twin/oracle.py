@@ -17,6 +17,8 @@ are not counted, and the marriage pools are those of the as-of population.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,21 +31,67 @@ from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.twin import careers, hazards, poverty
 from needs_model.twin.demography import (
     member_departure_probability,
+    oldest_entry_age,
     person_exit_probabilities,
     school_entry_probability,
 )
+from needs_model.twin.params import DemographyParameters
 from needs_model.twin.world import World
 
 ORACLE_DIR = "truth/oracle"
 MAX_SHOCKS = 5  # shock counts above this in a year have probability < 1e-4 here
 
 
+def infant_death(age_months: int, d: DemographyParameters) -> np.ndarray:
+    """Death probability of a child born `age_months` months ago (sex does not matter in the
+    first year): the competing exit of a birth not yet registered."""
+    return hazards.death_probability(
+        np.array(age_months // 12), np.array(False), d, np.array(age_months)
+    )
+
+
+def year_factor_scenarios(
+    w: World, horizon: int, which: int, sd: float
+) -> list[tuple[float, Callable[[int], float]]]:
+    """(weight, year -> take-up factor) over the years of the horizon: a year's factor once
+    drawn (`w.year_factors[year][which]`), Gauss-Hermite nodes of its distribution for each
+    year not drawn yet (independent years)."""
+    years = sorted({(w.ym + k) // 12 for k in range(1, horizon + 1)} - set(w.year_factors))
+    nodes, weights = hazards.yearly_factor_nodes(sd)
+    scenarios: list[tuple[float, Callable[[int], float]]] = []
+    for combination in itertools.product(range(len(nodes)), repeat=len(years)):
+        drawn = dict(zip(years, (float(nodes[i]) for i in combination), strict=True))
+        weight = float(np.prod([weights[i] for i in combination]))
+
+        def factor(year: int, drawn: dict[int, float] = drawn) -> float:
+            return drawn[year] if year in drawn else w.year_factors[year][which]
+
+        scenarios.append((weight, factor))
+    return scenarios
+
+
 def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """P(a birth of each woman at risk is registered within the horizon): women of 15-49 and
+    any other woman with a pregnancy or a birth not yet registered; each year's take-up factor
+    known once drawn and integrated over while not."""
     p, d = w.people, w.params.demography
     age = w.person_age()
-    women = np.flatnonzero(
-        (p["sex"] == 1) & p["alive"] & p["present"] & p["registered"] & (age >= 15) & (age <= 49)
-    )
+    infants = np.flatnonzero(~p["registered"] & p["alive"] & p["present"])
+    with_child = np.zeros(p.n, bool)
+    with_child[p["mother"][infants][p["mother"][infants] >= 0]] = True
+    at_risk = ((age >= 15) & (age <= 49)) | (p["gestation"] >= 0) | with_child
+    women = np.flatnonzero((p["sex"] == 1) & p["alive"] & p["present"] & p["registered"] & at_risk)
+    probability = np.zeros(len(women))
+    for weight, factor in year_factor_scenarios(w, horizon, 0, d.birth_registration_yearly_sd):
+        probability += weight * _registration_within(w, women, horizon, factor)
+    return women, probability
+
+
+def _registration_within(
+    w: World, women: np.ndarray, horizon: int, factor: Callable[[int], float]
+) -> np.ndarray:
+    """P(registration within the horizon) given each year's take-up factor `factor(year)`."""
+    p, d = w.people, w.params.demography
     no_event = np.ones(len(women))
     mountain = w.person_mountain(women)
 
@@ -57,9 +105,14 @@ def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
         reached = np.zeros(len(infants))
         for k in range(1, horizon + 1):
             _, household, individual = person_exit_probabilities(w, mothers, w.ym + k)
-            at_risk *= hazards.survive(household, individual)
+            dies, _, _ = person_exit_probabilities(w, infants, w.ym + k)
+            at_risk *= hazards.survive(household, individual, dies)
             h = hazards.birth_registration_probability(
-                w.ym + k - p["birth_ym"][infants], m_mountain, p["facility_birth"][infants], d
+                w.ym + k - p["birth_ym"][infants],
+                m_mountain,
+                p["facility_birth"][infants],
+                d,
+                factor((w.ym + k) // 12),
             )
             reached += at_risk * h
             at_risk *= 1 - h
@@ -84,7 +137,8 @@ def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
                 ym = w.ym + k
                 death, household, individual = person_exit_probabilities(w, mothers, ym)
                 infant_mass = [
-                    (b, m * hazards.survive(household, individual)) for b, m in infant_mass
+                    (b, m * hazards.survive(household, individual, infant_death(ym - b, d)))
+                    for b, m in infant_mass
                 ]
                 still_pregnant = still_pregnant * hazards.survive(death, household, individual)
                 g = g0 + k
@@ -96,30 +150,50 @@ def birth_registration(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
                 updated = []
                 for birth_ym, mass in infant_mass:
                     h = hazards.birth_registration_probability(
-                        np.full(len(mothers), ym - birth_ym), mountain[pregnant], flag, d
+                        np.full(len(mothers), ym - birth_ym),
+                        mountain[pregnant],
+                        flag,
+                        d,
+                        factor(ym // 12),
                     )
                     reached += mass * h
                     updated.append((birth_ym, mass * (1 - h)))
                 infant_mass = updated
             total += weight * reached
         no_event[pregnant] *= 1 - total
-    return women, 1 - no_event
+    return 1 - no_event
 
 
 def school_admission(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     p = w.people
     years = w.ym // 12 - p["birth_ym"] // 12
     children = np.flatnonzero(
-        p["alive"] & p["present"] & p["registered"] & ~p["grade1"] & (years >= 4) & (years <= 9)
+        p["alive"]
+        & p["present"]
+        & p["registered"]
+        & ~p["grade1"]
+        & (years >= 4)
+        & (years <= oldest_entry_age(w))
     )
     h = np.zeros((len(children), horizon))
     q = np.zeros((len(children), horizon))
+    # A child whose household is away at the round does not enter grade 1 here; the horizon
+    # holds one round, so its hazard is the entry probability times P(at home then).
+    at_home = hazards.household_at_home(
+        w.households["away"][p["household"][children]], horizon, w.params.demography
+    )
     for k in range(1, horizon + 1):
         ym = w.ym + k
         death, household, individual = person_exit_probabilities(w, children, ym)
         q[:, k - 1] = 1 - hazards.survive(death, household, individual)
         if ym % 12 + 1 == w.params.school.admission_month:
-            h[:, k - 1] = school_entry_probability(w, children, ym // 12)
+            entry = sum(
+                weight * school_entry_probability(w, children, ym // 12, factor(ym // 12))
+                for weight, factor in year_factor_scenarios(
+                    w, k, 1, w.params.school.yearly_take_up_sd
+                )
+            )
+            h[:, k - 1] = entry * at_home[:, k - 1]
     return children, hazards.first_event_within(h, q)
 
 
@@ -184,8 +258,9 @@ def _binomial_pmf(n: int, prob: np.ndarray, k_max: int) -> np.ndarray:
 
 
 def still_occupied(w: World, households: np.ndarray, months: int) -> np.ndarray:
-    """P(someone of each household (sorted ids) is still alive and present after `months`
-    months; a household is closed the month its last member leaves. Members leave
+    """P(each household (sorted ids) still lives in its home after `months` months: someone
+    of it is still alive and present (a household is closed the month its last member
+    leaves), and it is not temporarily away (drawn independently). Members leave
     independently; people who would join it meanwhile (births, brides) are not counted."""
     p = w.people
     members = np.flatnonzero(p["alive"] & p["present"] & np.isin(p["household"], households))
@@ -195,7 +270,10 @@ def still_occupied(w: World, households: np.ndarray, months: int) -> np.ndarray:
     position = np.searchsorted(households, p["household"][members])
     with np.errstate(divide="ignore"):
         log_all_gone = np.bincount(position, np.log1p(-stays), minlength=len(households))
-    return 1 - np.exp(log_all_gone)
+    at_home = hazards.household_at_home(
+        w.households["away"][households], months, w.params.demography
+    )
+    return (1 - np.exp(log_all_gone)) * at_home[:, -1]
 
 
 def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:

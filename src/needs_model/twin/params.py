@@ -33,7 +33,14 @@ class DemographyParameters:
     unmarried_conception_factor: float = 0.06  # [U]
     parity2_conception_factor: float = 0.35  # [U] the two-child norm
     postpartum_months_without_conception: int = 3  # [U]
-    pregnancy_loss_by_gestation: tuple[float, ...] = (0.0, 0.03, 0.03, 0.025, 0.02)  # g=0..4 [U]
+    # Conceptions outside 15-49 are rare: at 13-14 at this share of the 15-19 rate, at 50-51
+    # at this share of the 45-49 rate [U].
+    fertile_ages: tuple[int, int] = (13, 51)
+    early_fertility_factor: float = 0.1  # [U]
+    late_fertility_factor: float = 0.3  # [U]
+    # Monthly loss by month of gestation g = 0..9: early loss in months 1-4, then late loss
+    # (stillbirth) 0.2 % a month in months 5-9, about 1 % of pregnancies reaching month 5 [U].
+    pregnancy_loss_by_gestation: tuple[float, ...] = (0.0, 0.03, 0.03, 0.025, 0.02) + (0.002,) * 5
     birth_hazard_by_gestation: dict[int, float] = field(
         default_factory=lambda: {8: 0.08, 9: 0.85, 10: 1.0}
     )  # [U] ~8% born a month early, ~13% a month late
@@ -44,16 +51,24 @@ class DemographyParameters:
     facility_birth_share: float = 0.95  # [U]
     facility_birth_share_mountain: float = 0.75  # [U]
     # Monthly probability that a birth not yet registered is registered, by the child's age
-    # in months (age 0 = month of birth). With these, 86.5% register within 60 days
-    # on the demo province (bench/twin_process_figures.py) [U].
+    # in months (age 0 = month of birth). With these and the yearly factor, 83.6% register
+    # within 60 days on the demo province (bench/twin_process_figures.py) [U].
     birth_registration_by_age_months: tuple[float, ...] = (0.45, 0.62, 0.45, 0.3, 0.2)
     birth_registration_mountain_factor: float = 0.7  # [U] distance to the commune office
     birth_registration_facility_factor: float = 1.15  # [U] the facility nudges parents
+    # A year's take-up: each January the odds of every registration hazard that year are
+    # multiplied by a factor drawn log-normal with mean 1 and this spread (campaigns, the
+    # commune office's staffing) [U].
+    birth_registration_yearly_sd: float = 0.15  # [U]
     # Gompertz mortality: annual rate exp(a + b * age), male factor; infant mortality.
     mortality_gompertz_a: float = -9.85  # [U] gives a crude death rate near 6-7 per mille
     mortality_gompertz_b: float = 0.088
     mortality_male_factor: float = 1.45
-    infant_mortality_annual: float = 0.012  # [U] IMR ~ 12-13 per mille
+    # Infants: a neonatal death probability at the first month end after the birth month
+    # (registered or not), then an annual rate for the rest of the first year; together an
+    # infant mortality near 12 per mille, half of it neonatal [U].
+    neonatal_mortality: float = 0.006  # [U]
+    infant_mortality_annual: float = 0.0065  # [U] after the first month
     marriage_monthly_women_18_35: float = 0.012  # [U]
     marriage_new_household_share: float = 0.35  # [U] the couple sets up its own household
     household_out_migration_monthly: float = 0.0009  # [U]
@@ -63,6 +78,32 @@ class DemographyParameters:
     )
     household_in_migration_monthly: float = 0.0007  # [U] per resident household
     internal_move_monthly: float = 0.0008  # [U] household moves to another commune
+    # How the registry learns of deaths (ExtractWriter.registry_people): relatives report a
+    # death days to weeks after it (a log-normal lag with a tail past a month, longer in the
+    # mountains), and some deaths are never reported while the household stays on [U].
+    death_registration_median_days: float = 7.0  # [U]
+    # Relatives report a death within 15 days (Law on Civil Status 2014, art. 33; not in
+    # FACTS.md [U]); a later report is written to truth/errors as late.
+    death_registration_deadline_days: int = 15
+    death_registration_median_days_mountain: float = 20.0  # [U] distance to the commune office
+    death_registration_lag_sigma: float = 1.0  # [U] log-normal spread of the lag
+    death_never_registered: float = 0.03  # [U]
+    death_never_registered_mountain: float = 0.10  # [U]
+    # Ghost residents: an out-migrant's departure (a household's, or a person's on their own)
+    # reaches the registry late (an exponential lag in months) or never; until then the
+    # registry keeps them resident [U].
+    departure_recorded_late: float = 0.3  # [U]
+    departure_lag_mean_months: float = 8.0  # [U]
+    departure_never_recorded: float = 0.1  # [U]
+    # Temporary absence, still registered and still a member of the household: adults of
+    # 18-40 working away on their own, and whole households away (seasonal work); each month
+    # a person or household at home leaves with these probabilities and one away comes back
+    # with the return probability. A woman away conceives no child here; a household away is
+    # not reviewed for poverty and its children do not enter grade 1 here [U].
+    temporary_absence_monthly: float = 0.004  # [U] ages 18-40, not pregnant
+    temporary_return_monthly: float = 0.12  # [U] about 8 months away on average
+    household_absence_monthly: float = 0.0015  # [U]
+    household_return_monthly: float = 0.15  # [U] about 7 months away on average
 
 
 @dataclass(frozen=True)
@@ -72,6 +113,13 @@ class SchoolParameters:
     entry_by_age: dict[int, float] = field(
         default_factory=lambda: {6: 0.965, 7: 0.75, 8: 0.6, 9: 0.5}
     )  # [U]; delays allowed up to 3 years (Circular 28/2020 art. 33)
+    # Entry later than the law allows (after 9) is rare: ages 10 and 11 of the few left [U].
+    # No entry at 5: the entry age is 6 by calendar year and only later entry is provided for
+    # (Education Law 2019 art. 28(1)(a), Circular 28/2020 art. 33; FACTS.md).
+    late_entry_by_age: dict[int, float] = field(default_factory=lambda: {10: 0.3, 11: 0.2})
+    # A year's take-up: each January the odds of entry at that year's round are multiplied by
+    # a factor drawn log-normal with mean 1 and this spread [U].
+    yearly_take_up_sd: float = 0.15  # [U]
     disability_factor: float = 0.55  # [U]
     remote_minority_factor: float = 0.93  # [U] ethnic-minority children in mountain communes
 

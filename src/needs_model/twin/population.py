@@ -43,6 +43,7 @@ PERSON_COLUMNS: dict[str, type | str] = {
     "given": "i2",
     "education": "i1",
     "exit_ym": "i4",
+    "away": "?",  # temporarily away on their own (still a registered member of the household)
 }
 HOUSEHOLD_COLUMNS: dict[str, type | str] = {
     "commune": "i2",
@@ -54,6 +55,7 @@ HOUSEHOLD_COLUMNS: dict[str, type | str] = {
     "present": "?",
     "created_ym": "i4",
     "exit_ym": "i4",
+    "away": "?",  # the whole household temporarily away (still registered here)
 }
 
 ETHNICITIES = ["Kinh", "Hoa", "Cơ Tu", "Xơ Đăng", "Giẻ Triêng", "Co"]

@@ -96,7 +96,9 @@ def annual_review(w: World) -> None:
         below_line, np.where(deprivations >= minimum, "poor", "near_poor"), "not_poor"
     )
     # Eligible households that do not come forward are not surveyed at all this year.
-    surveyed = ~below_line | takes_part
+    # A household temporarily away is not found by the review (it cannot be confirmed).
+    takes_part = takes_part & ~hh["away"][here]
+    surveyed = (~below_line | takes_part) & ~hh["away"][here]
     day = w.days(len(here))
     w.log.add(
         "household_surveys",

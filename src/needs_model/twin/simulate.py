@@ -109,6 +109,9 @@ def new_world(spec: SimulationSpec, params: TwinParameters) -> World:
     }
     careers.init_careers(world, spec.people)
     initial_pregnancies(world)
+    world.absence_rng = np.random.default_rng([spec.seed, 1])
+    world.propensity_rng = np.random.default_rng([spec.seed, 2])
+    demography.initial_absences(world)
     return world
 
 
@@ -136,7 +139,9 @@ def initial_pregnancies(w: World) -> None:
 
 
 def step_month(w: World, n_people_start: int) -> None:
+    demography.draw_year_factors(w)
     demography.exits(w)
+    demography.absences(w)
     demography.births(w)
     demography.birth_registrations(w)
     demography.conceptions(w)
@@ -151,7 +156,8 @@ def step_month(w: World, n_people_start: int) -> None:
 
 
 def record_month_stats(w: World) -> None:
-    """Month-end counts the calibration table needs (population, women by age group)."""
+    """Month-end counts the calibration table needs (population, women by age group, broad
+    age groups, men, ethnic minorities)."""
     p = w.people
     here = p["alive"] & p["present"]
     age = w.person_age()
@@ -161,6 +167,11 @@ def record_month_stats(w: World) -> None:
         ym=np.array([w.ym]),
         population=np.array([here.sum()]),
         households=np.array([w.households["present"].sum()]),
+        aged_0_14=np.array([(here & (age <= 14)).sum()]),
+        aged_15_64=np.array([(here & (age >= 15) & (age <= 64)).sum()]),
+        aged_65_plus=np.array([(here & (age >= 65)).sum()]),
+        men=np.array([(here & (p["sex"] == 0)).sum()]),
+        ethnic_minority=np.array([(here & (p["ethnicity"] >= 2)).sum()]),
         **{
             f"women_{15 + 5 * g}": np.array([(women & ((age - 15) // 5 == g)).sum()])
             for g in range(7)

@@ -44,6 +44,13 @@ class World:
     next_number: dict[str, int] = field(default_factory=dict)
     # People and households as they were on the first day (the registry's opening rows).
     initial: dict[str, np.ndarray] = field(default_factory=dict)
+    # Temporary absences draw from a stream of their own (seeded by `simulate.new_world`), so
+    # that adding them moved no other draw of the twin.
+    absence_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    # Each year's take-up factors (birth registration, grade-1 entry), drawn in its first
+    # simulated month from a stream of their own; the oracle integrates over undrawn years.
+    propensity_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    year_factors: dict[int, tuple[float, float]] = field(default_factory=dict)
 
     def numbers(self, kind: str, k: int) -> np.ndarray:
         """Fresh serial numbers for agency documents of `kind` (licences, badges, ...)."""
@@ -69,6 +76,11 @@ class World:
 
     def person_mountain(self, index: np.ndarray) -> np.ndarray:
         return self.households["mountain"][self.people["household"][index]]
+
+    def person_absent(self, index: np.ndarray) -> np.ndarray:
+        """Temporarily away: on their own, or with their whole household."""
+        p = self.people
+        return p["away"][index] | self.households["away"][p["household"][index]]
 
     def person_commune(self, index: np.ndarray) -> np.ndarray:
         return self.households["commune"][self.people["household"][index]]

@@ -37,6 +37,13 @@ DEPRIVATION_INDICATORS = (
 )
 
 
+# The vehicle register's capacity classes by vehicle use (seats / payload).
+CAPACITY_CLASSES: dict[str, tuple[str, ...]] = {
+    "passenger": ("seats_under_10", "seats_10_to_29", "seats_30_plus"),
+    "freight": ("payload_under_3_5t", "payload_3_5_to_10t", "payload_over_10t"),
+}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -365,7 +372,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "transport",
         "vehicle_badges",
-        "Vehicle badges (phù hiệu), valid up to 7 years.",
+        "Vehicle badges (phù hiệu), valid up to 7 years, with what the vehicle register holds "
+        "about each vehicle (year of manufacture, capacity class).",
         "record_id",
         (
             Column("record_id", "string", "Row number."),
@@ -373,6 +381,17 @@ TABLES: tuple[Table, ...] = (
             Column("business_id", "string", "Business the vehicle runs for."),
             Column("plate_no", "string", "Registration plate."),
             Column("vehicle_type", "string", "Vehicle use.", allowed=("passenger", "freight")),
+            Column(
+                "manufacture_year",
+                "int64",
+                "Year of manufacture (vehicle register); the service life counts from it.",
+            ),
+            Column(
+                "capacity_class",
+                "string",
+                "Seats (passenger) or payload (freight) class in the vehicle register.",
+                allowed=CAPACITY_CLASSES["passenger"] + CAPACITY_CLASSES["freight"],
+            ),
             Column("event", "string", "Row type.", allowed=("issued", "renewed")),
             Column("issue_date", "date", "Badge issue date."),
             Column("expiry_date", "date", "Badge expiry date."),

@@ -34,6 +34,8 @@ VEHICLE_COLUMNS: dict[str, str] = {
     "business": "i4",
     "number": "i4",
     "freight": "?",
+    # Month of manufacture (the register records its year).
+    "made_ym": "i4",
     "badge_issue_ym": "i4",
     "badge_expiry_ym": "i4",
     "end_ym": "i4",
@@ -57,6 +59,20 @@ PROFESSIONS = (
 )
 TRANSPORT_OCCUPATION = 4
 MEDICAL_CME_HOURS = 120
+
+
+# The careers processes (licences, transport) draw from a stream of their own, so that a
+# change to them moves no other process's draws (and theirs none of these).
+STREAM = ("careers", 201)
+
+
+def rng(w: World) -> np.random.Generator:
+    return w.stream(*STREAM)
+
+
+def days(w: World, k: int) -> np.ndarray:
+    """Days of the month (1-28) for k events, from the careers stream."""
+    return rng(w).integers(1, 29, k)
 
 
 def licence_parameters(w: World, kind: int) -> LicenceParameters:
@@ -102,14 +118,14 @@ def meet_requirements(w: World, index: np.ndarray, ym: int) -> None:
     courses taken are recorded by the tourism agency."""
     lic = w.licences
     waiting = index[lic["requirement_ym"][index] == NOT_MET]
-    met = waiting[w.rng.random(len(waiting)) < requirement_probability(w, waiting, ym)]
+    met = waiting[rng(w).random(len(waiting)) < requirement_probability(w, waiting, ym)]
     lic["requirement_ym"][met] = ym
     course = met[lic["kind"][met] == 2]
     w.log.add(
         "refresher_courses",
         licence=course.astype(np.int32),
         person=lic["person"][course],
-        course_date=day_in_month(ym, w.days(len(course))),
+        course_date=day_in_month(ym, days(w, len(course))),
         commune=w.person_commune(lic["person"][course]),
     )
 
@@ -156,7 +172,7 @@ def pick_holders(w: World, k: int, profession: int, min_age: int, max_age: int) 
         weight * np.where(p["education"][pool] >= 2, 3.0, 0.5) if profession in (1, 3) else weight
     )
     k = min(k, len(pool))
-    return w.rng.choice(pool, size=k, replace=False, p=weight / weight.sum())
+    return rng(w).choice(pool, size=k, replace=False, p=weight / weight.sum())
 
 
 def issue_licences(w: World, holders: np.ndarray, kind: int, issue_ym: np.ndarray) -> np.ndarray:
@@ -164,7 +180,7 @@ def issue_licences(w: World, holders: np.ndarray, kind: int, issue_ym: np.ndarra
     k = len(holders)
     rate = np.where(
         lp.requirement_rate_sd > 0,
-        w.rng.lognormal(np.log(max(lp.requirement_rate_mean, 1e-6)), 0.28, k),
+        rng(w).lognormal(np.log(max(lp.requirement_rate_mean, 1e-6)), 0.28, k),
         lp.requirement_rate_mean,
     )
     index = w.licences.append(
@@ -173,7 +189,7 @@ def issue_licences(w: World, holders: np.ndarray, kind: int, issue_ym: np.ndarra
         number=w.numbers(f"licence{kind}", k),
         issue_ym=issue_ym,
         expiry_ym=issue_ym + lp.validity_months,
-        engagement=w.rng.beta(4.0, 2.0, k),
+        engagement=rng(w).beta(4.0, 2.0, k),
         rate=rate,
         active=np.ones(k, bool),
     )
@@ -193,7 +209,7 @@ def log_licence(w: World, index: np.ndarray, event: str, ym: np.ndarray | int) -
         kind=lic["kind"][index],
         person=lic["person"][index],
         event=event,
-        event_date=day_in_month(ym, w.days(len(index))),
+        event_date=day_in_month(ym, days(w, len(index))),
         issue_ym=lic["issue_ym"][index],
         expiry_ym=lic["expiry_ym"][index],
         commune=w.person_commune(lic["person"][index]),
@@ -205,7 +221,7 @@ def init_careers(w: World, n_people: int) -> None:
         lp = licence_parameters(w, profession.kind)
         k = round(lp.holders_per_10k * n_people / 10_000)
         holders = pick_holders(w, k, profession.kind, 25, 58)
-        months_since_issue = w.rng.integers(0, lp.validity_months, len(holders))
+        months_since_issue = rng(w).integers(0, lp.validity_months, len(holders))
         index = issue_licences(w, holders, profession.kind, w.ym - 1 - months_since_issue)
         requirement_history(w, index)
     init_transport(w, n_people)
@@ -253,12 +269,12 @@ def licences_step(w: World, n_people_start: int) -> None:
     gone = ~(p["alive"][lic["person"][active]] & p["present"][lic["person"][active]])
     lic["active"][active[gone]] = False
     active = active[~gone]
-    quits = active[w.rng.random(len(active)) < licence_exit_probability(w, active, w.ym)]
+    quits = active[rng(w).random(len(active)) < licence_exit_probability(w, active, w.ym)]
     lic["active"][quits] = False
     p["occupation"][lic["person"][quits]] = 0
     active = np.setdiff1d(active, quits, assume_unique=True)
 
-    renewing = active[w.rng.random(len(active)) < licence_renewal_hazard(w, active, w.ym)]
+    renewing = active[rng(w).random(len(active)) < licence_renewal_hazard(w, active, w.ym)]
     for kind in (1, 2, 3):
         i = renewing[lic["kind"][renewing] == kind]
         lp = licence_parameters(w, kind)
@@ -273,7 +289,7 @@ def licences_step(w: World, n_people_start: int) -> None:
             service=services[lic["kind"][renewing] - 1].astype(str),
             subject=lic["person"][renewing],
             child=np.full(len(renewing), -1, np.int32),
-            date=day_in_month(w.ym, w.days(len(renewing))),
+            date=day_in_month(w.ym, days(w, len(renewing))),
             commune=w.person_commune(lic["person"][renewing]),
         )
     not_renewed = np.setdiff1d(active, renewing, assume_unique=True)
@@ -296,7 +312,7 @@ def licences_step(w: World, n_people_start: int) -> None:
             "cme_reports",
             licence=medical.astype(np.int32),
             person=lic["person"][medical],
-            report_date=day_in_month(w.ym, w.days(len(medical))),
+            report_date=day_in_month(w.ym, days(w, len(medical))),
             cme_hours=hours.astype(np.int32),
             commune=w.person_commune(lic["person"][medical]),
         )
@@ -306,7 +322,7 @@ def licences_step(w: World, n_people_start: int) -> None:
         lp = licence_parameters(w, profession.kind)
         target = lp.holders_per_10k * n_people_start / 10_000
         current = int((lic["active"] & (lic["kind"] == profession.kind)).sum())
-        k = int(w.rng.poisson(max(target - current, 0) * 0.08 + target * 0.001))
+        k = int(rng(w).poisson(max(target - current, 0) * 0.08 + target * 0.001))
         holders = pick_holders(w, k, profession.kind, 23, 40)
         issue_licences(w, holders, profession.kind, np.full(len(holders), w.ym))
 
@@ -314,19 +330,28 @@ def licences_step(w: World, n_people_start: int) -> None:
 # --- transport -------------------------------------------------------------------------
 
 
+def service_life_end_ym(made_ym: np.ndarray, freight: np.ndarray, w: World) -> np.ndarray:
+    """The last month a vehicle may run: December of its year of manufacture plus its
+    service life (20 years passenger, 25 freight), as the register's year of manufacture
+    lets anyone compute it."""
+    c = w.params.careers
+    life = np.where(freight, c.vehicle_service_life_years[1], c.vehicle_service_life_years[0])
+    return (made_ym // 12 + life) * 12 + 11
+
+
 def add_vehicles(
     w: World, business: np.ndarray, age_months: np.ndarray, badge_age_months: np.ndarray
 ) -> np.ndarray:
-    c = w.params.careers
     k = len(business)
-    freight = w.rng.random(k) < 0.6
-    life = np.where(freight, c.vehicle_service_life_years[1], c.vehicle_service_life_years[0]) * 12
-    end_ym = w.ym + life - age_months
+    freight = rng(w).random(k) < 0.6
+    made_ym = w.ym - age_months
+    end_ym = service_life_end_ym(made_ym, freight, w)
     issue = w.ym - badge_age_months
     return w.vehicles.append(
         business=business,
         number=w.numbers("vehicle", k),
         freight=freight,
+        made_ym=made_ym,
         badge_issue_ym=issue,
         badge_expiry_ym=np.minimum(issue + BADGE_VALIDITY_MONTHS, end_ym),
         end_ym=end_ym,
@@ -343,7 +368,7 @@ def log_badges(w: World, vehicles: np.ndarray, event: str) -> None:
         vehicle=vehicles.astype(np.int32),
         business=v["business"][vehicles],
         event=event,
-        event_date=day_in_month(w.ym, w.days(len(vehicles))),
+        event_date=day_in_month(w.ym, days(w, len(vehicles))),
         issue_ym=v["badge_issue_ym"][vehicles],
         expiry_ym=v["badge_expiry_ym"][vehicles],
     )
@@ -352,23 +377,23 @@ def log_badges(w: World, vehicles: np.ndarray, event: str) -> None:
 def found_businesses(w: World, owners: np.ndarray, historical: bool) -> np.ndarray:
     c = w.params.careers
     k = len(owners)
-    created = w.ym - (w.rng.integers(12, 240, k) if historical else np.zeros(k, np.int64))
+    created = w.ym - (rng(w).integers(12, 240, k) if historical else np.zeros(k, np.int64))
     business = w.businesses.append(
         owner=owners,
         number=w.numbers("business", k),
-        growth=w.rng.gamma(2.0, 0.5, k),
+        growth=rng(w).gamma(2.0, 0.5, k),
         active=np.ones(k, bool),
         created_ym=created,
     )
     w.people["occupation"][owners] = TRANSPORT_OCCUPATION
-    fleet = 1 + w.rng.poisson(max(c.vehicles_per_business_mean - 1, 0), k)
+    fleet = 1 + rng(w).poisson(max(c.vehicles_per_business_mean - 1, 0), k)
     owner_of = np.repeat(business, fleet)
     n = len(owner_of)
     if historical:
-        age = w.rng.integers(0, 19 * 12, n)
-        badge_age = np.minimum(w.rng.integers(0, BADGE_VALIDITY_MONTHS, n), age)
+        age = rng(w).integers(0, 19 * 12, n)
+        badge_age = np.minimum(rng(w).integers(0, BADGE_VALIDITY_MONTHS, n), age)
     else:
-        age = w.rng.integers(0, 60, n)
+        age = rng(w).integers(0, 60, n)
         badge_age = np.zeros(n, dtype=np.int64)
     vehicles = add_vehicles(w, owner_of, age, badge_age)
     w.log.add(
@@ -376,7 +401,7 @@ def found_businesses(w: World, owners: np.ndarray, historical: bool) -> np.ndarr
         business=business.astype(np.int32),
         owner=owners.astype(np.int32),
         event="licensed",
-        event_date=day_in_month(created, w.days(k)),
+        event_date=day_in_month(created, days(w, k)),
         commune=w.person_commune(owners),
     )
     if historical:
@@ -385,7 +410,7 @@ def found_businesses(w: World, owners: np.ndarray, historical: bool) -> np.ndarr
             vehicle=vehicles.astype(np.int32),
             business=owner_of.astype(np.int32),
             event="issued",
-            event_date=day_in_month(w.vehicles["badge_issue_ym"][vehicles], w.days(n)),
+            event_date=day_in_month(w.vehicles["badge_issue_ym"][vehicles], days(w, n)),
             issue_ym=w.vehicles["badge_issue_ym"][vehicles],
             expiry_ym=w.vehicles["badge_expiry_ym"][vehicles],
         )
@@ -431,7 +456,7 @@ def transport_step(w: World, n_people_start: int) -> None:
     active = np.flatnonzero(b["active"])
     owners = b["owner"][active]
     owner_gone = ~(w.people["alive"][owners] & w.people["present"][owners])
-    closing = owner_gone | (w.rng.random(len(active)) < c.business_closure_monthly)
+    closing = owner_gone | (rng(w).random(len(active)) < c.business_closure_monthly)
     closed = active[closing]
     b["active"][closed] = False
     if len(closed):
@@ -440,7 +465,7 @@ def transport_step(w: World, n_people_start: int) -> None:
             business=closed.astype(np.int32),
             owner=b["owner"][closed],
             event="closed",
-            event_date=day_in_month(w.ym, w.days(len(closed))),
+            event_date=day_in_month(w.ym, days(w, len(closed))),
             commune=w.person_commune(b["owner"][closed]),
         )
     active = active[~closing]
@@ -448,7 +473,7 @@ def transport_step(w: World, n_people_start: int) -> None:
     in_service = in_service[b["active"][v["business"][in_service]]]
     v["active"][np.flatnonzero(v["active"])[~b["active"][v["business"][v["active"]]]]] = False
 
-    u = w.rng.random(len(in_service))
+    u = rng(w).random(len(in_service))
     hazard = vehicle_event_hazard(w, in_service, w.ym)
     event = u < hazard
     retiring = w.ym == v["end_ym"][in_service]
@@ -469,9 +494,9 @@ def transport_step(w: World, n_people_start: int) -> None:
         & (v["badge_expiry_ym"][in_service] - w.ym <= -c.badge_lapse_after_months)
     ]
     v["active"][lapsed] = False
-    expanding = active[w.rng.random(len(active)) < expansion_probability(w, active)]
+    expanding = active[rng(w).random(len(active)) < expansion_probability(w, active)]
     added = add_vehicles(
-        w, expanding, w.rng.integers(0, 36, len(expanding)), np.zeros(len(expanding), np.int64)
+        w, expanding, rng(w).integers(0, 36, len(expanding)), np.zeros(len(expanding), np.int64)
     )
     log_badges(w, np.concatenate([new_vehicles, added]), "issued")
     log_badges(w, renewed, "renewed")
@@ -484,13 +509,13 @@ def transport_step(w: World, n_people_start: int) -> None:
             service="transport_business_license",
             subject=with_event.astype(np.int32),
             child=np.full(len(with_event), -1, np.int32),
-            date=day_in_month(w.ym, w.days(len(with_event))),
+            date=day_in_month(w.ym, days(w, len(with_event))),
             commune=w.person_commune(b["owner"][with_event]),
         )
     # New businesses keep the sector near its density.
     target = c.transport_businesses_per_10k * n_people_start / 10_000
     k = int(
-        w.rng.poisson(max(target - len(active), 0) * 0.05 + target * c.business_closure_monthly)
+        rng(w).poisson(max(target - len(active), 0) * 0.05 + target * c.business_closure_monthly)
     )
     owners = pick_holders(w, k, 4, 25, 55)
     if len(owners):
@@ -500,6 +525,6 @@ def transport_step(w: World, n_people_start: int) -> None:
             service="transport_business_license",
             subject=founded.astype(np.int32),
             child=np.full(len(founded), -1, np.int32),
-            date=day_in_month(w.ym, w.days(len(founded))),
+            date=day_in_month(w.ym, days(w, len(founded))),
             commune=w.person_commune(owners),
         )

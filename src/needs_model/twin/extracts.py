@@ -109,6 +109,8 @@ class ExtractWriter:
         # The parents' numbers came to the registry extract later: their omissions draw from
         # a stream of their own, so adding them moved no other draw of the extracts.
         self.parent_rng = np.random.default_rng([seed, 8])
+        # The vehicle register's capacity classes: a stream of their own, one draw per vehicle.
+        self.vehicle_rng = np.random.default_rng([seed, 9])
         self.truth = Truth()
         p = w.people
         self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
@@ -563,6 +565,8 @@ class ExtractWriter:
                 "business_id": business_ids(badges["business"]).astype(object),
                 "plate_no": padded("92H-", w.vehicles["number"][vehicle], 5),
                 "vehicle_type": np.where(w.vehicles["freight"][vehicle], "freight", "passenger"),
+                "manufacture_year": w.vehicles["made_ym"][vehicle].astype(np.int64) // 12,
+                "capacity_class": self.capacity_classes()[vehicle],
                 "event": badges["event"],
                 "issue_date": issue,
                 "expiry_date": day_in_month(badges["expiry_ym"].astype(np.int64), 1),
@@ -570,6 +574,19 @@ class ExtractWriter:
             },
         )
         return n_business, n_badges
+
+    def capacity_classes(self) -> np.ndarray:
+        """Each vehicle's capacity class in the register, by vehicle id ([U] shares: most
+        passenger vehicles are small, freight spread over the three payload classes)."""
+        v = self.w.vehicles
+        u = self.vehicle_rng.random(len(v["freight"]))
+        passenger = np.array(contract.CAPACITY_CLASSES["passenger"], dtype=object)
+        freight = np.array(contract.CAPACITY_CLASSES["freight"], dtype=object)
+        return np.where(
+            v["freight"],
+            freight[np.searchsorted([0.45, 0.85], u)],
+            passenger[np.searchsorted([0.55, 0.85], u)],
+        )
 
     def household_surveys(self) -> int:
         log = self.w.log.frame("household_surveys")

@@ -178,13 +178,23 @@ FEATURES: tuple[Feature, ...] = (
         "renewal rows in the 10 years before the as-of date",
     ),
     F(
-        "cme_hours_last_report",
+        "cme_hours_reported_since_issue",
         ("medical_license_renewal",),
-        "Số giờ CME báo cáo gần nhất",
-        "CME hours at the last report",
+        "Số giờ CME đã báo cáo từ khi cấp",
+        "CME hours reported since issue",
         "licensing",
         "hours",
-        "hours in the latest yearly report",
+        "sum of the hours on the course certificates recorded since the licence in force was "
+        "issued (some courses are never sent in)",
+    ),
+    F(
+        "cme_courses_reported_since_issue",
+        ("medical_license_renewal",),
+        "Số khóa CME đã báo cáo từ khi cấp",
+        "CME courses reported since issue",
+        "licensing",
+        "count",
+        "course certificates recorded since the licence in force was issued",
     ),
     F(
         "cme_hours_projected_at_expiry",
@@ -193,7 +203,17 @@ FEATURES: tuple[Feature, ...] = (
         "CME hours projected to expiry",
         "licensing",
         "hours",
-        "last reported hours / months covered × licence months (120 required per 5 years)",
+        "reported hours / months since issue × licence months (from 6 months after issue; "
+        "120 required per 5 years)",
+    ),
+    F(
+        "cme_hours_reported_short_of_requirement",
+        ("medical_license_renewal",),
+        "Số giờ CME còn thiếu theo báo cáo",
+        "CME hours short of the requirement, as reported",
+        "licensing",
+        "hours",
+        "120 (the cycle's requirement, legal parameter) minus the reported hours, at least 0",
     ),
     F(
         "refresher_course_done",

@@ -291,19 +291,23 @@ TABLES: tuple[Table, ...] = (
     Table(
         "licensing",
         "medical_licenses",
-        "Medical practice licences (Law 15/2023): issues, renewals, lapses and yearly CME reports.",
+        "Medical practice licences (Law 15/2023): issues, renewals, lapses and the CME course "
+        "certificates sent in (Circular 32/2023: 120 hours per 5-year cycle).",
         "record_id",
         (
             Column("record_id", "string", "Row number."),
             Column("license_no", "string", "Practice licence number."),
             *_person(),
-            Column("event", "string", "Row type.", allowed=(*LICENCE_EVENTS, "cme_report")),
+            Column("event", "string", "Row type.", allowed=(*LICENCE_EVENTS, "cme_course")),
             Column("issue_date", "date", "Issue date of the licence in force."),
             Column("expiry_date", "date", "Expiry date of the licence in force."),
             Column(
-                "cme_hours", "int64", "CME hours since issue (cme_report rows only).", nullable=True
+                "cme_hours",
+                "int64",
+                "Hours on the CME course certificate (cme_course rows only).",
+                nullable=True,
             ),
-            Column("event_date", "date", "Date of the issue, renewal, lapse or report."),
+            Column("event_date", "date", "Date of the issue, renewal, lapse or course."),
             *_commune(),
             _recorded(),
         ),

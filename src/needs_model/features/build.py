@@ -184,19 +184,19 @@ def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
     )
     issue_of = holders.set_index("linked_cccd")["issue_date"]
     if service_id == "medical_license_renewal":
-        reports = rows[rows["event"] == "cme_report"].copy()
-        reports = reports[reports["event_date"] >= reports["linked_cccd"].map(issue_of)]
-        last = (
-            reports.sort_values("event_date")
-            .groupby("linked_cccd")
-            .tail(1)
-            .set_index("linked_cccd")
-        )
-        hours = holders["linked_cccd"].map(last["cme_hours"]).astype(float)
-        covered = _months(holders["linked_cccd"].map(last["event_date"]) - holders["issue_date"])
+        courses = rows[rows["event"] == "cme_course"]
+        courses = courses[courses["event_date"] >= courses["linked_cccd"].map(issue_of)]
+        by_holder = courses.groupby("linked_cccd")["cme_hours"]
+        hours = holders["linked_cccd"].map(by_holder.sum()).astype(float).fillna(0.0)
         validity = legal_value(LICENCES[service_id].validity_parameter, p.as_of) * 12
-        holders["cme_hours_last_report"] = hours
-        holders["cme_hours_projected_at_expiry"] = (hours / covered.where(covered > 0)) * validity
+        required = legal_value("medical_cme_hours_per_cycle", p.as_of)
+        holders["cme_hours_reported_since_issue"] = hours
+        holders["cme_courses_reported_since_issue"] = (
+            holders["linked_cccd"].map(by_holder.size()).fillna(0)
+        )
+        months = holders["months_since_issue"]
+        holders["cme_hours_projected_at_expiry"] = (hours / months.where(months >= 6)) * validity
+        holders["cme_hours_reported_short_of_requirement"] = np.maximum(required - hours, 0.0)
     if service_id == "tour_guide_card_renewal":
         courses = rows[rows["event"] == "refresher_course"]
         courses = courses[courses["event_date"] >= courses["linked_cccd"].map(issue_of)]

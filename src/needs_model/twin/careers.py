@@ -21,6 +21,8 @@ LICENCE_COLUMNS: dict[str, str] = {
     # Month the current licence's renewal requirement was met (NOT_MET until then): only
     # the past, never a month drawn ahead (the oracle reads it).
     "requirement_ym": "i4",
+    # True CME hours completed since the current licence's issue (medical).
+    "cme_hours": "i4",
     "active": "?",
 }
 BUSINESS_COLUMNS: dict[str, str] = {
@@ -83,24 +85,66 @@ def licence_parameters(w: World, kind: int) -> LicenceParameters:
 NOT_MET = -1  # requirement_ym of a licence whose renewal requirement is not met yet
 
 
-def cme_hours(rate: np.ndarray, months: np.ndarray | int) -> np.ndarray:
-    """CME hours accrued at the holder's personal rate over `months` months of the licence."""
-    return np.floor(rate * months)
-
-
 def requirement_probability(w: World, index: np.ndarray, ym: int) -> np.ndarray:
-    """P(the current licence's renewal requirement is met in month ym, not met before):
-    medical, 1 once the CME hours accrued reach 120; tour guides, the refresher-course hazard;
-    veterinary, 1 (nothing further is required). Met in month ym, it counts for renewals from
-    the next month."""
+    """P(the current licence's renewal requirement is met in month ym, not met before), for
+    tour guides (the refresher-course hazard) and vets (1: nothing further is required).
+    Medical licences meet theirs when the CME courses drawn month by month bring the true
+    hours to 120 (`draw_cme_courses`; the oracle integrates the same course process,
+    `cme_requirement_hazards`). Met in month ym, it counts for renewals from the next month."""
     lic = w.licences
     kind = lic["kind"][index]
-    hours = cme_hours(lic["rate"][index], ym - lic["issue_ym"][index])
     course = hazards.refresher_course_probability(
         lic["expiry_ym"][index] - ym, w.params.careers.tour_guide_refresher
     )
-    return np.select(
-        [kind == 1, kind == 2], [(hours >= MEDICAL_CME_HOURS).astype(float), course], 1.0
+    return np.where(kind == 2, course, 1.0)
+
+
+def cme_requirement_hazards(w: World, index: np.ndarray, months: int) -> np.ndarray:
+    """P(the CME hours of medical licences `index` first reach 120 in each of the `months`
+    months after w.ym | not before), from their true hours now (shape (n, months))."""
+    lic = w.licences
+    p = w.params.careers.medical_cme
+    return hazards.cme_requirement_hazards(
+        lic["cme_hours"][index],
+        hazards.cme_course_probability(lic["rate"][index], p),
+        MEDICAL_CME_HOURS,
+        p,
+        months,
+    )
+
+
+def draw_cme_courses(w: World, index: np.ndarray, ym: int) -> None:
+    """Medical licences of `index` complete CME courses in month ym (hours in lumps); a
+    licence whose true hours reach 120 meets its requirement this month. Each course is
+    logged with its true hours, the hours the agency records and whether its certificate
+    reaches the agency at all (the extract holds only those that do)."""
+    lic, p = w.licences, w.params.careers.medical_cme
+    medical = index[lic["kind"][index] == 1]
+    draw = rng(w)
+    done = medical[
+        draw.random(len(medical)) < hazards.cme_course_probability(lic["rate"][medical], p)
+    ]
+    lengths = np.array([h for h, _ in p.hours])
+    hours = lengths[draw.choice(len(lengths), len(done), p=[s for _, s in p.hours])]
+    lic["cme_hours"][done] += hours
+    reached = done[(lic["cme_hours"][done] >= MEDICAL_CME_HOURS)]
+    reached = reached[lic["requirement_ym"][reached] == NOT_MET]
+    lic["requirement_ym"][reached] = ym
+    reported = draw.random(len(done)) >= p.unreported_share
+    misrecorded = draw.random(len(done)) < p.misrecorded_share
+    other = (np.searchsorted(lengths, hours) + draw.integers(1, len(lengths), len(done))) % len(
+        lengths
+    )
+    recorded = np.where(misrecorded, lengths[other], hours)
+    w.log.add(
+        "cme_courses",
+        licence=done.astype(np.int32),
+        person=lic["person"][done],
+        course_date=day_in_month(ym, days(w, len(done))),
+        cme_hours=recorded.astype(np.int32),
+        true_hours=hours.astype(np.int32),
+        reported=reported,
+        commune=w.person_commune(lic["person"][done]),
     )
 
 
@@ -111,13 +155,15 @@ def reset_requirement(w: World, index: np.ndarray) -> None:
     lic["requirement_ym"][index] = np.where(
         lic["kind"][index] == 3, lic["issue_ym"][index], NOT_MET
     )
+    lic["cme_hours"][index] = 0
 
 
 def meet_requirements(w: World, index: np.ndarray, ym: int) -> None:
     """Licences of `index` whose requirement is not met draw it for month ym; the refresher
     courses taken are recorded by the tourism agency."""
     lic = w.licences
-    waiting = index[lic["requirement_ym"][index] == NOT_MET]
+    draw_cme_courses(w, index, ym)
+    waiting = index[(lic["requirement_ym"][index] == NOT_MET) & (lic["kind"][index] != 1)]
     met = waiting[rng(w).random(len(waiting)) < requirement_probability(w, waiting, ym)]
     lic["requirement_ym"][met] = ym
     course = met[lic["kind"][met] == 2]
@@ -301,21 +347,10 @@ def licences_step(w: World, n_people_start: int) -> None:
         p["occupation"][lic["person"][lapsed]] = 0
         log_licence(w, lapsed, "lapsed", w.ym)
 
-    # Requirements: CME hours reaching 120, refresher courses (each month, after the
-    # renewals, so that a course counts from the next month); yearly CME reports (January).
+    # Requirements: CME courses (hours reaching 120), refresher courses (each month, after
+    # the renewals, so that a course counts from the next month).
     still = np.flatnonzero(lic["active"])
     meet_requirements(w, still, w.ym)
-    if w.ym % 12 == 0:
-        medical = still[lic["kind"][still] == 1]
-        hours = cme_hours(lic["rate"][medical], w.ym - lic["issue_ym"][medical])
-        w.log.add(
-            "cme_reports",
-            licence=medical.astype(np.int32),
-            person=lic["person"][medical],
-            report_date=day_in_month(w.ym, days(w, len(medical))),
-            cme_hours=hours.astype(np.int32),
-            commune=w.person_commune(lic["person"][medical]),
-        )
 
     # New entrants keep each profession near its density.
     for profession in PROFESSIONS:

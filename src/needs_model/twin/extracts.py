@@ -488,19 +488,20 @@ class ExtractWriter:
         rows = log[
             ["licence", "person", "event", "event_date", "issue_ym", "expiry_ym", "commune"]
         ].copy()
-        # Requirement rows: yearly CME reports (medical), refresher courses (tour guides).
+        # Requirement rows: CME course certificates sent in (medical), refresher courses
+        # (tour guides).
         extra = {
-            1: ("cme_reports", "cme_report", "report_date"),
+            1: ("cme_courses", "cme_course", "course_date"),
             2: ("refresher_courses", "refresher_course", "course_date"),
         }.get(profession_kind)
         if extra is not None:
             log_table, event, date_column = extra
             added = pd.DataFrame(w.log.frame(log_table))
+            if "reported" in added:
+                added = added[added["reported"]].drop(columns=["reported", "true_hours"])
             if len(added):
                 added = added.rename(columns={date_column: "event_date"}).assign(event=event)
-                rows = pd.concat(
-                    [rows, added.drop(columns=["report_date"], errors="ignore")], ignore_index=True
-                )
+                rows = pd.concat([rows, added], ignore_index=True)
         rows = rows.sort_values(["licence", "event_date"], kind="stable")
         # Rows without their own issue/expiry carry the licence in force (last issued before).
         rows[["issue_ym", "expiry_ym"]] = rows.groupby("licence")[["issue_ym", "expiry_ym"]].ffill()

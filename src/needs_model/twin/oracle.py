@@ -125,8 +125,9 @@ def school_admission(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
 
 def licence_renewal(w: World, kind: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Renewal within the horizon, weighing the requirement: met already (the as-of state),
-    or met month by month at the requirement's probability (CME hours reaching 120, the
-    refresher-course hazard), each month's renewal hazard taken with or without it."""
+    or met month by month at the requirement's probability (the CME course process bringing
+    the true hours to 120, integrated from the hours now; the refresher-course hazard), each
+    month's renewal hazard taken with or without it."""
     lic = w.licences
     active = np.flatnonzero(lic["active"] & (lic["kind"] == kind))
     n = len(active)
@@ -141,6 +142,8 @@ def licence_renewal(w: World, kind: int, horizon: int) -> tuple[np.ndarray, np.n
         h_met[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, met)
         h_missing[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, ~met)
         requirement[:, k - 1] = careers.requirement_probability(w, active, ym)
+    if kind == 1:
+        requirement = careers.cme_requirement_hazards(w, active, horizon)
     met_now = lic["requirement_ym"][active] != careers.NOT_MET
     return lic["person"][active], hazards.first_event_with_requirement(
         h_met, h_missing, requirement, q, met_now

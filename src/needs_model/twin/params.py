@@ -91,7 +91,9 @@ class LicenceParameters:
     engagement_floor: float  # renewal factor for the least engaged holder [U]
     retirement_age: int
     retirement_factor: float
-    requirement_rate_mean: float  # CME hours per month (medical) [U]; 0 if nothing accrues
+    # Mean CME hours per month (medical: the holder's rate of completing courses) [U]; 0 if
+    # nothing accrues.
+    requirement_rate_mean: float
     requirement_rate_sd: float
 
 
@@ -110,6 +112,29 @@ class RefresherCourseParameters:
 
     # (at most this many months to expiry, monthly probability); the tightest band applies.
     by_months_to_expiry: tuple[tuple[int, float], ...] = ((48, 0.01), (24, 0.035), (6, 0.06))
+
+
+@dataclass(frozen=True)
+class CmeCourseParameters:
+    """Medical CME as it happens and as it is reported: hours come in lumps when a course is
+    completed, not month by month; the licence's renewal needs 120 hours per 5-year cycle
+    (Circular 32/2023/TT-BYT, FACTS.md), met in the month the true hours reach it.
+
+    Each month a holder completes a course with probability (the holder's latent CME hours per
+    month, `LicenceParameters.requirement_rate_*`) / (the mean course length), capped at 1;
+    the course's hours are drawn from `hours`. The licensing agency records a course when its
+    certificate is sent in: some never are, a few are recorded with the hours of another
+    course length.
+    """
+
+    # (hours, share of courses) [U]: short refreshers to multi-week programmes.
+    hours: tuple[tuple[int, float], ...] = ((4, 0.25), (8, 0.35), (16, 0.2), (24, 0.12), (40, 0.08))
+    unreported_share: float = 0.12  # [U] courses whose certificate never reaches the agency
+    misrecorded_share: float = 0.03  # [U] recorded with another course length's hours
+
+    @property
+    def mean_hours(self) -> float:
+        return sum(h * share for h, share in self.hours)
 
 
 RENEWAL_WINDOW = {
@@ -157,6 +182,7 @@ class CareerParameters:
         requirement_rate_sd=0.0,
     )
     tour_guide_refresher: RefresherCourseParameters = RefresherCourseParameters()
+    medical_cme: CmeCourseParameters = CmeCourseParameters()
     veterinary: LicenceParameters = LicenceParameters(
         holders_per_10k=2.5,
         validity_months=60,

@@ -120,7 +120,8 @@ def _person(prefix: str = "", nullable_cccd: bool = True) -> tuple[Column, ...]:
 
 
 SEX = Column("sex", "string", "Sex at birth.", allowed=("male", "female"))
-LICENCE_EVENTS = ("issued", "renewed", "lapsed")
+# "reissued": a new licence for a holder whose previous one lapsed (not a renewal).
+LICENCE_EVENTS = ("issued", "renewed", "lapsed", "reissued")
 
 
 def _parent(column: str, who: str, also_missing: str = "") -> Column:

@@ -162,7 +162,7 @@ def licences_in_force(p: Profiles, service_id: str) -> pd.DataFrame:
     """Each holder's latest issue or renewal, unless a lapse came after it (the features
     and the dossier's licence read the same rows)."""
     rows = p.records[LICENCES[service_id].table].dropna(subset=["linked_cccd"])
-    status_rows = rows[rows["event"].isin(["issued", "renewed", "lapsed"])]
+    status_rows = rows[rows["event"].isin(["issued", "renewed", "lapsed", "reissued"])]
     latest = status_rows.sort_values(["event_date", "recorded_at"]).groupby("linked_cccd").tail(1)
     return latest[latest["event"] != "lapsed"]
 

@@ -23,6 +23,8 @@ LICENCE_COLUMNS: dict[str, str] = {
     "requirement_ym": "i4",
     # True CME hours completed since the current licence's issue (medical).
     "cme_hours": "i4",
+    # Month of the recorded lapse of a holder who may apply again (NOT_MET: none).
+    "lapsed_ym": "i4",
     "active": "?",
 }
 BUSINESS_COLUMNS: dict[str, str] = {
@@ -237,6 +239,7 @@ def issue_licences(w: World, holders: np.ndarray, kind: int, issue_ym: np.ndarra
         expiry_ym=issue_ym + lp.validity_months,
         engagement=rng(w).beta(4.0, 2.0, k),
         rate=rate,
+        lapsed_ym=np.full(k, NOT_MET),
         active=np.ones(k, bool),
     )
     reset_requirement(w, index)
@@ -286,11 +289,39 @@ def licence_exit_probability(w: World, index: np.ndarray, ym: int) -> np.ndarray
     return out
 
 
+YEAR_FACTOR = "licence_year_factor"  # w.latent: [year, factor of kind 1, 2, 3]
+
+
+def draw_year_factors(w: World) -> None:
+    """Each profession's renewal factor for the year, drawn in its first simulated month
+    (January, or the start month): known from then on, never before."""
+    year = w.ym // 12
+    if YEAR_FACTOR in w.latent and int(w.latent[YEAR_FACTOR][0]) == year:
+        return
+    values, probabilities = zip(*w.params.careers.renewal_year_factors, strict=True)
+    drawn = rng(w).choice(np.array(values), size=3, p=np.array(probabilities))
+    w.latent[YEAR_FACTOR] = np.concatenate(([year], drawn))
+
+
+def current_year_factor(w: World, kind: int, ym: int) -> float:
+    """The factor of profession `kind` for month ym, which must be in the year drawn."""
+    drawn = w.latent[YEAR_FACTOR]
+    if int(drawn[0]) != ym // 12:
+        raise ValueError(f"the year factor of {ym // 12} is not drawn yet (drawn: {drawn[0]})")
+    return float(drawn[kind])
+
+
 def licence_renewal_hazard(
-    w: World, index: np.ndarray, ym: int, requirement_met: np.ndarray | None = None
+    w: World,
+    index: np.ndarray,
+    ym: int,
+    requirement_met: np.ndarray | None = None,
+    year_factor: float | None = None,
 ) -> np.ndarray:
     """P(renewal in month ym) of active licences, with their requirement as it stands
-    (`requirement_met` None) or as given (the oracle weighs both)."""
+    (`requirement_met` None) or as given (the oracle weighs both), and the profession's
+    factor for ym's year as drawn (`year_factor` None) or as given (the oracle integrates
+    over a year not drawn yet)."""
     lic = w.licences
     if requirement_met is None:
         requirement_met = lic["requirement_ym"][index] != NOT_MET
@@ -298,6 +329,8 @@ def licence_renewal_hazard(
     for kind in (1, 2, 3):
         of_kind = lic["kind"][index] == kind
         i = index[of_kind]
+        if len(i) == 0:
+            continue
         age = (ym - w.people["birth_ym"][lic["person"][i]]) // 12
         out[of_kind] = hazards.licence_renewal_probability(
             lic["expiry_ym"][i] - ym,
@@ -305,12 +338,46 @@ def licence_renewal_hazard(
             lic["engagement"][i],
             age,
             licence_parameters(w, kind),
+            current_year_factor(w, kind, ym) if year_factor is None else year_factor,
         )
     return out
 
 
+def reapply_after_lapse(w: World) -> None:
+    """Holders practising on after a recorded lapse (never recorded) apply for a new
+    licence: a new issue ("reissued"), not a renewal of the lapsed one; past the window
+    they have left the profession."""
+    lic, p = w.licences, w.people
+    for kind in (1, 2, 3):
+        lp = licence_parameters(w, kind)
+        since = w.ym - lic["lapsed_ym"]
+        pool = np.flatnonzero(
+            ~lic["active"]
+            & (lic["kind"] == kind)
+            & (lic["lapsed_ym"] != NOT_MET)
+            & (since > 0)
+            & (since <= lp.reapply_within_months)
+        )
+        person = lic["person"][pool]
+        pool = pool[p["alive"][person] & p["present"][person]]
+        back = pool[
+            rng(w).random(len(pool))
+            < hazards.licence_reapply_probability(lic["engagement"][pool], lp)
+        ]
+        lic["active"][back] = True
+        lic["issue_ym"][back] = w.ym
+        lic["expiry_ym"][back] = w.ym + lp.validity_months
+        lic["lapsed_ym"][back] = NOT_MET
+        reset_requirement(w, back)
+        log_licence(w, back, "reissued", w.ym)
+        given_up = pool[(w.ym - lic["lapsed_ym"][pool] == lp.reapply_within_months)]
+        given_up = given_up[lic["lapsed_ym"][given_up] != NOT_MET]
+        p["occupation"][lic["person"][given_up]] = 0
+
+
 def licences_step(w: World, n_people_start: int) -> None:
     lic, p = w.licences, w.people
+    draw_year_factors(w)
     active = np.flatnonzero(lic["active"])
     gone = ~(p["alive"][lic["person"][active]] & p["present"][lic["person"][active]])
     lic["active"][active[gone]] = False
@@ -344,8 +411,10 @@ def licences_step(w: World, n_people_start: int) -> None:
         i = not_renewed[lic["kind"][not_renewed] == kind]
         lapsed = i[lic["expiry_ym"][i] - w.ym <= -lp.lapse_after_months]
         lic["active"][lapsed] = False
-        p["occupation"][lic["person"][lapsed]] = 0
+        # The holder may practise on, unrecorded, and apply again (reapply_after_lapse).
+        lic["lapsed_ym"][lapsed] = w.ym
         log_licence(w, lapsed, "lapsed", w.ym)
+    reapply_after_lapse(w)
 
     # Requirements: CME courses (hours reaching 120), refresher courses (each month, after
     # the renewals, so that a course counts from the next month).

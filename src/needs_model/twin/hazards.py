@@ -121,14 +121,22 @@ def licence_renewal_probability(
     engagement: np.ndarray,
     age: np.ndarray,
     p: LicenceParameters,
+    year_factor: float = 1.0,
 ) -> np.ndarray:
+    """Monthly renewal probability of a licence in force: the table by months to expiry,
+    x requirement, engagement, retirement and the profession's factor for the year."""
     base = np.zeros(months_to_expiry.shape)
     for months, prob in p.renewal_by_months_to_expiry.items():
         base = np.where(months_to_expiry == months, prob, base)
     base = base * np.where(requirement_met, p.requirement_met_factor, p.requirement_missing_factor)
     base = base * (p.engagement_floor + (1 - p.engagement_floor) * engagement)
     base = base * np.where(age >= p.retirement_age, p.retirement_factor, 1.0)
-    return np.minimum(base, 0.97)
+    return np.minimum(base * year_factor, 0.97)
+
+
+def licence_reapply_probability(engagement: np.ndarray, p: LicenceParameters) -> np.ndarray:
+    """A holder practising on after a recorded lapse applies for a new licence this month."""
+    return p.reapply_monthly * (p.engagement_floor + (1 - p.engagement_floor) * engagement)
 
 
 def refresher_course_probability(

@@ -95,6 +95,11 @@ class LicenceParameters:
     # nothing accrues.
     requirement_rate_mean: float
     requirement_rate_sd: float
+    # After a recorded lapse the holder may go on practising unrecorded and apply for a new
+    # licence (a new issue, not a renewal): monthly probability x engagement, within this
+    # many months of the lapse; past them the holder has left the profession [U].
+    reapply_monthly: float = 0.0
+    reapply_within_months: int = 0
 
 
 @dataclass(frozen=True)
@@ -137,7 +142,16 @@ class CmeCourseParameters:
         return sum(h * share for h, share in self.hours)
 
 
+# [U] Monthly renewal probability by months to expiry: early renewals (12 to 7 months
+# before, a holder who moves or changes practice renews then), the window (6 before to 3
+# after expiry).
 RENEWAL_WINDOW = {
+    12: 0.003,
+    11: 0.003,
+    10: 0.004,
+    9: 0.004,
+    8: 0.005,
+    7: 0.006,
     6: 0.05,
     5: 0.07,
     4: 0.1,
@@ -166,6 +180,8 @@ class CareerParameters:
         retirement_factor=0.5,
         requirement_rate_mean=2.1,
         requirement_rate_sd=0.55,
+        reapply_monthly=0.03,
+        reapply_within_months=36,
     )
     tour_guide: LicenceParameters = LicenceParameters(
         holders_per_10k=10.0,
@@ -180,9 +196,15 @@ class CareerParameters:
         retirement_factor=0.5,
         requirement_rate_mean=0.0,
         requirement_rate_sd=0.0,
+        reapply_monthly=0.02,
+        reapply_within_months=36,
     )
     tour_guide_refresher: RefresherCourseParameters = RefresherCourseParameters()
     medical_cme: CmeCourseParameters = CmeCourseParameters()
+    # [U] A profession's renewal propensity this year (agency campaigns, fee changes, the
+    # economy): every renewal hazard of the profession x a factor drawn in January from
+    # these (factor, probability) pairs, one draw per profession and year.
+    renewal_year_factors: tuple[tuple[float, float], ...] = ((0.75, 0.25), (1.0, 0.5), (1.3, 0.25))
     veterinary: LicenceParameters = LicenceParameters(
         holders_per_10k=2.5,
         validity_months=60,
@@ -196,6 +218,8 @@ class CareerParameters:
         retirement_factor=0.6,
         requirement_rate_mean=0.0,
         requirement_rate_sd=0.0,
+        reapply_monthly=0.03,
+        reapply_within_months=36,
     )
     transport_businesses_per_10k: float = 8.0  # [U]
     vehicles_per_business_mean: float = 3.5  # [U]

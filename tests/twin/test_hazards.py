@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 
 from needs_model.twin.hazards import (
+    cme_course_probability,
+    cme_requirement_hazards,
     first_event_with_requirement,
     first_event_within,
     refresher_course_probability,
 )
-from needs_model.twin.params import RefresherCourseParameters
+from needs_model.twin.params import CmeCourseParameters, RefresherCourseParameters
 
 
 def _reference(
@@ -81,3 +83,33 @@ def test_the_refresher_course_is_not_taken_in_the_first_year_and_rises_towards_e
     assert (course[months_to_expiry <= 48] > 0).all()
     assert (np.diff(course) >= 0).all()  # never falls as expiry approaches
     assert course[months_to_expiry == 0][0] > course[months_to_expiry == 36][0]
+
+
+def test_cme_hours_reach_the_requirement_on_a_hand_worked_case():
+    """112 of 120 hours, a course with 1/2 a month: a 4-hour course (1/4 of courses) leaves 4
+    short, any longer one meets it. Month 1: 1/2 x 3/4 = 0.375. Month 2, given not met: from 8
+    short (mass 1/2) 0.375, from 4 short (mass 1/8) 1/2: (0.1875 + 0.0625) / 0.625 = 0.4."""
+    p = CmeCourseParameters()
+    got = cme_requirement_hazards(np.array([112, 120]), np.array([0.5, 0.5]), 120, p, 2)
+    np.testing.assert_allclose(got[0], [0.375, 0.4])
+    np.testing.assert_allclose(got[1], [1.0, 1.0])
+
+
+def test_cme_hazards_match_the_course_process_drawn_month_by_month():
+    p = CmeCourseParameters()
+    rng = np.random.default_rng(3)
+    n, months = 200_000, 8
+    start = np.full(n, 96)
+    course = cme_course_probability(np.full(n, 3.0), p)
+    lengths = np.array([h for h, _ in p.hours])
+    hours = start.copy()
+    first = np.full(n, -1)
+    for month in range(months):
+        done = rng.random(n) < course
+        hours[done] += lengths[rng.choice(len(lengths), done.sum(), p=[s for _, s in p.hours])]
+        first[(first < 0) & (hours >= 120)] = month
+    hazard = cme_requirement_hazards(np.array([96]), course[:1], 120, p, months)[0]
+    met_by = 1 - np.cumprod(1 - hazard)
+    simulated = np.array([(first >= 0) & (first <= m) for m in range(months)]).mean(axis=1)
+    np.testing.assert_allclose(met_by, simulated, atol=0.005)
+    assert simulated[-1] > 0.2  # the horizon sees the requirement met often enough to test

@@ -64,6 +64,7 @@ def _future(w: World, people: int, months: int, seed: int) -> dict[str, set[tupl
     copy of `w` driven by its own random stream."""
     fork = copy.deepcopy(w)
     fork.rng = np.random.default_rng(seed)
+    fork.streams = {}  # every process's own stream re-seeded from the fork's seed
     start = {t: len(fork.log.frame(t)["licence"]) for t in ("refresher_courses", "licences")}
     for k in range(1, months + 1):
         fork.ym = w.ym + k

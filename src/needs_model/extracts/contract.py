@@ -37,6 +37,13 @@ DEPRIVATION_INDICATORS = (
 )
 
 
+# The vehicle register's capacity classes by vehicle use (seats / payload).
+CAPACITY_CLASSES: dict[str, tuple[str, ...]] = {
+    "passenger": ("seats_under_10", "seats_10_to_29", "seats_30_plus"),
+    "freight": ("payload_under_3_5t", "payload_3_5_to_10t", "payload_over_10t"),
+}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -113,7 +120,8 @@ def _person(prefix: str = "", nullable_cccd: bool = True) -> tuple[Column, ...]:
 
 
 SEX = Column("sex", "string", "Sex at birth.", allowed=("male", "female"))
-LICENCE_EVENTS = ("issued", "renewed", "lapsed")
+# "reissued": a new licence for a holder whose previous one lapsed (not a renewal).
+LICENCE_EVENTS = ("issued", "renewed", "lapsed", "reissued")
 
 
 def _parent(column: str, who: str, also_missing: str = "") -> Column:
@@ -284,19 +292,23 @@ TABLES: tuple[Table, ...] = (
     Table(
         "licensing",
         "medical_licenses",
-        "Medical practice licences (Law 15/2023): issues, renewals, lapses and yearly CME reports.",
+        "Medical practice licences (Law 15/2023): issues, renewals, lapses and the CME course "
+        "certificates sent in (Circular 32/2023: 120 hours per 5-year cycle).",
         "record_id",
         (
             Column("record_id", "string", "Row number."),
             Column("license_no", "string", "Practice licence number."),
             *_person(),
-            Column("event", "string", "Row type.", allowed=(*LICENCE_EVENTS, "cme_report")),
+            Column("event", "string", "Row type.", allowed=(*LICENCE_EVENTS, "cme_course")),
             Column("issue_date", "date", "Issue date of the licence in force."),
             Column("expiry_date", "date", "Expiry date of the licence in force."),
             Column(
-                "cme_hours", "int64", "CME hours since issue (cme_report rows only).", nullable=True
+                "cme_hours",
+                "int64",
+                "Hours on the CME course certificate (cme_course rows only).",
+                nullable=True,
             ),
-            Column("event_date", "date", "Date of the issue, renewal, lapse or report."),
+            Column("event_date", "date", "Date of the issue, renewal, lapse or course."),
             *_commune(),
             _recorded(),
         ),
@@ -365,7 +377,8 @@ TABLES: tuple[Table, ...] = (
     Table(
         "transport",
         "vehicle_badges",
-        "Vehicle badges (phù hiệu), valid up to 7 years.",
+        "Vehicle badges (phù hiệu), valid up to 7 years, with what the vehicle register holds "
+        "about each vehicle (year of manufacture, capacity class).",
         "record_id",
         (
             Column("record_id", "string", "Row number."),
@@ -373,6 +386,17 @@ TABLES: tuple[Table, ...] = (
             Column("business_id", "string", "Business the vehicle runs for."),
             Column("plate_no", "string", "Registration plate."),
             Column("vehicle_type", "string", "Vehicle use.", allowed=("passenger", "freight")),
+            Column(
+                "manufacture_year",
+                "int64",
+                "Year of manufacture (vehicle register); the service life counts from it.",
+            ),
+            Column(
+                "capacity_class",
+                "string",
+                "Seats (passenger) or payload (freight) class in the vehicle register.",
+                allowed=CAPACITY_CLASSES["passenger"] + CAPACITY_CLASSES["freight"],
+            ),
             Column("event", "string", "Row type.", allowed=("issued", "renewed")),
             Column("issue_date", "date", "Badge issue date."),
             Column("expiry_date", "date", "Badge expiry date."),

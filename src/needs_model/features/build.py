@@ -162,7 +162,7 @@ def licences_in_force(p: Profiles, service_id: str) -> pd.DataFrame:
     """Each holder's latest issue or renewal, unless a lapse came after it (the features
     and the dossier's licence read the same rows)."""
     rows = p.records[LICENCES[service_id].table].dropna(subset=["linked_cccd"])
-    status_rows = rows[rows["event"].isin(["issued", "renewed", "lapsed"])]
+    status_rows = rows[rows["event"].isin(["issued", "renewed", "lapsed", "reissued"])]
     latest = status_rows.sort_values(["event_date", "recorded_at"]).groupby("linked_cccd").tail(1)
     return latest[latest["event"] != "lapsed"]
 
@@ -184,19 +184,19 @@ def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
     )
     issue_of = holders.set_index("linked_cccd")["issue_date"]
     if service_id == "medical_license_renewal":
-        reports = rows[rows["event"] == "cme_report"].copy()
-        reports = reports[reports["event_date"] >= reports["linked_cccd"].map(issue_of)]
-        last = (
-            reports.sort_values("event_date")
-            .groupby("linked_cccd")
-            .tail(1)
-            .set_index("linked_cccd")
-        )
-        hours = holders["linked_cccd"].map(last["cme_hours"]).astype(float)
-        covered = _months(holders["linked_cccd"].map(last["event_date"]) - holders["issue_date"])
+        courses = rows[rows["event"] == "cme_course"]
+        courses = courses[courses["event_date"] >= courses["linked_cccd"].map(issue_of)]
+        by_holder = courses.groupby("linked_cccd")["cme_hours"]
+        hours = holders["linked_cccd"].map(by_holder.sum()).astype(float).fillna(0.0)
         validity = legal_value(LICENCES[service_id].validity_parameter, p.as_of) * 12
-        holders["cme_hours_last_report"] = hours
-        holders["cme_hours_projected_at_expiry"] = (hours / covered.where(covered > 0)) * validity
+        required = legal_value("medical_cme_hours_per_cycle", p.as_of)
+        holders["cme_hours_reported_since_issue"] = hours
+        holders["cme_courses_reported_since_issue"] = (
+            holders["linked_cccd"].map(by_holder.size()).fillna(0)
+        )
+        months = holders["months_since_issue"]
+        holders["cme_hours_projected_at_expiry"] = (hours / months.where(months >= 6)) * validity
+        holders["cme_hours_reported_short_of_requirement"] = np.maximum(required - hours, 0.0)
     if service_id == "tour_guide_card_renewal":
         courses = rows[rows["event"] == "refresher_course"]
         courses = courses[courses["event_date"] >= courses["linked_cccd"].map(issue_of)]
@@ -283,6 +283,42 @@ def transport_business_license(p: Profiles) -> pd.DataFrame:
         as_of - bid.map(p.badges.groupby("business_id")["issue_date"].max())
     )
     businesses["business_age_months"] = _months(as_of - bid.map(licensed_on))
+    fleet = fleet_in_force(in_force, p.as_of)
+    by_business = fleet.groupby("business_id")
+    businesses["passenger_vehicles"] = bid.map(
+        fleet[fleet["vehicle_type"] == "passenger"].groupby("business_id").size()
+    ).fillna(0)
+    businesses["oldest_vehicle_age_years"] = as_of.year - bid.map(
+        by_business["manufacture_year"].min()
+    )
+    businesses["months_to_nearest_service_life_end"] = bid.map(
+        by_business["months_to_service_life_end"].min()
+    )
+    horizon = service("transport_business_license").horizon_months
+    ending = fleet[fleet["months_to_service_life_end"] <= horizon]
+    businesses["vehicles_reaching_service_life_in_horizon"] = bid.map(
+        ending.groupby("business_id").size()
+    ).fillna(0)
+    end = pd.Timestamp(horizon_end(p.as_of, horizon))
+    renewable = fleet[
+        (fleet["expiry_date"] <= end) & (fleet["months_to_service_life_end"] > horizon)
+    ]
+    businesses["renewable_badges_expiring_in_horizon"] = bid.map(
+        renewable.groupby("business_id").size()
+    ).fillna(0)
+    # Badges expired in the last two months on vehicles still within their service life:
+    # the grace month in which a late renewal still comes.
+    expired = badges[
+        (badges["expiry_date"] < as_of) & (badges["expiry_date"] >= as_of - pd.DateOffset(months=2))
+    ]
+    expired = fleet_in_force(expired, p.as_of)
+    expired = expired[expired["months_to_service_life_end"] > 0]
+    businesses["badges_expired_last_2_months"] = bid.map(
+        expired.groupby("business_id").size()
+    ).fillna(0)
+    first_badge = p.badges.groupby("plate_no")[["business_id", "issue_date"]].min()
+    added = first_badge[first_badge["issue_date"] > as_of - pd.DateOffset(months=24)]
+    businesses["vehicles_added_24m"] = bid.map(added.groupby("business_id").size()).fillna(0)
     people = residents(p).set_index("cccd")
     owner = businesses["linked_cccd"]
     businesses["owner_age_years"] = owner.map(people["age_years"])
@@ -296,6 +332,20 @@ def transport_business_license(p: Profiles) -> pd.DataFrame:
         businesses["days_to_nearest_badge_expiry"], p.as_of
     ).astype(int)
     return businesses.rename(columns={"business_id": "subject_id"})
+
+
+def fleet_in_force(badges: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The vehicles whose badge is in force on `as_of` (one row each), with the whole months
+    from the as-of month to the last month of the vehicle's service life (December of its
+    year of manufacture plus 20 years passenger / 25 freight, as the law in force says)."""
+    life = np.where(
+        badges["vehicle_type"].eq("freight"),
+        legal_value("vehicle_service_life_freight_years", as_of),
+        legal_value("vehicle_service_life_passenger_years", as_of),
+    )
+    last_year = badges["manufacture_year"].astype(float) + life
+    months = (last_year - as_of.year) * 12 + 12 - as_of.month
+    return badges.assign(months_to_service_life_end=months)
 
 
 def _licence_builder(service_id: str) -> Callable[[Profiles], pd.DataFrame]:

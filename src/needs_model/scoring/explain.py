@@ -160,10 +160,22 @@ REASONS: dict[str, Reason] = {
     "renewals_10y": Reason(
         _vi_en("Đã gia hạn {v} lần trong 10 năm", "Renewed {v} times in 10 years")
     ),
-    "cme_hours_last_report": Reason(
+    "cme_hours_reported_since_issue": Reason(
         _vi_en(
-            "Báo cáo gần nhất: {v} giờ cập nhật kiến thức y khoa",
-            "Last report: {v} hours of continuing medical education",
+            "Đã báo cáo {v} giờ cập nhật kiến thức y khoa từ khi cấp",
+            "{v} hours of continuing medical education reported since issue",
+        )
+    ),
+    "cme_courses_reported_since_issue": Reason(
+        _vi_en(
+            "Đã báo cáo {v} khóa cập nhật kiến thức y khoa từ khi cấp",
+            "{v} CME courses reported since issue",
+        )
+    ),
+    "cme_hours_reported_short_of_requirement": Reason(
+        _vi_en(
+            "Theo báo cáo còn thiếu {v} giờ cập nhật kiến thức (cần 120)",
+            "{v} CME hours short of the 120 required, as reported",
         )
     ),
     "cme_hours_projected_at_expiry": Reason(
@@ -240,6 +252,40 @@ REASONS: dict[str, Reason] = {
             "Business licensed {v} months ago",
             digits=0,
         )
+    ),
+    "passenger_vehicles": Reason(
+        _vi_en("{v} xe khách còn phù hiệu", "{v} passenger vehicles with a badge in force")
+    ),
+    "oldest_vehicle_age_years": Reason(
+        _vi_en("Xe cũ nhất đã {v} năm tuổi", "Oldest vehicle is {v} years old", digits=0)
+    ),
+    "months_to_nearest_service_life_end": Reason(
+        _vi_en(
+            "Một xe hết niên hạn sử dụng sau {v} tháng",
+            "A vehicle reaches its service life in {v} months",
+            digits=0,
+        )
+    ),
+    "vehicles_reaching_service_life_in_horizon": Reason(
+        _vi_en(
+            "{v} xe hết niên hạn trong kỳ dự báo",
+            "{v} vehicles reach their service life within the horizon",
+        )
+    ),
+    "renewable_badges_expiring_in_horizon": Reason(
+        _vi_en(
+            "{v} phù hiệu có thể gia hạn sắp hết hạn",
+            "{v} renewable badges expire within the horizon",
+        )
+    ),
+    "badges_expired_last_2_months": Reason(
+        _vi_en(
+            "{v} phù hiệu vừa hết hạn trong 2 tháng qua",
+            "{v} badges expired in the last 2 months",
+        )
+    ),
+    "vehicles_added_24m": Reason(
+        _vi_en("{v} xe mới trong 24 tháng", "{v} vehicles added in 24 months")
     ),
     "owner_age_years": Reason(_vi_en("Chủ doanh nghiệp {v} tuổi", "Owner aged {v}")),
     "rule_birth_due": Reason(RULE),

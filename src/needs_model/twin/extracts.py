@@ -112,6 +112,8 @@ class ExtractWriter:
         self.parent_rng = np.random.default_rng([seed, 8])
         # When deaths and departures reach the registry: a stream of its own as well.
         self.exit_recorder = ExitRecorder(w, np.random.default_rng([seed, 9]))
+        # The vehicle register's capacity classes: a stream of their own, one draw per vehicle.
+        self.vehicle_rng = np.random.default_rng([seed, 10])
         self.truth = Truth()
         p = w.people
         self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
@@ -513,19 +515,20 @@ class ExtractWriter:
         rows = log[
             ["licence", "person", "event", "event_date", "issue_ym", "expiry_ym", "commune"]
         ].copy()
-        # Requirement rows: yearly CME reports (medical), refresher courses (tour guides).
+        # Requirement rows: CME course certificates sent in (medical), refresher courses
+        # (tour guides).
         extra = {
-            1: ("cme_reports", "cme_report", "report_date"),
+            1: ("cme_courses", "cme_course", "course_date"),
             2: ("refresher_courses", "refresher_course", "course_date"),
         }.get(profession_kind)
         if extra is not None:
             log_table, event, date_column = extra
             added = pd.DataFrame(w.log.frame(log_table))
+            if "reported" in added:
+                added = added[added["reported"]].drop(columns=["reported", "true_hours"])
             if len(added):
                 added = added.rename(columns={date_column: "event_date"}).assign(event=event)
-                rows = pd.concat(
-                    [rows, added.drop(columns=["report_date"], errors="ignore")], ignore_index=True
-                )
+                rows = pd.concat([rows, added], ignore_index=True)
         rows = rows.sort_values(["licence", "event_date"], kind="stable")
         # Rows without their own issue/expiry carry the licence in force (last issued before).
         rows[["issue_ym", "expiry_ym"]] = rows.groupby("licence")[["issue_ym", "expiry_ym"]].ffill()
@@ -590,6 +593,8 @@ class ExtractWriter:
                 "business_id": business_ids(badges["business"]).astype(object),
                 "plate_no": padded("92H-", w.vehicles["number"][vehicle], 5),
                 "vehicle_type": np.where(w.vehicles["freight"][vehicle], "freight", "passenger"),
+                "manufacture_year": w.vehicles["made_ym"][vehicle].astype(np.int64) // 12,
+                "capacity_class": self.capacity_classes()[vehicle],
                 "event": badges["event"],
                 "issue_date": issue,
                 "expiry_date": day_in_month(badges["expiry_ym"].astype(np.int64), 1),
@@ -597,6 +602,19 @@ class ExtractWriter:
             },
         )
         return n_business, n_badges
+
+    def capacity_classes(self) -> np.ndarray:
+        """Each vehicle's capacity class in the register, by vehicle id ([U] shares: most
+        passenger vehicles are small, freight spread over the three payload classes)."""
+        v = self.w.vehicles
+        u = self.vehicle_rng.random(len(v["freight"]))
+        passenger = np.array(contract.CAPACITY_CLASSES["passenger"], dtype=object)
+        freight = np.array(contract.CAPACITY_CLASSES["freight"], dtype=object)
+        return np.where(
+            v["freight"],
+            freight[np.searchsorted([0.45, 0.85], u)],
+            passenger[np.searchsorted([0.55, 0.85], u)],
+        )
 
     def household_surveys(self) -> int:
         log = self.w.log.frame("household_surveys")

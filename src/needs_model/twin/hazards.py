@@ -7,9 +7,13 @@ simulator used — not an estimate fitted to what happened.
 
 from __future__ import annotations
 
+from functools import reduce
+from math import gcd
+
 import numpy as np
 
 from needs_model.twin.params import (
+    CmeCourseParameters,
     DemographyParameters,
     LicenceParameters,
     RefresherCourseParameters,
@@ -172,14 +176,22 @@ def licence_renewal_probability(
     engagement: np.ndarray,
     age: np.ndarray,
     p: LicenceParameters,
+    year_factor: float = 1.0,
 ) -> np.ndarray:
+    """Monthly renewal probability of a licence in force: the table by months to expiry,
+    x requirement, engagement, retirement and the profession's factor for the year."""
     base = np.zeros(months_to_expiry.shape)
     for months, prob in p.renewal_by_months_to_expiry.items():
         base = np.where(months_to_expiry == months, prob, base)
     base = base * np.where(requirement_met, p.requirement_met_factor, p.requirement_missing_factor)
     base = base * (p.engagement_floor + (1 - p.engagement_floor) * engagement)
     base = base * np.where(age >= p.retirement_age, p.retirement_factor, 1.0)
-    return np.minimum(base, 0.97)
+    return np.minimum(base * year_factor, 0.97)
+
+
+def licence_reapply_probability(engagement: np.ndarray, p: LicenceParameters) -> np.ndarray:
+    """A holder practising on after a recorded lapse applies for a new licence this month."""
+    return p.reapply_monthly * (p.engagement_floor + (1 - p.engagement_floor) * engagement)
 
 
 def refresher_course_probability(
@@ -190,6 +202,49 @@ def refresher_course_probability(
     out = np.zeros(months_to_expiry.shape)
     for at_most, prob in sorted(p.by_months_to_expiry, reverse=True):
         out = np.where(months_to_expiry <= at_most, prob, out)
+    return out
+
+
+def cme_course_probability(rate: np.ndarray, p: CmeCourseParameters) -> np.ndarray:
+    """A medical licence holder completes a CME course this month: the holder's mean CME hours
+    per month over the mean course length."""
+    return np.minimum(rate / p.mean_hours, 1.0)
+
+
+def cme_requirement_hazards(
+    hours_now: np.ndarray,
+    course_probability: np.ndarray,
+    required: int,
+    p: CmeCourseParameters,
+    months: int,
+) -> np.ndarray:
+    """P(the true CME hours first reach `required` in month k | not before), k = 1..months,
+    from `hours_now` at the as-of month end, integrating the course process month by month
+    (a course with `course_probability`, its hours drawn from `p.hours`). Shape (n, months);
+    rows already at `required` get 1. Hours are tracked exactly, in units of the greatest
+    common divisor of the course lengths."""
+    unit = reduce(gcd, [h for h, _ in p.hours])
+    levels = -(-required // unit)
+    n = len(hours_now)
+    deficit = -(-np.maximum(required - hours_now.astype(np.int64), 0) // unit)
+    pmf = np.zeros((n, levels + 1))
+    pmf[np.arange(n), np.minimum(deficit, levels)] = 1.0
+    c = course_probability[:, None]
+    met_before = pmf[:, 0].copy()
+    out = np.ones((n, months))
+    for month in range(months):
+        updated = (1.0 - c) * pmf
+        for hours, share in p.hours:
+            step = min(hours // unit, levels)
+            shifted = np.zeros_like(pmf)
+            shifted[:, 0] = pmf[:, : step + 1].sum(axis=1)
+            shifted[:, 1 : levels + 1 - step] = pmf[:, step + 1 :]
+            updated += c * share * shifted
+        pmf = updated
+        met = pmf[:, 0]
+        waiting = met_before < 1.0
+        out[waiting, month] = (met[waiting] - met_before[waiting]) / (1.0 - met_before[waiting])
+        met_before = met.copy()
     return out
 
 

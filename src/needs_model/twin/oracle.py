@@ -199,26 +199,41 @@ def school_admission(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
 
 def licence_renewal(w: World, kind: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Renewal within the horizon, weighing the requirement: met already (the as-of state),
-    or met month by month at the requirement's probability (CME hours reaching 120, the
-    refresher-course hazard), each month's renewal hazard taken with or without it."""
-    lic = w.licences
+    or met month by month at the requirement's probability (the CME course process bringing
+    the true hours to 120, integrated from the hours now; the refresher-course hazard), each
+    month's renewal hazard taken with or without it. Months of the current year take the
+    profession's year factor as drawn; months of a year not drawn yet are integrated over
+    the factor's distribution (one draw shared by all of that year's months)."""
+    lic, c = w.licences, w.params.careers
     active = np.flatnonzero(lic["active"] & (lic["kind"] == kind))
     n = len(active)
     met = np.ones(n, bool)
-    h_met, h_missing = np.zeros((n, horizon)), np.zeros((n, horizon))
-    requirement, q = np.zeros((n, horizon)), np.zeros((n, horizon))
+    q, requirement = np.zeros((n, horizon)), np.zeros((n, horizon))
     for k in range(1, horizon + 1):
         ym = w.ym + k
         death, household, individual = person_exit_probabilities(w, lic["person"][active], ym)
         quit = careers.licence_exit_probability(w, active, ym)
         q[:, k - 1] = 1 - hazards.survive(death, household, individual, quit)
-        h_met[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, met)
-        h_missing[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, ~met)
         requirement[:, k - 1] = careers.requirement_probability(w, active, ym)
+    if kind == 1:
+        requirement = careers.cme_requirement_hazards(w, active, horizon)
     met_now = lic["requirement_ym"][active] != careers.NOT_MET
-    return lic["person"][active], hazards.first_event_with_requirement(
-        h_met, h_missing, requirement, q, met_now
-    )
+    this_year = w.ym // 12
+    crosses = (w.ym + horizon) // 12 > this_year
+    scenarios = c.renewal_year_factors if crosses else ((1.0, 1.0),)
+    probability = np.zeros(n)
+    for next_year_factor, weight in scenarios:
+        h_met, h_missing = np.zeros((n, horizon)), np.zeros((n, horizon))
+        for k in range(1, horizon + 1):
+            ym = w.ym + k
+            factor = careers.current_year_factor(w, kind, ym) if ym // 12 == this_year else None
+            factor = next_year_factor if factor is None else factor
+            h_met[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, met, factor)
+            h_missing[:, k - 1] = careers.licence_renewal_hazard(w, active, ym, ~met, factor)
+        probability += weight * hazards.first_event_with_requirement(
+            h_met, h_missing, requirement, q, met_now
+        )
+    return lic["person"][active], probability
 
 
 def transport_business_license(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:

@@ -139,8 +139,15 @@ class LicenceParameters:
     engagement_floor: float  # renewal factor for the least engaged holder [U]
     retirement_age: int
     retirement_factor: float
-    requirement_rate_mean: float  # CME hours per month (medical) [U]; 0 if nothing accrues
+    # Mean CME hours per month (medical: the holder's rate of completing courses) [U]; 0 if
+    # nothing accrues.
+    requirement_rate_mean: float
     requirement_rate_sd: float
+    # After a recorded lapse the holder may go on practising unrecorded and apply for a new
+    # licence (a new issue, not a renewal): monthly probability x engagement, within this
+    # many months of the lapse; past them the holder has left the profession [U].
+    reapply_monthly: float = 0.0
+    reapply_within_months: int = 0
 
 
 @dataclass(frozen=True)
@@ -160,7 +167,39 @@ class RefresherCourseParameters:
     by_months_to_expiry: tuple[tuple[int, float], ...] = ((48, 0.01), (24, 0.035), (6, 0.06))
 
 
+@dataclass(frozen=True)
+class CmeCourseParameters:
+    """Medical CME as it happens and as it is reported: hours come in lumps when a course is
+    completed, not month by month; the licence's renewal needs 120 hours per 5-year cycle
+    (Circular 32/2023/TT-BYT, FACTS.md), met in the month the true hours reach it.
+
+    Each month a holder completes a course with probability (the holder's latent CME hours per
+    month, `LicenceParameters.requirement_rate_*`) / (the mean course length), capped at 1;
+    the course's hours are drawn from `hours`. The licensing agency records a course when its
+    certificate is sent in: some never are, a few are recorded with the hours of another
+    course length.
+    """
+
+    # (hours, share of courses) [U]: short refreshers to multi-week programmes.
+    hours: tuple[tuple[int, float], ...] = ((4, 0.25), (8, 0.35), (16, 0.2), (24, 0.12), (40, 0.08))
+    unreported_share: float = 0.12  # [U] courses whose certificate never reaches the agency
+    misrecorded_share: float = 0.03  # [U] recorded with another course length's hours
+
+    @property
+    def mean_hours(self) -> float:
+        return sum(h * share for h, share in self.hours)
+
+
+# [U] Monthly renewal probability by months to expiry: early renewals (12 to 7 months
+# before, a holder who moves or changes practice renews then), the window (6 before to 3
+# after expiry).
 RENEWAL_WINDOW = {
+    12: 0.003,
+    11: 0.003,
+    10: 0.004,
+    9: 0.004,
+    8: 0.005,
+    7: 0.006,
     6: 0.05,
     5: 0.07,
     4: 0.1,
@@ -189,6 +228,8 @@ class CareerParameters:
         retirement_factor=0.5,
         requirement_rate_mean=2.1,
         requirement_rate_sd=0.55,
+        reapply_monthly=0.03,
+        reapply_within_months=36,
     )
     tour_guide: LicenceParameters = LicenceParameters(
         holders_per_10k=10.0,
@@ -203,8 +244,15 @@ class CareerParameters:
         retirement_factor=0.5,
         requirement_rate_mean=0.0,
         requirement_rate_sd=0.0,
+        reapply_monthly=0.02,
+        reapply_within_months=36,
     )
     tour_guide_refresher: RefresherCourseParameters = RefresherCourseParameters()
+    medical_cme: CmeCourseParameters = CmeCourseParameters()
+    # [U] A profession's renewal propensity this year (agency campaigns, fee changes, the
+    # economy): every renewal hazard of the profession x a factor drawn in January from
+    # these (factor, probability) pairs, one draw per profession and year.
+    renewal_year_factors: tuple[tuple[float, float], ...] = ((0.75, 0.25), (1.0, 0.5), (1.3, 0.25))
     veterinary: LicenceParameters = LicenceParameters(
         holders_per_10k=2.5,
         validity_months=60,
@@ -218,6 +266,8 @@ class CareerParameters:
         retirement_factor=0.6,
         requirement_rate_mean=0.0,
         requirement_rate_sd=0.0,
+        reapply_monthly=0.03,
+        reapply_within_months=36,
     )
     transport_businesses_per_10k: float = 8.0  # [U]
     vehicles_per_business_mean: float = 3.5  # [U]

@@ -97,11 +97,13 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "expiry_ym": "i4",
         "commune": "i2",
     },
-    "cme_reports": {
+    "cme_courses": {
         "licence": "i4",
         "person": "i4",
-        "report_date": "M8[D]",
-        "cme_hours": "i4",
+        "course_date": "M8[D]",
+        "cme_hours": "i4",  # as recorded by the agency
+        "true_hours": "i4",
+        "reported": "?",  # the certificate reached the agency
         "commune": "i2",
     },
     "refresher_courses": {"licence": "i4", "person": "i4", "course_date": "M8[D]", "commune": "i2"},

@@ -32,6 +32,9 @@ PERSON_SOURCES: tuple[tuple[str, str, str, str], ...] = (
     ("agriculture", "vet_certificates", "", "event_date"),
     ("transport", "businesses", "owner_", "event_date"),
 )
+# The service register names the person subject of a delivered service like any agency does;
+# its rows are linked too, and the labels come from those links (features.attach_labels).
+TRANSACTIONS = ("services", "transactions", "subject_", "delivered_on")
 NAME_SIMILARITY_MIN = 0.8
 
 
@@ -69,11 +72,12 @@ class Registry:
 
 
 def _prepare(frame: pd.DataFrame, prefix: str, event_column: str) -> pd.DataFrame:
+    key = "transaction_id" if "transaction_id" in frame else "record_id"
     out = pd.DataFrame(
         {
             "event_date": frame[event_column].to_numpy(),
             "sex": frame["sex"].to_numpy() if "sex" in frame else None,
-            "record_id": frame["record_id"].to_numpy(),
+            "record_id": frame[key].to_numpy(),
             "cccd": frame[f"{prefix}cccd"].to_numpy(),
             "full_name": frame[f"{prefix}full_name"].to_numpy(),
             "birth_date": frame[f"{prefix}birth_date"].to_numpy(),
@@ -81,7 +85,9 @@ def _prepare(frame: pd.DataFrame, prefix: str, event_column: str) -> pd.DataFram
             "recorded_at": frame["recorded_at"].to_numpy(),
         }
     )
-    out["name_key"] = name_key(out["full_name"])
+    # A record written without a name (the register's person columns are nullable) matches
+    # no one on the name.
+    out["name_key"] = name_key(out["full_name"]).fillna("")
     return out
 
 
@@ -273,6 +279,7 @@ def link(raw: Path, as_of: dt.date) -> Links:
         prepared = _prepare(read_as_of(raw, agency, name, as_of), prefix, event_column)
         prepared.insert(0, "source", f"{agency}/{name}")
         parts.append(prepared)
+    parts.append(_prepared_transactions(raw, as_of))
     orphans = registry.orphans
     parts.append(
         pd.DataFrame(
@@ -290,3 +297,47 @@ def link(raw: Path, as_of: dt.date) -> Links:
     )
     records = link_records(pd.concat(parts, ignore_index=True), registry)
     return Links(registry=registry, records=records)
+
+
+def _prepared_transactions(raw: Path, as_of: dt.date) -> pd.DataFrame:
+    """The person-subject rows of the service register recorded on or before `as_of`, ready
+    for `link_records` (record_id is the transaction id)."""
+    agency, name, prefix, event_column = TRANSACTIONS
+    rows = read_as_of(raw, agency, name, as_of)
+    rows = rows[rows["subject_kind"] == "person"]
+    prepared = _prepare(rows, prefix, event_column)
+    prepared.insert(0, "source", f"{agency}/{name}")
+    return prepared
+
+
+def linked_transactions(raw: Path, as_of: dt.date) -> pd.DataFrame:
+    """Every person-subject transaction recorded on or before `as_of`, linked against the
+    registry as known on `as_of`: transaction_id, service_id, delivered_on, linked_cccd,
+    method, score. Labels read this, so they carry the same identity errors, and lose the
+    same ambiguous records, as every other linked extract.
+
+    Every service's labels on every snapshot date read the same links (those of the data's
+    end), so the last result is kept, keyed on the two files' size and modification time.
+    """
+    stamp = tuple(
+        (f.stat().st_mtime_ns, f.stat().st_size)
+        for f in (raw / "registry" / "people.parquet", raw / "services" / "transactions.parquet")
+    )
+    return _linked_transactions(raw.resolve(), as_of, stamp).copy()
+
+
+@lru_cache(maxsize=2)
+def _linked_transactions(
+    raw: Path, as_of: dt.date, stamp: tuple[tuple[int, int], ...]
+) -> pd.DataFrame:
+    registry = load_registry(raw, as_of)
+    linked = link_records(_prepared_transactions(raw, as_of), registry)
+    rows = read_as_of(
+        raw, "services", "transactions", as_of, ["transaction_id", "service_id", "delivered_on"]
+    )
+    return rows.merge(
+        linked[["record_id", "linked_cccd", "method", "score"]].rename(
+            columns={"record_id": "transaction_id"}
+        ),
+        on="transaction_id",
+    ).drop(columns="recorded_at")

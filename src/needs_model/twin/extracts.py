@@ -109,6 +109,8 @@ class ExtractWriter:
         # The parents' numbers came to the registry extract later: their omissions draw from
         # a stream of their own, so adding them moved no other draw of the extracts.
         self.parent_rng = np.random.default_rng([seed, 8])
+        # Recording lags and batch uploads draw from their own stream too.
+        self.lag_rng = np.random.default_rng([seed, 9])
         self.truth = Truth()
         p = w.people
         self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
@@ -120,8 +122,41 @@ class ExtractWriter:
         self.new_code = w.communes["commune_code_2025"].to_numpy().astype(object)
 
     # -- helpers ------------------------------------------------------------------------
-    def lag(self, dates: np.ndarray, max_days: int) -> np.ndarray:
-        return dates + self.rng.integers(0, max_days + 1, len(dates)).astype("timedelta64[D]")
+    def lag(
+        self, dates: np.ndarray, max_days: int, *, commune: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Recording dates of events on `dates`: a lognormal lag whose median is half the
+        table's typical scale `max_days` (the uniform lag it replaced had that median) with a
+        month-long tail (`ErrorRates.recording_lag_*`). Given the event's `commune`, mountain
+        communes record later and some communes enter a whole month of this table's records
+        at once early the next month (`ErrorRates.batch_upload_*`)."""
+        e = self.w.params.errors
+        dates = np.asarray(dates).astype("datetime64[D]")
+        n = len(dates)
+        scale = np.full(n, max(max_days / 2.0, 0.5))
+        mountain = np.zeros(n, dtype=bool)
+        if commune is not None:
+            commune = np.asarray(commune).astype(np.int64)
+            mountain = self.w.communes["is_mountain"].to_numpy(dtype=bool)[commune]
+            scale = np.where(mountain, scale * e.recording_lag_mountain_factor, scale)
+        days = np.floor(scale * np.exp(e.recording_lag_sigma * self.lag_rng.standard_normal(n)))
+        recorded = dates + np.minimum(days, e.recording_lag_max_days).astype("timedelta64[D]")
+        if commune is None or n == 0:
+            return recorded
+        month = dates.astype("datetime64[M]")
+        keys, which = np.unique(
+            np.stack([commune, month.astype(np.int64)]), axis=1, return_inverse=True
+        )
+        which = which.ravel()
+        key_mountain = self.w.communes["is_mountain"].to_numpy(dtype=bool)[keys[0]]
+        rate = np.where(key_mountain, e.batch_upload_monthly_mountain, e.batch_upload_monthly)
+        batched = self.lag_rng.random(keys.shape[1]) < rate
+        upload_day = self.lag_rng.integers(0, e.batch_upload_last_day, keys.shape[1])
+        next_month = (keys[1] + 1).astype("datetime64[M]").astype("datetime64[D]")
+        upload = next_month + upload_day.astype("timedelta64[D]")
+        in_batch = batched[which]
+        recorded[in_batch] = upload[which][in_batch]
+        return recorded
 
     def communes(self, commune: np.ndarray, recorded_at: np.ndarray) -> dict[str, np.ndarray]:
         after = recorded_at >= MERGER
@@ -419,8 +454,8 @@ class ExtractWriter:
             [opening, pd.DataFrame(w.log.frame("registry_households"))], ignore_index=True
         )
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
-        recorded = self.lag(event_date, 5)
         commune = rows["commune"].to_numpy()
+        recorded = self.lag(event_date, 5, commune=commune)
         # A book closed because nobody is left in it (its last member died, left or married
         # out) is `dissolved`; the members' own rows (death, emigration, marriage) say why.
         event = rows["event"].to_numpy()
@@ -462,7 +497,7 @@ class ExtractWriter:
         t = contract.table(agency, name)
         person = log[person_key]
         event_date = log[date_key].astype("datetime64[D]")
-        recorded = self.lag(event_date, 7)
+        recorded = self.lag(event_date, 7, commune=log["commune"])
         record_id = self.ids(f"{agency[:2].upper()}{name[:2].upper()}", len(person))
         columns = {
             "record_id": record_id,
@@ -596,29 +631,48 @@ class ExtractWriter:
         )
 
     def transactions(self) -> int:
+        """The service register: every delivered service, recorded after a lag like any
+        agency's row; a person subject is written down with CCCD, name and birth date and
+        the same injected identity errors as every other agency (`person_columns`), so labels
+        have to be linked like any other extract."""
         log = pd.DataFrame(self.w.log.frame("transactions"))
         service = log["service"].to_numpy().astype(str)
         kind = np.array([SUBJECT_KIND[s] for s in service], dtype=object)
         subject = log["subject"].to_numpy().astype(np.int64)
         person = kind == "person"
         delivered = log["date"].to_numpy().astype("datetime64[D]")
+        commune = log["commune"].to_numpy().astype(np.int64)
+        recorded = self.lag(delivered, self.w.params.errors.transaction_lag_days, commune=commune)
         record_id = self.ids("TX", len(log))
-        subject_cccd = where_or_none(person, self.cccd[np.where(person, subject, 0)])
+        identity = self.person_columns(
+            "services/transactions",
+            "subject_",
+            subject[person],
+            recorded[person],
+            record_id[person],
+        )
+        subject_columns: dict[str, np.ndarray] = {}
+        for column, values in identity.items():
+            if column == "subject_birth_date":
+                full = np.full(len(log), np.datetime64("NaT"), "datetime64[D]")
+            else:
+                full = np.full(len(log), None, dtype=object)
+            full[person] = values
+            subject_columns[column] = full
         child = log["child"].to_numpy().astype(np.int64)
-        self.truth.identity("services/transactions", record_id[person], subject[person])
         return self.write(
             contract.table("services", "transactions"),
             {
                 "transaction_id": record_id,
                 "service_id": service,
                 "subject_kind": kind,
-                "subject_cccd": subject_cccd,
+                **subject_columns,
                 "subject_household_id": where_or_none(kind == "household", household_ids(subject)),
                 "subject_business_id": where_or_none(kind == "business", business_ids(subject)),
                 "child_cccd": where_or_none(child >= 0, self.cccd[np.maximum(child, 0)]),
                 "delivered_on": delivered,
-                **self.communes(log["commune"].to_numpy(), delivered),
-                "recorded_at": delivered,
+                **self.communes(commune, recorded),
+                "recorded_at": recorded,
             },
         )
 

@@ -71,3 +71,46 @@ def test_the_service_register_carries_identity_errors(province):
     assert {"missing_cccd", "name_misspelt", "birth_date_typo"} <= kinds, kinds
     missing = logged.loc[logged["error_type"] == "missing_cccd", "record_id"]
     assert tx.set_index("transaction_id").loc[missing, "subject_cccd"].isna().all()
+
+
+def test_the_hard_cases_for_linking_are_injected(province):
+    """Records with two errors at once, without a CCCD after a move, written before a
+    registry correction; and namesakes as dense as in the full province's communes."""
+    from needs_model.twin import names
+
+    world, raw = province
+    errors = pd.read_parquet(raw / "truth/errors.parquet")
+    agency = errors[errors["table"] != "registry/people"]
+    second = agency[agency["note"] == "with_missing_cccd"]
+    assert set(second["error_type"]) == {"name_misspelt", "birth_date_typo"}
+    missing = set(agency.loc[agency["error_type"] == "missing_cccd", "record_id"])
+    assert set(second["record_id"]) <= missing  # the second error comes with a missing CCCD
+    # ~25 % of the records without a CCCD (some already had a second error on their own).
+    assert 0.15 < len(second) / len(missing) < 0.3
+    assert (agency["note"] == "after_move").sum() > 10
+    corrected = errors[errors["error_type"] == "registry_correction"]
+    assert len(corrected) > 10
+    before = agency[agency["error_type"].str.endswith("_before_correction")]
+    assert len(before) > 0
+    # Agency records written before the correction carry the registry's old value.
+    registry = pd.read_parquet(raw / "registry/people.parquet").set_index("record_id")
+    # (duplicate rows, RD..., may have lost their diacritics on top)
+    old = corrected[corrected["record_id"].str.startswith("RP")].set_index("record_id")
+    column = old["column"].to_numpy()
+    value = np.where(
+        column == "full_name",
+        registry.loc[old.index, "full_name"].astype(str).to_numpy(),
+        pd.to_datetime(registry.loc[old.index, "birth_date"]).dt.date.astype(str).to_numpy(),
+    )
+    assert (value == old["recorded_value"].to_numpy()).all()
+    people = pd.read_parquet(raw / "truth/people.parquet")
+    households = pd.read_parquet(raw / "truth/households.parquet").set_index("household_id")
+    year = pd.to_datetime(people["birth_date"]).dt.year.to_numpy()
+    commune = people["household_id"].map(households["commune_code"]).to_numpy()
+    share = names.namesake_share(people["full_name"].to_numpy(), year, commune)
+    p = world.people
+    drawn = names.full_names(p["family"], p["middle"], p["given"], p["sex"] == 1)
+    # A small province has a few people per commune and year: namesakes are copied in, up
+    # to the full province's share (groups of one person cannot get one).
+    assert share > 2 * names.namesake_share(drawn, year, commune)
+    assert share < 1.2 * names.full_scale_namesake_share()

@@ -77,10 +77,13 @@ def test_grade_one_in_the_year_the_child_turns_six_or_a_permitted_delay(province
 def test_poverty_review_applies_decree_07(province):
     _, raw = province
     surveys = _read(raw, "welfare/household_surveys")
-    # The household's area on the survey date (households move between communes).
+    # The household's area when the review ran (households move between communes): the
+    # December review follows the month's moves (docs/twin.md, month order), so a move later
+    # in the month than the survey's drawn day already counts.
     households = _read(raw, "registry/households").sort_values("event_date")
+    month_end = pd.to_datetime(surveys["survey_date"]) + pd.offsets.MonthEnd(0)
     surveys = pd.merge_asof(
-        surveys.assign(when=pd.to_datetime(surveys["survey_date"])).sort_values("when"),
+        surveys.assign(when=month_end).sort_values("when"),
         households.assign(when=pd.to_datetime(households["event_date"]))[
             ["when", "household_id", "area_type"]
         ],

@@ -111,11 +111,22 @@ class ExtractWriter:
         self.parent_rng = np.random.default_rng([seed, 8])
         # Recording lags and batch uploads draw from their own stream too.
         self.lag_rng = np.random.default_rng([seed, 9])
+        # The hard cases for linking (two errors, a move, a registry correction) likewise.
+        self.hard_rng = np.random.default_rng([seed, 10])
+        self.corrections: pd.DataFrame | None = None
+        self._moves: pd.DataFrame | None = None
         self.truth = Truth()
         p = w.people
         self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
-        self.name = names.full_names(p["family"], p["middle"], p["given"], p["sex"] == 1)
         self.birth_date = day_in_month(p["birth_ym"], p["birth_day"])
+        # Namesakes as dense as in the full province's communes (see names.add_namesakes).
+        self.name = names.add_namesakes(
+            names.full_names(p["family"], p["middle"], p["given"], p["sex"] == 1),
+            p["sex"] == 1,
+            self.birth_date.astype("datetime64[Y]").astype(np.int64),
+            w.person_commune(np.arange(p.n)),
+            self.hard_rng,
+        )
         self.sex = np.where(p["sex"] == 1, "female", "male")
         legacy = w.communes["commune_code"].to_numpy().astype(object)
         self.legacy_code = legacy
@@ -181,10 +192,18 @@ class ExtractWriter:
         name = self.name[person].copy()
         birth = self.birth_date[person].copy()
         self.truth.identity(table, record_id, person)
+        if table == "registry/people" and self.corrections is None:
+            self.corrections = self._draw_corrections(person, recorded_at)
+        self._before_corrections(table, prefix, person, recorded_at, record_id, name, birth)
         if inject:
             e = self.w.params.errors
             n = len(person)
             missing = (self.rng.random(n) < e.missing_cccd) & pd.notna(cccd)
+            after_move = self._recently_moved(person, recorded_at) & (
+                self.hard_rng.random(n) < e.missing_cccd_after_move
+            )
+            only_after_move = after_move & ~missing & pd.notna(cccd)
+            missing |= only_after_move
             self.truth.error(
                 "missing_cccd",
                 table,
@@ -193,6 +212,7 @@ class ExtractWriter:
                 cccd[missing],
                 np.full(missing.sum(), None),
                 person[missing],
+                note=where_or_none(only_after_move[missing], np.full(missing.sum(), "after_move")),
             )
             cccd[missing] = None
             typo = (self.rng.random(n) < e.cccd_typo) & pd.notna(cccd)
@@ -248,7 +268,170 @@ class ExtractWriter:
                 person[idx],
             )
             birth[idx] = wrong
+            self._second_errors(
+                table, prefix, person, record_id, missing, name, birth, typo_rows=idx
+            )
         return {f"{prefix}cccd": cccd, f"{prefix}full_name": name, f"{prefix}birth_date": birth}
+
+    def _second_errors(
+        self,
+        table: str,
+        prefix: str,
+        person: np.ndarray,
+        record_id: np.ndarray,
+        missing: np.ndarray,
+        name: np.ndarray,
+        birth: np.ndarray,
+        typo_rows: np.ndarray,
+    ) -> None:
+        """A record without its CCCD that also has a misspelt name or a birth-date typo
+        (`ErrorRates.second_error_with_missing_cccd`), in place on `name` and `birth`."""
+        e = self.w.params.errors
+        n = len(person)
+        clean = missing & (name == self.name[person])
+        clean[typo_rows] = False
+        second = clean & (self.hard_rng.random(n) < e.second_error_with_missing_cccd)
+        on_name = self.hard_rng.random(n) < 0.5
+        idx = np.flatnonzero(second & on_name)
+        spelt = np.array([names.misspell(x, self.hard_rng) for x in name[idx]], dtype=object)
+        keep = spelt != name[idx]
+        idx, spelt = idx[keep], spelt[keep]
+        self.truth.error(
+            "name_misspelt",
+            table,
+            record_id[idx],
+            f"{prefix}full_name",
+            name[idx],
+            spelt,
+            person[idx],
+            note=np.full(len(idx), "with_missing_cccd", dtype=object),
+        )
+        name[idx] = spelt
+        idx = np.flatnonzero(second & ~on_name)
+        wrong = self._date_typos(birth[idx], self.hard_rng)
+        self.truth.error(
+            "birth_date_typo",
+            table,
+            record_id[idx],
+            f"{prefix}birth_date",
+            birth[idx],
+            wrong,
+            person[idx],
+            note=np.full(len(idx), "with_missing_cccd", dtype=object),
+        )
+        birth[idx] = wrong
+
+    def _recently_moved(self, person: np.ndarray, recorded_at: np.ndarray) -> np.ndarray:
+        """Whether each person moved (or married into another household) in the
+        `ErrorRates.missing_cccd_after_move_months` before the record."""
+        if self._moves is None:
+            log = pd.DataFrame(self.w.log.frame("registry_people"))
+            if log.empty:
+                log = pd.DataFrame({"person": [], "event": [], "event_date": []})
+            moves = log[log["event"].isin(["moved", "marriage"])]
+            self._moves = pd.DataFrame(
+                {
+                    "person": moves["person"].to_numpy().astype(np.int64),
+                    "moved_on": moves["event_date"].to_numpy().astype("datetime64[ns]"),
+                }
+            ).sort_values("moved_on", kind="stable")
+        records = pd.DataFrame(
+            {
+                "row": np.arange(len(person)),
+                "person": np.asarray(person).astype(np.int64),
+                "recorded_at": np.asarray(recorded_at).astype("datetime64[ns]"),
+            }
+        ).sort_values("recorded_at", kind="stable")
+        last = pd.merge_asof(
+            records, self._moves, left_on="recorded_at", right_on="moved_on", by="person"
+        ).sort_values("row")
+        window = pd.Timedelta(
+            days=int(30.4375 * self.w.params.errors.missing_cccd_after_move_months)
+        )
+        since = last["recorded_at"] - last["moved_on"]
+        return (since <= window).fillna(False).to_numpy(dtype=bool)
+
+    def _draw_corrections(self, person: np.ndarray, recorded_at: np.ndarray) -> pd.DataFrame:
+        """Registry corrections: person, corrected_on (the recorded date of one of the
+        person's later registry rows), column and the old (wrong) value."""
+        e = self.w.params.errors
+        rows = pd.DataFrame({"person": person, "recorded_at": recorded_at}).drop_duplicates()
+        first = rows.groupby("person")["recorded_at"].transform("min")
+        later = rows[rows["recorded_at"] > first]
+        people = later["person"].unique()
+        chosen = people[self.hard_rng.random(len(people)) < e.registry_correction]
+        later = later[later["person"].isin(chosen)]
+        pick = later.groupby("person", sort=True).sample(n=1, random_state=self.hard_rng)
+        pick = pick.sort_values("person").reset_index(drop=True)
+        person_ids = pick["person"].to_numpy().astype(np.int64)
+        on_name = self.hard_rng.random(len(pick)) < 0.5
+        old_name = np.array(
+            [names.misspell(x, self.hard_rng) for x in self.name[person_ids]], dtype=object
+        )
+        old_birth = self._date_typos(self.birth_date[person_ids], self.hard_rng, same_year=True)
+        # A shift across New Year would change the year the CCCD encodes: correct the name.
+        year = self.birth_date[person_ids].astype("datetime64[Y]")
+        on_name |= old_birth.astype("datetime64[Y]") != year
+        return pd.DataFrame(
+            {
+                "person": person_ids,
+                "corrected_on": pick["recorded_at"].to_numpy().astype("datetime64[D]"),
+                "column": np.where(on_name, "full_name", "birth_date"),
+                "old_name": old_name,
+                "old_birth": old_birth,
+            }
+        )
+
+    def _before_corrections(
+        self,
+        table: str,
+        prefix: str,
+        person: np.ndarray,
+        recorded_at: np.ndarray,
+        record_id: np.ndarray,
+        name: np.ndarray,
+        birth: np.ndarray,
+    ) -> None:
+        """Rows recorded before the person's registry correction carry the old value (in
+        place on `name` and `birth`); logged as `name_before_correction` /
+        `birth_date_before_correction` with the correction date as `until`."""
+        if self.corrections is None or self.corrections.empty or len(person) == 0:
+            return
+        c = self.corrections.set_index("person")
+        position = c.index.get_indexer(np.asarray(person).astype(np.int64))
+        has = position >= 0
+        safe = np.where(has, position, 0)
+        corrected_on = c["corrected_on"].to_numpy().astype("datetime64[D]")[safe]
+        before = has & (np.asarray(recorded_at).astype("datetime64[D]") < corrected_on)
+        column = c["column"].to_numpy()[safe]
+        for kind, values, old in (
+            ("full_name", name, c["old_name"].to_numpy()[safe]),
+            ("birth_date", birth, c["old_birth"].to_numpy().astype("datetime64[D]")[safe]),
+        ):
+            idx = np.flatnonzero(before & (column == kind))
+            if table != "registry/people":
+                self.truth.error(
+                    f"{'name' if kind == 'full_name' else kind}_before_correction",
+                    table,
+                    record_id[idx],
+                    f"{prefix}{kind}",
+                    values[idx],
+                    old[idx],
+                    person[idx],
+                    until=corrected_on[idx],
+                )
+            else:
+                self.truth.error(
+                    "registry_correction",
+                    table,
+                    record_id[idx],
+                    kind,
+                    values[idx],
+                    old[idx],
+                    person[idx],
+                    until=corrected_on[idx],
+                )
+            values[idx] = old[idx]
 
     def parent_columns(self, record_id: np.ndarray, person: np.ndarray) -> dict[str, np.ndarray]:
         """mother_cccd and father_cccd of registry rows: the parent the twin records (see
@@ -282,10 +465,17 @@ class ExtractWriter:
         replacement = (digit + int(self.rng.integers(1, 10))) % 10
         return number[:position] + str(replacement) + number[position + 1 :]
 
-    def _date_typos(self, dates: np.ndarray) -> np.ndarray:
+    def _date_typos(
+        self,
+        dates: np.ndarray,
+        rng: np.random.Generator | None = None,
+        same_year: bool = False,
+    ) -> np.ndarray:
+        """A day/month swap, a shift of 1-3 days or (unless `same_year`) of a year."""
+        rng = self.rng if rng is None else rng
         frame = pd.DatetimeIndex(dates.astype("datetime64[s]"))
         day, month, year = frame.day.to_numpy(), frame.month.to_numpy(), frame.year.to_numpy()
-        kind = self.rng.integers(0, 3, len(dates))
+        kind = rng.integers(0, 2 if same_year else 3, len(dates))
         swap = (kind == 0) & (day <= 12) & (day != month)
         out = dates.copy()
         swapped = (
@@ -299,7 +489,7 @@ class ExtractWriter:
         )
         out[swap] = swapped
         shift_day = ~swap & (kind != 2)
-        shift = self.rng.choice([-3, -2, -1, 1, 2, 3], len(dates))
+        shift = rng.choice([-3, -2, -1, 1, 2, 3], len(dates))
         out[shift_day] = dates[shift_day] + shift[shift_day].astype("timedelta64[D]")
         shift_year = ~swap & (kind == 2)
         out[shift_year] = dates[shift_year] + (365 * np.sign(shift[shift_year])).astype(
@@ -455,7 +645,10 @@ class ExtractWriter:
         )
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
         commune = rows["commune"].to_numpy()
-        recorded = self.lag(event_date, 5, commune=commune)
+        # The household book and the people in it are one residence database, written in
+        # the same act: its rows are recorded when the registry's person rows are (on the
+        # event date), so no resident is ever in a book the registry does not yet show.
+        recorded = event_date
         # A book closed because nobody is left in it (its last member died, left or married
         # out) is `dissolved`; the members' own rows (death, emigration, marriage) say why.
         event = rows["event"].to_numpy()

@@ -238,6 +238,19 @@ class ErrorRates:
     batch_upload_last_day: int = 12  # [U] the upload falls on day 1..this of the next month
     # [U] days a service transaction typically takes to reach the service register
     transaction_lag_days: int = 6
+    # Hard cases for linking (`ExtractWriter.person_columns`), each from its own stream:
+    # [U] a desk that did not take the CCCD often copies the rest carelessly too: a record
+    # without a CCCD also has a misspelt name or a birth-date typo (half each) at this rate.
+    second_error_with_missing_cccd: float = 0.25
+    # [U] in the 12 months after a move the new commune's desks do not have the person's
+    # papers: this extra share of records (carrying the new commune) lacks the CCCD.
+    missing_cccd_after_move: float = 0.15
+    missing_cccd_after_move_months: int = 12
+    # [U] the registry corrects a person's name or birth date (a day-level slip, never the
+    # year the CCCD encodes) at one of their later registry rows; earlier rows, and every
+    # agency record recorded before it, carry the old value. Per person with two or more
+    # registry rows.
+    registry_correction: float = 0.02
 
 
 @dataclass(frozen=True)

@@ -97,13 +97,13 @@ def test_shards_by_household_give_the_same_rows(profiles, features):
 
 def test_labels_are_services_delivered_in_the_horizon(province, features):
     """A household's label reads the register's household number; a person's reads the
-    register's rows linked to the registry (as every extract is), both as the register
-    stood on the data's end."""
+    register's rows linked to the registry on the data's end (as every extract is); both
+    count every row the extract holds, however late it was recorded."""
     _, raw = province
     data_end = dt.date(2025, 12, 31)
     tx = pd.read_parquet(raw / "services/transactions.parquet")
     tx["delivered_on"] = pd.to_datetime(tx["delivered_on"])
-    linked = linked_transactions(raw, data_end)
+    linked = linked_transactions(raw, data_end, recorded_by=dt.date(9999, 12, 31))
     start = pd.Timestamp(AS_OF)
     for service_id, frame, key in (
         ("poor_household_confirmation", tx, "subject_household_id"),
@@ -124,6 +124,21 @@ def test_labels_are_services_delivered_in_the_horizon(province, features):
         features["school_admission"], raw, "school_admission", AS_OF, dt.date(2024, 3, 31)
     )
     assert late["label"].isna().all()  # the horizon runs past the data
+    # With the data ending on the horizon's last day, a delivery recorded after it still
+    # counts: the extract holds it (a cut there would drop the last weeks' deliveries).
+    end = dt.date(2023, 11, 30)
+    recorded = pd.to_datetime(tx["recorded_at"])
+    window = tx[
+        (tx["service_id"] == "birth_registration")
+        & (tx["delivered_on"] > start)
+        & (tx["delivered_on"] <= pd.Timestamp(end))
+    ]
+    assert (recorded[window.index] > pd.Timestamp(end)).sum() > 0
+    linked = linked_transactions(raw, end, recorded_by=dt.date(9999, 12, 31))
+    linked = linked[linked["transaction_id"].isin(set(window["transaction_id"]))]
+    at_end = attach_labels(features["birth_registration"], raw, "birth_registration", AS_OF, end)
+    expected = at_end["subject_id"].isin(set(linked["linked_cccd"]))
+    assert (at_end["label"] == expected.astype(float)).all()
 
 
 def test_person_labels_follow_the_link_not_the_written_cccd(province, features):

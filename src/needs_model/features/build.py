@@ -330,6 +330,10 @@ def build_features(p: Profiles, service_id: str) -> pd.DataFrame:
     return out.sort_values("subject_id", kind="stable").reset_index(drop=True)
 
 
+# Labels read every row of the extract, however late it was recorded (see attach_labels).
+EXTRACT_HOLDS_ALL = dt.date(9999, 12, 31)
+
+
 def attach_labels(
     features: pd.DataFrame,
     raw: Path,
@@ -339,8 +343,13 @@ def attach_labels(
     linked: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """label = the service was delivered to the subject in (as_of, as_of + horizon], as the
-    service register shows it on `data_end` (rows recorded later are not yet known); missing
-    when the horizon runs past the data (`data_end`).
+    extract of the service register holds it; missing when the horizon runs past the data
+    (`data_end`, the month of the last delivery).
+
+    Every row the extract holds counts, whenever it was recorded: rows keep arriving for
+    weeks after a delivery (a mountain commune's December may be entered in January), and
+    cutting them at `data_end` would take a quarter of the last year's poverty
+    confirmations, more in the mountains, out of the labels the latest models are tested on.
 
     A person's services are found through the register's rows linked to the registry
     (`linking.link.linked_transactions` on `data_end`, or `linked` when the caller has it),
@@ -353,12 +362,16 @@ def attach_labels(
     start = pd.Timestamp(as_of)
     if entry.subject_kind == "person":
         if linked is None:
-            linked = linked_transactions(raw, data_end)
+            linked = linked_transactions(raw, data_end, recorded_by=EXTRACT_HOLDS_ALL)
         delivered = linked.rename(columns={"linked_cccd": "subject"})
     else:
         key = SUBJECT_KEY[entry.subject_kind]
         delivered = read_as_of(
-            raw, "services", "transactions", data_end, ["service_id", key, "delivered_on"]
+            raw,
+            "services",
+            "transactions",
+            EXTRACT_HOLDS_ALL,
+            ["service_id", key, "delivered_on"],
         ).rename(columns={key: "subject"})
     delivered = delivered[
         (delivered["service_id"] == service_id)

@@ -342,22 +342,24 @@ def link(raw: Path, as_of: dt.date) -> Links:
     return Links(registry=registry, records=records)
 
 
-def _prepared_transactions(raw: Path, as_of: dt.date) -> pd.DataFrame:
-    """The person-subject rows of the service register recorded on or before `as_of`, ready
-    for `link_records` (record_id is the transaction id)."""
+def _prepared_transactions(raw: Path, recorded_by: dt.date) -> pd.DataFrame:
+    """The person-subject rows of the service register recorded on or before `recorded_by`,
+    ready for `link_records` (record_id is the transaction id)."""
     agency, name, prefix, event_column = TRANSACTIONS
-    rows = read_as_of(raw, agency, name, as_of)
+    rows = read_as_of(raw, agency, name, recorded_by)
     rows = rows[rows["subject_kind"] == "person"]
     prepared = _prepare(rows, prefix, event_column)
     prepared.insert(0, "source", f"{agency}/{name}")
     return prepared
 
 
-def linked_transactions(raw: Path, as_of: dt.date) -> pd.DataFrame:
-    """Every person-subject transaction recorded on or before `as_of`, linked against the
-    registry as known on `as_of`: transaction_id, service_id, delivered_on, linked_cccd,
-    method, score. Labels read this, so they carry the same identity errors, and lose the
-    same ambiguous records, as every other linked extract.
+def linked_transactions(
+    raw: Path, as_of: dt.date, recorded_by: dt.date | None = None
+) -> pd.DataFrame:
+    """Every person-subject transaction recorded on or before `recorded_by` (default
+    `as_of`), linked against the registry as known on `as_of`: transaction_id, service_id,
+    delivered_on, linked_cccd, method, score. Labels read this, so they carry the same
+    identity errors, and lose the same ambiguous records, as every other linked extract.
 
     Every service's labels on every snapshot date read the same links (those of the data's
     end), so the last result is kept, keyed on the two files' size and modification time.
@@ -366,17 +368,21 @@ def linked_transactions(raw: Path, as_of: dt.date) -> pd.DataFrame:
         (f.stat().st_mtime_ns, f.stat().st_size)
         for f in (raw / "registry" / "people.parquet", raw / "services" / "transactions.parquet")
     )
-    return _linked_transactions(raw.resolve(), as_of, stamp).copy()
+    return _linked_transactions(raw.resolve(), as_of, recorded_by or as_of, stamp).copy()
 
 
 @lru_cache(maxsize=2)
 def _linked_transactions(
-    raw: Path, as_of: dt.date, stamp: tuple[tuple[int, int], ...]
+    raw: Path, as_of: dt.date, recorded_by: dt.date, stamp: tuple[tuple[int, int], ...]
 ) -> pd.DataFrame:
     registry = load_registry(raw, as_of)
-    linked = link_records(_prepared_transactions(raw, as_of), registry)
+    linked = link_records(_prepared_transactions(raw, recorded_by), registry)
     rows = read_as_of(
-        raw, "services", "transactions", as_of, ["transaction_id", "service_id", "delivered_on"]
+        raw,
+        "services",
+        "transactions",
+        recorded_by,
+        ["transaction_id", "service_id", "delivered_on"],
     )
     return rows.merge(
         linked[["record_id", "linked_cccd", "method", "score"]].rename(

@@ -15,7 +15,9 @@ from needs_model.catalogue.features import AUDIT_COLUMNS, FEATURES, features_for
 from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.extracts import contract
 from needs_model.features.build import attach_labels, build_features
+from needs_model.linking.link import linked_transactions
 from needs_model.linking.profiles import build_profiles
+from needs_model.twin.quality import true_cccd_of_records
 
 AS_OF = dt.date(2023, 9, 30)
 
@@ -94,24 +96,27 @@ def test_shards_by_household_give_the_same_rows(profiles, features):
 
 
 def test_labels_are_services_delivered_in_the_horizon(province, features):
+    """A household's label reads the register's household number; a person's reads the
+    register's rows linked to the registry on the data's end (as every extract is); both
+    count every row the extract holds, however late it was recorded."""
     _, raw = province
+    data_end = dt.date(2025, 12, 31)
     tx = pd.read_parquet(raw / "services/transactions.parquet")
     tx["delivered_on"] = pd.to_datetime(tx["delivered_on"])
+    linked = linked_transactions(raw, data_end, recorded_by=dt.date(9999, 12, 31))
     start = pd.Timestamp(AS_OF)
-    for service_id, key in (
-        ("poor_household_confirmation", "subject_household_id"),
-        ("birth_registration", "subject_cccd"),
+    for service_id, frame, key in (
+        ("poor_household_confirmation", tx, "subject_household_id"),
+        ("birth_registration", linked, "linked_cccd"),
     ):
         months = service(service_id).horizon_months
         end = start + pd.offsets.MonthEnd(months)
-        window = tx[
-            (tx["service_id"] == service_id)
-            & (tx["delivered_on"] > start)
-            & (tx["delivered_on"] <= end)
+        window = frame[
+            (frame["service_id"] == service_id)
+            & (frame["delivered_on"] > start)
+            & (frame["delivered_on"] <= end)
         ]
-        labelled = attach_labels(
-            features[service_id], raw, service_id, AS_OF, dt.date(2025, 12, 31)
-        )
+        labelled = attach_labels(features[service_id], raw, service_id, AS_OF, data_end)
         expected = labelled["subject_id"].isin(set(window[key]))
         assert (labelled["label"] == expected.astype(float)).all()
         assert labelled["label"].sum() > 0
@@ -119,6 +124,53 @@ def test_labels_are_services_delivered_in_the_horizon(province, features):
         features["school_admission"], raw, "school_admission", AS_OF, dt.date(2024, 3, 31)
     )
     assert late["label"].isna().all()  # the horizon runs past the data
+    # With the data ending on the horizon's last day, a delivery recorded after it still
+    # counts: the extract holds it (a cut there would drop the last weeks' deliveries).
+    end = dt.date(2023, 11, 30)
+    recorded = pd.to_datetime(tx["recorded_at"])
+    window = tx[
+        (tx["service_id"] == "birth_registration")
+        & (tx["delivered_on"] > start)
+        & (tx["delivered_on"] <= pd.Timestamp(end))
+    ]
+    assert (recorded[window.index] > pd.Timestamp(end)).sum() > 0
+    linked = linked_transactions(raw, end, recorded_by=dt.date(9999, 12, 31))
+    linked = linked[linked["transaction_id"].isin(set(window["transaction_id"]))]
+    at_end = attach_labels(features["birth_registration"], raw, "birth_registration", AS_OF, end)
+    expected = at_end["subject_id"].isin(set(linked["linked_cccd"]))
+    assert (at_end["label"] == expected.astype(float)).all()
+
+
+def test_person_labels_follow_the_link_not_the_written_cccd(province, features):
+    """The register's rows carry the injected identity errors (a missing or mistyped CCCD):
+    such a row still labels the person it links to, and the labels agree with the twin's
+    truth except for the few rows the linker leaves unlinked or gets wrong."""
+    _, raw = province
+    service_id = "school_admission"
+    labelled = attach_labels(
+        features[service_id], raw, service_id, AS_OF, dt.date(2025, 12, 31)
+    ).set_index("subject_id")
+    tx = pd.read_parquet(raw / "services/transactions.parquet")
+    truth = true_cccd_of_records(raw)
+    true_cccd = truth[truth["source"] == "services/transactions"].set_index("record_id")[
+        "true_cccd"
+    ]
+    tx["true_cccd"] = tx["transaction_id"].map(true_cccd)
+    delivered = pd.to_datetime(tx["delivered_on"])
+    end = pd.Timestamp(AS_OF) + pd.offsets.MonthEnd(service(service_id).horizon_months)
+    window = tx[
+        (tx["service_id"] == service_id) & (delivered > pd.Timestamp(AS_OF)) & (delivered <= end)
+    ]
+    window = window[window["true_cccd"].isin(labelled.index)]
+    wrong_id = window["subject_cccd"].isna() | (window["subject_cccd"] != window["true_cccd"])
+    assert wrong_id.sum() > 0  # the register really carries identity errors
+    # Rows written without the right CCCD still label their person (most are relinked).
+    assert labelled.loc[window.loc[wrong_id, "true_cccd"], "label"].mean() > 0.5
+    true_label = labelled.index.isin(set(window["true_cccd"]))
+    positive = labelled["label"].to_numpy() == 1
+    # 3 % missing and 0.5 % mistyped CCCDs, nearly all relinked on name and birth date.
+    assert (positive & true_label).sum() / true_label.sum() > 0.97
+    assert (positive & true_label).sum() / positive.sum() > 0.99
 
 
 def test_no_sensitive_attribute_is_a_feature(features):

@@ -5,7 +5,12 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from needs_model.linking.consistency import TYPES, consistency_report, write_report
+from needs_model.linking.consistency import (
+    TYPES,
+    consistency_report,
+    unlinked_reasons,
+    write_report,
+)
 from needs_model.linking.link import link
 from needs_model.twin.quality import detection_quality
 
@@ -43,4 +48,27 @@ def test_report_files(report_2024, tmp_path):
     assert len(pd.read_parquet(tmp_path / "consistency.parquet")) == len(report)
     text = (tmp_path / "consistency.md").read_text(encoding="utf-8")
     assert "## By commune" in text and "birth_date" in text
+    assert "## Unlinked records by reason" in text
     assert "<table" in (tmp_path / "consistency.html").read_text(encoding="utf-8")
+
+
+def test_unlinked_records_are_counted_per_reason():
+    report = pd.DataFrame(
+        {
+            "type": ["unlinked_record"] * 4 + ["name"],
+            "note": [
+                "ambiguous_namesakes",
+                "unknown_cccd+unmatched",
+                "unmatched",
+                "ambiguous_namesakes",
+                "spelling",
+            ],
+        }
+    )
+    counts = unlinked_reasons(report).set_index(["reason", "cccd"])["records"]
+    assert counts.to_dict() == {
+        ("ambiguous_namesakes", "none"): 2,
+        ("unmatched", "unknown_cccd"): 1,
+        ("unmatched", "none"): 1,
+    }
+    assert unlinked_reasons(report)["meaning"].notna().all()

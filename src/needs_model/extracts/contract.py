@@ -448,9 +448,22 @@ TABLES: tuple[Table, ...] = (
             Column(
                 "subject_cccd",
                 "string",
-                "Subject's CCCD (person services).",
+                "Subject's CCCD as the service desk wrote it (person services; may be missing "
+                "or mistyped like any agency's).",
                 nullable=True,
                 is_cccd=True,
+            ),
+            Column(
+                "subject_full_name",
+                "string",
+                "Subject's full name as the service desk wrote it (person services).",
+                nullable=True,
+            ),
+            Column(
+                "subject_birth_date",
+                "date",
+                "Subject's birth date as the service desk wrote it (person services).",
+                nullable=True,
             ),
             Column(
                 "subject_household_id",

@@ -19,7 +19,8 @@ from needs_model.catalogue import rules
 from needs_model.catalogue.features import AUDIT_COLUMNS, features_for
 from needs_model.catalogue.legal import legal_value
 from needs_model.catalogue.services import LICENCES, service
-from needs_model.extracts.sources import read_after
+from needs_model.extracts.sources import read_as_of
+from needs_model.linking.link import linked_transactions
 from needs_model.linking.profiles import Profiles
 
 SUBJECT_KEY = {
@@ -379,21 +380,55 @@ def build_features(p: Profiles, service_id: str) -> pd.DataFrame:
     return out.sort_values("subject_id", kind="stable").reset_index(drop=True)
 
 
+# Labels read every row of the extract, however late it was recorded (see attach_labels).
+EXTRACT_HOLDS_ALL = dt.date(9999, 12, 31)
+
+
 def attach_labels(
-    features: pd.DataFrame, raw: Path, service_id: str, as_of: dt.date, data_end: dt.date
+    features: pd.DataFrame,
+    raw: Path,
+    service_id: str,
+    as_of: dt.date,
+    data_end: dt.date,
+    linked: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """label = the service was delivered to the subject in (as_of, as_of + horizon];
-    missing when the horizon runs past the data (`data_end`)."""
+    """label = the service was delivered to the subject in (as_of, as_of + horizon], as the
+    extract of the service register holds it; missing when the horizon runs past the data
+    (`data_end`, the month of the last delivery).
+
+    Every row the extract holds counts, whenever it was recorded: rows keep arriving for
+    weeks after a delivery (a mountain commune's December may be entered in January), and
+    cutting them at `data_end` would take a quarter of the last year's poverty
+    confirmations, more in the mountains, out of the labels the latest models are tested on.
+
+    A person's services are found through the register's rows linked to the registry
+    (`linking.link.linked_transactions` on `data_end`, or `linked` when the caller has it),
+    never through the raw CCCD column: a transaction written without a CCCD, or with
+    someone else's, counts for the person it links to, and one left unlinked (ambiguous)
+    counts for nobody. Household and business services carry the register's own numbers.
+    """
     entry = service(service_id)
     end = horizon_end(as_of, entry.horizon_months)
-    key = SUBJECT_KEY[entry.subject_kind]
-    delivered = read_after(
-        raw, "services", "transactions", as_of, end, ["service_id", key, "delivered_on"]
-    )
+    start = pd.Timestamp(as_of)
+    if entry.subject_kind == "person":
+        if linked is None:
+            linked = linked_transactions(raw, data_end, recorded_by=EXTRACT_HOLDS_ALL)
+        delivered = linked.rename(columns={"linked_cccd": "subject"})
+    else:
+        key = SUBJECT_KEY[entry.subject_kind]
+        delivered = read_as_of(
+            raw,
+            "services",
+            "transactions",
+            EXTRACT_HOLDS_ALL,
+            ["service_id", key, "delivered_on"],
+        ).rename(columns={key: "subject"})
     delivered = delivered[
-        (delivered["service_id"] == service_id) & (delivered["delivered_on"] > pd.Timestamp(as_of))
+        (delivered["service_id"] == service_id)
+        & (delivered["delivered_on"] > start)
+        & (delivered["delivered_on"] <= pd.Timestamp(end))
     ]
-    label = features["subject_id"].isin(set(delivered[key].dropna())).astype("float64")
+    label = features["subject_id"].isin(set(delivered["subject"].dropna())).astype("float64")
     out = features.copy()
     out["label"] = label if end <= data_end else np.nan
     return out

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from needs_model.extracts.sources import read_as_of
-from needs_model.linking.link import Links
+from needs_model.linking.link import UNLINKED_REASONS, Links
 from needs_model.reference.geography import quang_nam_communes
 
 REPORT_COLUMNS = [
@@ -340,6 +340,25 @@ def summary_tables(report: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return by_type, by_commune.reset_index()
 
 
+def unlinked_reasons(report: pd.DataFrame) -> pd.DataFrame:
+    """Unlinked records per reason (`linking.link.UNLINKED_REASONS`) and per reason the
+    record's own CCCD was not used (none, invalid, unknown, implausible), with the meaning."""
+    unlinked = report[report["type"] == "unlinked_record"]
+    if unlinked.empty:
+        return pd.DataFrame(columns=["reason", "cccd", "records", "meaning"])
+    note = unlinked["note"].astype(str)
+    split = note.str.rpartition("+")
+    frame = pd.DataFrame(
+        {
+            "reason": split[2].to_numpy(),
+            "cccd": split[0].replace("", "none").to_numpy(),
+        }
+    )
+    counts = frame.value_counts().rename("records").reset_index()
+    counts["meaning"] = counts["reason"].map(UNLINKED_REASONS)
+    return counts.sort_values(["records", "reason"], ascending=[False, True], ignore_index=True)
+
+
 def write_report(report: pd.DataFrame, out: Path, as_of: dt.date) -> None:
     out.mkdir(parents=True, exist_ok=True)
     report.to_parquet(out / "consistency.parquet", index=False)
@@ -357,6 +376,16 @@ def write_report(report: pd.DataFrame, out: Path, as_of: dt.date) -> None:
         f"| {r.type} | {TYPES.get(r.type, '')} | {r.agency_b} | {r.rows:,} |"
         for r in by_type.itertuples()
     ]
+    reasons = unlinked_reasons(report)
+    lines += [
+        "",
+        "## Unlinked records by reason",
+        "",
+        "Left unlinked rather than guessed; the CCCD part says why the record's own number "
+        "was not used (none: it had none).",
+        "",
+        _markdown_table(reasons) if len(reasons) else "None.",
+    ]
     lines += ["", "## By commune (2025 units)", "", _markdown_table(by_commune)]
     (out / "consistency.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     page = [
@@ -364,6 +393,8 @@ def write_report(report: pd.DataFrame, out: Path, as_of: dt.date) -> None:
         f"<h1>Consistency report, as of {as_of}</h1>",
         f"<p>{len(report):,} disagreements; nothing corrected.</p>",
         by_type.assign(meaning=by_type["type"].map(TYPES)).to_html(index=False, escape=True),
+        "<h2>Unlinked records by reason</h2>",
+        reasons.to_html(index=False, escape=True),
         "<h2>By commune</h2>",
         by_commune.to_html(index=False, escape=True),
     ]

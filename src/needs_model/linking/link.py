@@ -32,6 +32,9 @@ PERSON_SOURCES: tuple[tuple[str, str, str, str], ...] = (
     ("agriculture", "vet_certificates", "", "event_date"),
     ("transport", "businesses", "owner_", "event_date"),
 )
+# The service register names the person subject of a delivered service like any agency does;
+# its rows are linked too, and the labels come from those links (features.attach_labels).
+TRANSACTIONS = ("services", "transactions", "subject_", "delivered_on")
 NAME_SIMILARITY_MIN = 0.8
 
 
@@ -69,11 +72,12 @@ class Registry:
 
 
 def _prepare(frame: pd.DataFrame, prefix: str, event_column: str) -> pd.DataFrame:
+    key = "transaction_id" if "transaction_id" in frame else "record_id"
     out = pd.DataFrame(
         {
             "event_date": frame[event_column].to_numpy(),
             "sex": frame["sex"].to_numpy() if "sex" in frame else None,
-            "record_id": frame["record_id"].to_numpy(),
+            "record_id": frame[key].to_numpy(),
             "cccd": frame[f"{prefix}cccd"].to_numpy(),
             "full_name": frame[f"{prefix}full_name"].to_numpy(),
             "birth_date": frame[f"{prefix}birth_date"].to_numpy(),
@@ -81,59 +85,95 @@ def _prepare(frame: pd.DataFrame, prefix: str, event_column: str) -> pd.DataFram
             "recorded_at": frame["recorded_at"].to_numpy(),
         }
     )
-    out["name_key"] = name_key(out["full_name"])
+    # A record written without a name (the register's person columns are nullable) matches
+    # no one on the name.
+    out["name_key"] = name_key(out["full_name"]).fillna("")
     return out
 
 
 def _first_unique(
-    candidates: pd.DataFrame, method_single: str, score_same: float, score_other: float
+    candidates: pd.DataFrame,
+    method_single: str,
+    score_same: float,
+    score_other: float,
+    ambiguous_reason: str,
 ) -> pd.DataFrame:
-    """Per query: a unique candidate, or the unique one in the query's commune; else ambiguous."""
-    counts = candidates.groupby("qid")["cccd_p"].transform("size")
-    local = candidates["commune_key"].to_numpy() == candidates["commune_key_p"].to_numpy()
-    local_counts = (
-        pd.Series(local, index=candidates.index).groupby(candidates["qid"]).transform("sum")
+    """Per query: a unique candidate person, or the unique one known in the query's commune
+    (now or earlier, when the candidates carry the registry's history); else ambiguous,
+    reported as `ambiguous_reason`, never guessed."""
+    candidates = candidates.assign(
+        local=candidates["commune_key"].to_numpy() == candidates["commune_key_p"].to_numpy()
     )
-    single = candidates[counts == 1]
-    by_commune = candidates[(counts > 1) & local & (local_counts == 1)]
+    per_person = candidates.groupby(["qid", "cccd_p"], as_index=False, sort=False)["local"].any()
+    counts = per_person.groupby("qid")["cccd_p"].transform("size")
+    local_counts = per_person.groupby("qid")["local"].transform("sum")
+    single = per_person[counts == 1]
+    by_commune = per_person[(counts > 1) & per_person["local"] & (local_counts == 1)]
     chosen = pd.concat(
         [
             single.assign(
                 method=method_single,
-                score=np.where(
-                    single["commune_key"].to_numpy() == single["commune_key_p"].to_numpy(),
-                    score_same,
-                    score_other,
-                ),
+                score=np.where(single["local"].to_numpy(), score_same, score_other),
             ),
             by_commune.assign(method=method_single + "_commune", score=score_other),
         ]
     )
-    ambiguous = set(candidates["qid"]) - set(chosen["qid"])
+    ambiguous = set(per_person["qid"]) - set(chosen["qid"])
     return pd.concat(
         [
             chosen[["qid", "cccd_p", "method", "score"]],
             pd.DataFrame(
-                {"qid": sorted(ambiguous), "cccd_p": None, "method": "ambiguous", "score": 0.0}
+                {
+                    "qid": sorted(ambiguous),
+                    "cccd_p": None,
+                    "method": ambiguous_reason,
+                    "score": 0.0,
+                }
             ),
         ],
         ignore_index=True,
     )
 
 
-def match_without_id(queries: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+# Why a record was left unlinked (the `method` of an unlinked record, after any CCCD reason).
+UNLINKED_REASONS = {
+    "ambiguous_namesakes": "several people share the name and birth date, none singled out "
+    "by the commune",
+    "ambiguous_similar_names": "several people with a similar name share the birth date and "
+    "commune",
+    "ambiguous_birth_date_typo": "several namesakes born within a typo of the birth date",
+    "unmatched": "no one in the registry matches the name and birth date, even allowing one typo",
+}
+
+
+def registry_identities(people: pd.DataFrame, rows: pd.DataFrame | None = None) -> pd.DataFrame:
+    """cccd, name_key, birth_date, commune_key: every value the registry has held for each
+    usable CCCD (the latest row and, from `rows`, the earlier ones), so a record written
+    before a correction or a move still finds its person."""
+    columns = ["cccd", "name_key", "birth_date", "commune_key"]
+    parts = [people[columns]]
+    if rows is not None and len(rows):
+        known = rows[rows["cccd"].isin(set(people["cccd"]))]
+        parts.append(known[columns])
+    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def match_without_id(
+    queries: pd.DataFrame, people: pd.DataFrame, rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Match records on name, birth date and commune: exact name and birth date first, then a
-    misspelt name (same birth date and commune), then a birth-date typo (same name).
+    misspelt name (same birth date and commune), then a birth-date typo (same name). Every
+    value the registry has held counts (`registry_identities` of `people` and `rows`).
 
     `queries`: qid, name_key, birth_date, commune_key. Returns qid, cccd_p, method, score
-    for every query (cccd_p None when unmatched or ambiguous).
+    for every query (cccd_p None when unmatched or ambiguous; the method then says why).
     """
-    registry = people[["cccd", "name_key", "birth_date", "commune_key"]].rename(
+    registry = registry_identities(people, rows).rename(
         columns={"cccd": "cccd_p", "commune_key": "commune_key_p"}
     )
     q = queries[["qid", "name_key", "birth_date", "commune_key"]]
     exact = q.merge(registry, on=["name_key", "birth_date"])
-    results = [_first_unique(exact, "name_birth", 0.97, 0.9)]
+    results = [_first_unique(exact, "name_birth", 0.97, 0.9, "ambiguous_namesakes")]
     rest = q[~q["qid"].isin(set(exact["qid"]))]
 
     near = rest.merge(
@@ -144,8 +184,10 @@ def match_without_id(queries: pd.DataFrame, people: pd.DataFrame) -> pd.DataFram
     near["similarity"] = [
         similarity(a, b) for a, b in zip(near["name_key"], near["name_key_p"], strict=True)
     ]
-    near = near[near["similarity"] >= NAME_SIMILARITY_MIN].sort_values(
-        ["qid", "similarity"], ascending=[True, False]
+    near = (
+        near[near["similarity"] >= NAME_SIMILARITY_MIN]
+        .sort_values(["qid", "similarity"], ascending=[True, False])
+        .drop_duplicates(["qid", "cccd_p"])
     )
     best = near.groupby("qid").head(2)
     top = best.groupby("qid")["similarity"].agg(["first", "size", "last"])
@@ -162,7 +204,7 @@ def match_without_id(queries: pd.DataFrame, people: pd.DataFrame) -> pd.DataFram
             {
                 "qid": sorted(set(best["qid"]) - set(clear)),
                 "cccd_p": None,
-                "method": "ambiguous",
+                "method": "ambiguous_similar_names",
                 "score": 0.0,
             }
         )
@@ -175,10 +217,8 @@ def match_without_id(queries: pd.DataFrame, people: pd.DataFrame) -> pd.DataFram
     expanded["birth_date"] = pd.to_datetime(expanded["birth_date"]).astype(
         registry["birth_date"].dtype
     )
-    typo = expanded.merge(registry, on=["name_key", "birth_date"]).drop_duplicates(
-        ["qid", "cccd_p"]
-    )
-    results.append(_first_unique(typo, "birth_date_typo", 0.85, 0.75))
+    typo = expanded.merge(registry, on=["name_key", "birth_date"])
+    results.append(_first_unique(typo, "birth_date_typo", 0.85, 0.75, "ambiguous_birth_date_typo"))
     matched = pd.concat(results, ignore_index=True)
     out = queries[["qid"]].merge(matched, on="qid", how="left")
     out["method"] = out["method"].fillna("unmatched")
@@ -219,9 +259,11 @@ def load_household_book(raw: Path, as_of: dt.date) -> pd.DataFrame:
     )
 
 
-def _link_without_id(records: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+def _link_without_id(
+    records: pd.DataFrame, people: pd.DataFrame, rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
     queries = records.assign(qid=np.arange(len(records)))
-    matched = match_without_id(queries, people).set_index("qid").loc[queries["qid"]]
+    matched = match_without_id(queries, people, rows).set_index("qid").loc[queries["qid"]]
     return records.assign(
         linked_cccd=matched["cccd_p"].to_numpy(),
         method=matched["method"].to_numpy(),
@@ -243,12 +285,19 @@ def link_records(records: pd.DataFrame, registry: Registry) -> pd.DataFrame:
     plausible = (candidates["birth_date"].to_numpy() == reg["birth_date"].to_numpy()) | (
         candidates["name_key"].to_numpy() == reg["name_key"].to_numpy()
     )
+    # A record written before a registry correction agrees with the value held then.
+    history = registry_identities(registry.people, registry.rows)
+    earlier = candidates[~plausible].reset_index().merge(history, on="cccd", suffixes=("", "_p"))
+    agrees = (earlier["birth_date"] == earlier["birth_date_p"]) | (
+        earlier["name_key"] == earlier["name_key_p"]
+    )
+    plausible |= candidates.index.isin(set(earlier.loc[agrees, "index"]))
     for i in np.flatnonzero(~plausible):
         score = similarity(candidates["name_key"].iat[i], reg["name_key"].iat[i])
         plausible[i] = score >= NAME_SIMILARITY_MIN
     by_id = candidates[plausible].assign(linked_cccd=lambda f: f["cccd"], method="cccd", score=1.0)
     rest = records.drop(index=by_id.index)
-    fuzzy = _link_without_id(rest, registry.people)
+    fuzzy = _link_without_id(rest, registry.people, registry.rows)
     # Say why the CCCD was not used: missing, invalid, unknown to the registry, implausible.
     reason = np.select(
         [~present[rest.index], ~valid[rest.index], ~known[rest.index]],
@@ -273,6 +322,7 @@ def link(raw: Path, as_of: dt.date) -> Links:
         prepared = _prepare(read_as_of(raw, agency, name, as_of), prefix, event_column)
         prepared.insert(0, "source", f"{agency}/{name}")
         parts.append(prepared)
+    parts.append(_prepared_transactions(raw, as_of))
     orphans = registry.orphans
     parts.append(
         pd.DataFrame(
@@ -290,3 +340,53 @@ def link(raw: Path, as_of: dt.date) -> Links:
     )
     records = link_records(pd.concat(parts, ignore_index=True), registry)
     return Links(registry=registry, records=records)
+
+
+def _prepared_transactions(raw: Path, recorded_by: dt.date) -> pd.DataFrame:
+    """The person-subject rows of the service register recorded on or before `recorded_by`,
+    ready for `link_records` (record_id is the transaction id)."""
+    agency, name, prefix, event_column = TRANSACTIONS
+    rows = read_as_of(raw, agency, name, recorded_by)
+    rows = rows[rows["subject_kind"] == "person"]
+    prepared = _prepare(rows, prefix, event_column)
+    prepared.insert(0, "source", f"{agency}/{name}")
+    return prepared
+
+
+def linked_transactions(
+    raw: Path, as_of: dt.date, recorded_by: dt.date | None = None
+) -> pd.DataFrame:
+    """Every person-subject transaction recorded on or before `recorded_by` (default
+    `as_of`), linked against the registry as known on `as_of`: transaction_id, service_id,
+    delivered_on, linked_cccd, method, score. Labels read this, so they carry the same
+    identity errors, and lose the same ambiguous records, as every other linked extract.
+
+    Every service's labels on every snapshot date read the same links (those of the data's
+    end), so the last result is kept, keyed on the two files' size and modification time.
+    """
+    stamp = tuple(
+        (f.stat().st_mtime_ns, f.stat().st_size)
+        for f in (raw / "registry" / "people.parquet", raw / "services" / "transactions.parquet")
+    )
+    return _linked_transactions(raw.resolve(), as_of, recorded_by or as_of, stamp).copy()
+
+
+@lru_cache(maxsize=2)
+def _linked_transactions(
+    raw: Path, as_of: dt.date, recorded_by: dt.date, stamp: tuple[tuple[int, int], ...]
+) -> pd.DataFrame:
+    registry = load_registry(raw, as_of)
+    linked = link_records(_prepared_transactions(raw, recorded_by), registry)
+    rows = read_as_of(
+        raw,
+        "services",
+        "transactions",
+        recorded_by,
+        ["transaction_id", "service_id", "delivered_on"],
+    )
+    return rows.merge(
+        linked[["record_id", "linked_cccd", "method", "score"]].rename(
+            columns={"record_id": "transaction_id"}
+        ),
+        on="transaction_id",
+    ).drop(columns="recorded_at")

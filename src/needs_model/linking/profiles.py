@@ -47,7 +47,7 @@ class Profiles:
     records: dict[str, pd.DataFrame]  # agency rows with linked_cccd and household_id
     surveys: pd.DataFrame
     badges: pd.DataFrame
-    transactions: pd.DataFrame  # services delivered on or before as_of
+    transactions: pd.DataFrame  # services recorded on or before as_of, with linked_cccd
     links: Links | None = field(default=None, repr=False)
     cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
@@ -64,6 +64,7 @@ class Profiles:
         tx = self.transactions
         keep_tx = (
             tx["subject_cccd"].isin(cccds)
+            | tx["linked_cccd"].isin(cccds)
             | tx["subject_household_id"].isin(household_ids)
             | tx["subject_business_id"].isin(businesses)
         )
@@ -100,4 +101,9 @@ def build_profiles(raw: Path, as_of: dt.date, links: Links | None = None) -> Pro
     surveys = read_as_of(raw, "welfare", "household_surveys", as_of)
     badges = read_as_of(raw, "transport", "vehicle_badges", as_of)
     transactions = read_as_of(raw, "services", "transactions", as_of)
+    # The person each person-subject transaction links to (like any agency record).
+    linked = by_source.get("services/transactions", pd.DataFrame(columns=["record_id"]))
+    transactions["linked_cccd"] = transactions["transaction_id"].map(
+        linked.set_index("record_id")["linked_cccd"]
+    )
     return Profiles(as_of, people, households, records, surveys, badges, transactions, links)

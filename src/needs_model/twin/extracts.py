@@ -114,19 +114,65 @@ class ExtractWriter:
         self.exit_recorder = ExitRecorder(w, np.random.default_rng([seed, 9]))
         # The vehicle register's capacity classes: a stream of their own, one draw per vehicle.
         self.vehicle_rng = np.random.default_rng([seed, 10])
+        # Recording lags and batch uploads draw from their own stream too.
+        self.lag_rng = np.random.default_rng([seed, 11])
+        # The hard cases for linking (two errors, a move, a registry correction) likewise.
+        self.hard_rng = np.random.default_rng([seed, 12])
+        self.corrections: pd.DataFrame | None = None
+        self._moves: pd.DataFrame | None = None
         self.truth = Truth()
         p = w.people
         self.cccd = where_or_none(p["cccd"] > 0, to_string(p["cccd"]))
-        self.name = names.full_names(p["family"], p["middle"], p["given"], p["sex"] == 1)
         self.birth_date = day_in_month(p["birth_ym"], p["birth_day"])
+        # Namesakes as dense as in the full province's communes (see names.add_namesakes).
+        self.name = names.add_namesakes(
+            names.full_names(p["family"], p["middle"], p["given"], p["sex"] == 1),
+            p["sex"] == 1,
+            self.birth_date.astype("datetime64[Y]").astype(np.int64),
+            w.person_commune(np.arange(p.n)),
+            self.hard_rng,
+        )
         self.sex = np.where(p["sex"] == 1, "female", "male")
         legacy = w.communes["commune_code"].to_numpy().astype(object)
         self.legacy_code = legacy
         self.new_code = w.communes["commune_code_2025"].to_numpy().astype(object)
 
     # -- helpers ------------------------------------------------------------------------
-    def lag(self, dates: np.ndarray, max_days: int) -> np.ndarray:
-        return dates + self.rng.integers(0, max_days + 1, len(dates)).astype("timedelta64[D]")
+    def lag(
+        self, dates: np.ndarray, max_days: int, *, commune: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Recording dates of events on `dates`: a lognormal lag whose median is half the
+        table's typical scale `max_days` (the uniform lag it replaced had that median) with a
+        month-long tail (`ErrorRates.recording_lag_*`). Given the event's `commune`, mountain
+        communes record later and some communes enter a whole month of this table's records
+        at once early the next month (`ErrorRates.batch_upload_*`)."""
+        e = self.w.params.errors
+        dates = np.asarray(dates).astype("datetime64[D]")
+        n = len(dates)
+        scale = np.full(n, max(max_days / 2.0, 0.5))
+        mountain = np.zeros(n, dtype=bool)
+        if commune is not None:
+            commune = np.asarray(commune).astype(np.int64)
+            mountain = self.w.communes["is_mountain"].to_numpy(dtype=bool)[commune]
+            scale = np.where(mountain, scale * e.recording_lag_mountain_factor, scale)
+        days = np.floor(scale * np.exp(e.recording_lag_sigma * self.lag_rng.standard_normal(n)))
+        recorded = dates + np.minimum(days, e.recording_lag_max_days).astype("timedelta64[D]")
+        if commune is None or n == 0:
+            return recorded
+        month = dates.astype("datetime64[M]")
+        keys, which = np.unique(
+            np.stack([commune, month.astype(np.int64)]), axis=1, return_inverse=True
+        )
+        which = which.ravel()
+        key_mountain = self.w.communes["is_mountain"].to_numpy(dtype=bool)[keys[0]]
+        rate = np.where(key_mountain, e.batch_upload_monthly_mountain, e.batch_upload_monthly)
+        batched = self.lag_rng.random(keys.shape[1]) < rate
+        upload_day = self.lag_rng.integers(0, e.batch_upload_last_day, keys.shape[1])
+        next_month = (keys[1] + 1).astype("datetime64[M]").astype("datetime64[D]")
+        upload = next_month + upload_day.astype("timedelta64[D]")
+        in_batch = batched[which]
+        recorded[in_batch] = upload[which][in_batch]
+        return recorded
 
     def communes(self, commune: np.ndarray, recorded_at: np.ndarray) -> dict[str, np.ndarray]:
         after = recorded_at >= MERGER
@@ -151,10 +197,18 @@ class ExtractWriter:
         name = self.name[person].copy()
         birth = self.birth_date[person].copy()
         self.truth.identity(table, record_id, person)
+        if table == "registry/people" and self.corrections is None:
+            self.corrections = self._draw_corrections(person, recorded_at)
+        self._before_corrections(table, prefix, person, recorded_at, record_id, name, birth)
         if inject:
             e = self.w.params.errors
             n = len(person)
             missing = (self.rng.random(n) < e.missing_cccd) & pd.notna(cccd)
+            after_move = self._recently_moved(person, recorded_at) & (
+                self.hard_rng.random(n) < e.missing_cccd_after_move
+            )
+            only_after_move = after_move & ~missing & pd.notna(cccd)
+            missing |= only_after_move
             self.truth.error(
                 "missing_cccd",
                 table,
@@ -163,6 +217,7 @@ class ExtractWriter:
                 cccd[missing],
                 np.full(missing.sum(), None),
                 person[missing],
+                note=where_or_none(only_after_move[missing], np.full(missing.sum(), "after_move")),
             )
             cccd[missing] = None
             typo = (self.rng.random(n) < e.cccd_typo) & pd.notna(cccd)
@@ -218,7 +273,170 @@ class ExtractWriter:
                 person[idx],
             )
             birth[idx] = wrong
+            self._second_errors(
+                table, prefix, person, record_id, missing, name, birth, typo_rows=idx
+            )
         return {f"{prefix}cccd": cccd, f"{prefix}full_name": name, f"{prefix}birth_date": birth}
+
+    def _second_errors(
+        self,
+        table: str,
+        prefix: str,
+        person: np.ndarray,
+        record_id: np.ndarray,
+        missing: np.ndarray,
+        name: np.ndarray,
+        birth: np.ndarray,
+        typo_rows: np.ndarray,
+    ) -> None:
+        """A record without its CCCD that also has a misspelt name or a birth-date typo
+        (`ErrorRates.second_error_with_missing_cccd`), in place on `name` and `birth`."""
+        e = self.w.params.errors
+        n = len(person)
+        clean = missing & (name == self.name[person])
+        clean[typo_rows] = False
+        second = clean & (self.hard_rng.random(n) < e.second_error_with_missing_cccd)
+        on_name = self.hard_rng.random(n) < 0.5
+        idx = np.flatnonzero(second & on_name)
+        spelt = np.array([names.misspell(x, self.hard_rng) for x in name[idx]], dtype=object)
+        keep = spelt != name[idx]
+        idx, spelt = idx[keep], spelt[keep]
+        self.truth.error(
+            "name_misspelt",
+            table,
+            record_id[idx],
+            f"{prefix}full_name",
+            name[idx],
+            spelt,
+            person[idx],
+            note=np.full(len(idx), "with_missing_cccd", dtype=object),
+        )
+        name[idx] = spelt
+        idx = np.flatnonzero(second & ~on_name)
+        wrong = self._date_typos(birth[idx], self.hard_rng)
+        self.truth.error(
+            "birth_date_typo",
+            table,
+            record_id[idx],
+            f"{prefix}birth_date",
+            birth[idx],
+            wrong,
+            person[idx],
+            note=np.full(len(idx), "with_missing_cccd", dtype=object),
+        )
+        birth[idx] = wrong
+
+    def _recently_moved(self, person: np.ndarray, recorded_at: np.ndarray) -> np.ndarray:
+        """Whether each person moved (or married into another household) in the
+        `ErrorRates.missing_cccd_after_move_months` before the record."""
+        if self._moves is None:
+            log = pd.DataFrame(self.w.log.frame("registry_people"))
+            if log.empty:
+                log = pd.DataFrame({"person": [], "event": [], "event_date": []})
+            moves = log[log["event"].isin(["moved", "marriage"])]
+            self._moves = pd.DataFrame(
+                {
+                    "person": moves["person"].to_numpy().astype(np.int64),
+                    "moved_on": moves["event_date"].to_numpy().astype("datetime64[ns]"),
+                }
+            ).sort_values("moved_on", kind="stable")
+        records = pd.DataFrame(
+            {
+                "row": np.arange(len(person)),
+                "person": np.asarray(person).astype(np.int64),
+                "recorded_at": np.asarray(recorded_at).astype("datetime64[ns]"),
+            }
+        ).sort_values("recorded_at", kind="stable")
+        last = pd.merge_asof(
+            records, self._moves, left_on="recorded_at", right_on="moved_on", by="person"
+        ).sort_values("row")
+        window = pd.Timedelta(
+            days=int(30.4375 * self.w.params.errors.missing_cccd_after_move_months)
+        )
+        since = last["recorded_at"] - last["moved_on"]
+        return (since <= window).fillna(False).to_numpy(dtype=bool)
+
+    def _draw_corrections(self, person: np.ndarray, recorded_at: np.ndarray) -> pd.DataFrame:
+        """Registry corrections: person, corrected_on (the recorded date of one of the
+        person's later registry rows), column and the old (wrong) value."""
+        e = self.w.params.errors
+        rows = pd.DataFrame({"person": person, "recorded_at": recorded_at}).drop_duplicates()
+        first = rows.groupby("person")["recorded_at"].transform("min")
+        later = rows[rows["recorded_at"] > first]
+        people = later["person"].unique()
+        chosen = people[self.hard_rng.random(len(people)) < e.registry_correction]
+        later = later[later["person"].isin(chosen)]
+        pick = later.groupby("person", sort=True).sample(n=1, random_state=self.hard_rng)
+        pick = pick.sort_values("person").reset_index(drop=True)
+        person_ids = pick["person"].to_numpy().astype(np.int64)
+        on_name = self.hard_rng.random(len(pick)) < 0.5
+        old_name = np.array(
+            [names.misspell(x, self.hard_rng) for x in self.name[person_ids]], dtype=object
+        )
+        old_birth = self._date_typos(self.birth_date[person_ids], self.hard_rng, same_year=True)
+        # A shift across New Year would change the year the CCCD encodes: correct the name.
+        year = self.birth_date[person_ids].astype("datetime64[Y]")
+        on_name |= old_birth.astype("datetime64[Y]") != year
+        return pd.DataFrame(
+            {
+                "person": person_ids,
+                "corrected_on": pick["recorded_at"].to_numpy().astype("datetime64[D]"),
+                "column": np.where(on_name, "full_name", "birth_date"),
+                "old_name": old_name,
+                "old_birth": old_birth,
+            }
+        )
+
+    def _before_corrections(
+        self,
+        table: str,
+        prefix: str,
+        person: np.ndarray,
+        recorded_at: np.ndarray,
+        record_id: np.ndarray,
+        name: np.ndarray,
+        birth: np.ndarray,
+    ) -> None:
+        """Rows recorded before the person's registry correction carry the old value (in
+        place on `name` and `birth`); logged as `name_before_correction` /
+        `birth_date_before_correction` with the correction date as `until`."""
+        if self.corrections is None or self.corrections.empty or len(person) == 0:
+            return
+        c = self.corrections.set_index("person")
+        position = c.index.get_indexer(np.asarray(person).astype(np.int64))
+        has = position >= 0
+        safe = np.where(has, position, 0)
+        corrected_on = c["corrected_on"].to_numpy().astype("datetime64[D]")[safe]
+        before = has & (np.asarray(recorded_at).astype("datetime64[D]") < corrected_on)
+        column = c["column"].to_numpy()[safe]
+        for kind, values, old in (
+            ("full_name", name, c["old_name"].to_numpy()[safe]),
+            ("birth_date", birth, c["old_birth"].to_numpy().astype("datetime64[D]")[safe]),
+        ):
+            idx = np.flatnonzero(before & (column == kind))
+            if table != "registry/people":
+                self.truth.error(
+                    f"{'name' if kind == 'full_name' else kind}_before_correction",
+                    table,
+                    record_id[idx],
+                    f"{prefix}{kind}",
+                    values[idx],
+                    old[idx],
+                    person[idx],
+                    until=corrected_on[idx],
+                )
+            else:
+                self.truth.error(
+                    "registry_correction",
+                    table,
+                    record_id[idx],
+                    kind,
+                    values[idx],
+                    old[idx],
+                    person[idx],
+                    until=corrected_on[idx],
+                )
+            values[idx] = old[idx]
 
     def parent_columns(self, record_id: np.ndarray, person: np.ndarray) -> dict[str, np.ndarray]:
         """mother_cccd and father_cccd of registry rows: the parent the twin records (see
@@ -252,10 +470,17 @@ class ExtractWriter:
         replacement = (digit + int(self.rng.integers(1, 10))) % 10
         return number[:position] + str(replacement) + number[position + 1 :]
 
-    def _date_typos(self, dates: np.ndarray) -> np.ndarray:
+    def _date_typos(
+        self,
+        dates: np.ndarray,
+        rng: np.random.Generator | None = None,
+        same_year: bool = False,
+    ) -> np.ndarray:
+        """A day/month swap, a shift of 1-3 days or (unless `same_year`) of a year."""
+        rng = self.rng if rng is None else rng
         frame = pd.DatetimeIndex(dates.astype("datetime64[s]"))
         day, month, year = frame.day.to_numpy(), frame.month.to_numpy(), frame.year.to_numpy()
-        kind = self.rng.integers(0, 3, len(dates))
+        kind = rng.integers(0, 2 if same_year else 3, len(dates))
         swap = (kind == 0) & (day <= 12) & (day != month)
         out = dates.copy()
         swapped = (
@@ -269,7 +494,7 @@ class ExtractWriter:
         )
         out[swap] = swapped
         shift_day = ~swap & (kind != 2)
-        shift = self.rng.choice([-3, -2, -1, 1, 2, 3], len(dates))
+        shift = rng.choice([-3, -2, -1, 1, 2, 3], len(dates))
         out[shift_day] = dates[shift_day] + shift[shift_day].astype("timedelta64[D]")
         shift_year = ~swap & (kind == 2)
         out[shift_year] = dates[shift_year] + (365 * np.sign(shift[shift_year])).astype(
@@ -443,7 +668,11 @@ class ExtractWriter:
             [opening, pd.DataFrame(w.log.frame("registry_households"))], ignore_index=True
         )
         event_date = rows["event_date"].to_numpy().astype("datetime64[D]")
-        rows["recorded_at"] = self.lag(event_date, 5)
+        # The household book and the people in it are one residence database, written in
+        # the same act: its rows are recorded when the registry's person rows are (on the
+        # event date, or when a death or departure reaches the registry), so no resident is
+        # ever in a book the registry does not yet show.
+        rows["recorded_at"] = event_date
         exits = self.exit_recorder.households(rows)
         rows["recorded_at"] = exits.recorded_at
         rows = rows[~exits.never].reset_index(drop=True)
@@ -491,7 +720,7 @@ class ExtractWriter:
         t = contract.table(agency, name)
         person = log[person_key]
         event_date = log[date_key].astype("datetime64[D]")
-        recorded = self.lag(event_date, 7)
+        recorded = self.lag(event_date, 7, commune=log["commune"])
         record_id = self.ids(f"{agency[:2].upper()}{name[:2].upper()}", len(person))
         columns = {
             "record_id": record_id,
@@ -641,29 +870,48 @@ class ExtractWriter:
         )
 
     def transactions(self) -> int:
+        """The service register: every delivered service, recorded after a lag like any
+        agency's row; a person subject is written down with CCCD, name and birth date and
+        the same injected identity errors as every other agency (`person_columns`), so labels
+        have to be linked like any other extract."""
         log = pd.DataFrame(self.w.log.frame("transactions"))
         service = log["service"].to_numpy().astype(str)
         kind = np.array([SUBJECT_KIND[s] for s in service], dtype=object)
         subject = log["subject"].to_numpy().astype(np.int64)
         person = kind == "person"
         delivered = log["date"].to_numpy().astype("datetime64[D]")
+        commune = log["commune"].to_numpy().astype(np.int64)
+        recorded = self.lag(delivered, self.w.params.errors.transaction_lag_days, commune=commune)
         record_id = self.ids("TX", len(log))
-        subject_cccd = where_or_none(person, self.cccd[np.where(person, subject, 0)])
+        identity = self.person_columns(
+            "services/transactions",
+            "subject_",
+            subject[person],
+            recorded[person],
+            record_id[person],
+        )
+        subject_columns: dict[str, np.ndarray] = {}
+        for column, values in identity.items():
+            if column == "subject_birth_date":
+                full = np.full(len(log), np.datetime64("NaT"), "datetime64[D]")
+            else:
+                full = np.full(len(log), None, dtype=object)
+            full[person] = values
+            subject_columns[column] = full
         child = log["child"].to_numpy().astype(np.int64)
-        self.truth.identity("services/transactions", record_id[person], subject[person])
         return self.write(
             contract.table("services", "transactions"),
             {
                 "transaction_id": record_id,
                 "service_id": service,
                 "subject_kind": kind,
-                "subject_cccd": subject_cccd,
+                **subject_columns,
                 "subject_household_id": where_or_none(kind == "household", household_ids(subject)),
                 "subject_business_id": where_or_none(kind == "business", business_ids(subject)),
                 "child_cccd": where_or_none(child >= 0, self.cccd[np.maximum(child, 0)]),
                 "delivered_on": delivered,
-                **self.communes(log["commune"].to_numpy(), delivered),
-                "recorded_at": delivered,
+                **self.communes(commune, recorded),
+                "recorded_at": recorded,
             },
         )
 

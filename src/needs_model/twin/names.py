@@ -109,13 +109,53 @@ def draw_family(minority: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.where(minority, other, kinh).astype(np.int16)
 
 
+# Middle names concentrate: Thị for women and Văn for men carry about half of the names
+# of the cohorts alive today, the others share the rest [U]. Given names follow a mild Zipf
+# law over the list (weight 1 / rank**0.5: the commonest 12 %, the rarest 2.5 %) [U]. With
+# Nguyễn at 38 % this gives the repetition of Vietnamese full names: namesakes of the same
+# sex born the same year in one commune (`namesake_share`).
+MIDDLE_FEMALE_WEIGHTS = np.array([0.5] + [0.5 / 9] * 9)
+MIDDLE_MALE_WEIGHTS = np.array([0.45] + [0.55 / 9] * 9)
+GIVEN_ZIPF_EXPONENT = 0.5
+
+
+def _cumulative(weights: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(weights / weights.sum())
+    cdf[-1] = 1.0
+    return cdf
+
+
 def draw_middle_and_given(
     female: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes into MIDDLE_*/GIVEN_* of the person's sex, drawn with the weights above (one
+    uniform draw each, so a person's name never depends on the others drawn with them)."""
     n = len(female)
-    middle = rng.integers(0, len(MIDDLE_MALE), n).astype(np.int16)
-    given = rng.integers(0, len(GIVEN_MALE), n).astype(np.int16)
-    return middle, given
+    u_middle, u_given = rng.random(n), rng.random(n)
+    middle = np.where(
+        female,
+        np.searchsorted(_cumulative(MIDDLE_FEMALE_WEIGHTS), u_middle, side="right"),
+        np.searchsorted(_cumulative(MIDDLE_MALE_WEIGHTS), u_middle, side="right"),
+    )
+    zipf = 1.0 / np.arange(1, len(GIVEN_MALE) + 1) ** GIVEN_ZIPF_EXPONENT
+    given = np.searchsorted(_cumulative(zipf), u_given, side="right")
+    return middle.astype(np.int16), given.astype(np.int16)
+
+
+def namesake_share(names: np.ndarray, birth_years: np.ndarray, communes: np.ndarray) -> float:
+    """Share of people with at least one namesake (the same full name) born the same year in
+    the same commune: the cases where name, birth year and commune alone cannot tell two
+    people apart."""
+    if len(names) == 0:
+        return 0.0
+    groups = np.unique(
+        np.stack([names.astype(str), birth_years.astype(str), communes.astype(str)]),
+        axis=1,
+        return_inverse=True,
+        return_counts=True,
+    )
+    inverse, counts = groups[1].ravel(), groups[2]
+    return float(np.mean(counts[inverse] > 1))
 
 
 def full_names(
@@ -149,3 +189,62 @@ def misspell(text: str, rng: np.random.Generator) -> str:
     else:
         given = given[: i - 1] + given[i] + given[i - 1] + given[i + 1 :]
     return f"{head} {given}".strip()
+
+
+# [U] Same-sex people born in one year in one commune of the full province: 1.5 M people in
+# 233 communes over ~75 birth years, half of each sex (FACTS.md).
+FULL_SCALE_COHORT = 1_500_000 / 233 / 75 / 2
+
+
+def _same_name_probability() -> float:
+    """Probability that two people of the same sex drawn like the twin's Kinh majority share
+    a full name (family x middle x given), averaged over the two sexes."""
+    family = _KINH_WEIGHTS
+    given = 1.0 / np.arange(1, len(GIVEN_MALE) + 1) ** GIVEN_ZIPF_EXPONENT
+    given = given / given.sum()
+    middle = np.mean(
+        [np.sum((w / w.sum()) ** 2) for w in (MIDDLE_FEMALE_WEIGHTS, MIDDLE_MALE_WEIGHTS)]
+    )
+    return float(np.sum(family**2) * middle * np.sum(given**2))
+
+
+def full_scale_namesake_share(cohort: float = FULL_SCALE_COHORT) -> float:
+    """Expected share of people with a namesake of their sex born the same year in their
+    commune, in a commune of the full province (Poisson: 1 - exp(-cohort x P(same name)))."""
+    return float(1.0 - np.exp(-cohort * _same_name_probability()))
+
+
+def add_namesakes(
+    full_names_: np.ndarray,
+    female: np.ndarray,
+    birth_years: np.ndarray,
+    communes: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """A scaled-down province has a few people per commune and birth year, so far fewer
+    namesakes than the real one: give people the name of another of their sex, birth year
+    and commune until the share with a namesake reaches the full province's
+    (`full_scale_namesake_share`). Returns a new array; ids and every other attribute stay."""
+    out = np.asarray(full_names_, dtype=object).copy()
+    n = len(out)
+    if n == 0:
+        return out
+    missing = full_scale_namesake_share() - namesake_share(out, birth_years, communes)
+    if missing <= 0:
+        return out
+    key = np.stack(
+        [female.astype(np.int64), birth_years.astype(np.int64), communes.astype(np.int64)]
+    )
+    _, group, size = np.unique(key, axis=1, return_inverse=True, return_counts=True)
+    group = group.ravel()
+    order = np.argsort(group, kind="stable")
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    # Each copy gives two people a namesake.
+    chosen = (rng.random(n) < missing / 2) & (size[group] >= 2)
+    who = np.flatnonzero(chosen)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    offset = position[who] - start[group[who]]
+    other = (offset + 1 + rng.integers(0, size[group[who]] - 1)) % size[group[who]]
+    out[who] = out[order[start[group[who]] + other]]
+    return out

@@ -322,6 +322,33 @@ class ErrorRates:
     # [U] a parent the registry knows, whose number was never entered in the person's record
     # (drawn per person and parent: every row of the person lacks it)
     missing_parent_cccd: float = 0.03
+    # Recording lags (`ExtractWriter.lag`): days from the event to the agency's system are
+    # lognormal, median half the table's typical scale (a few days), so most rows arrive
+    # within a week and a tail arrives a month or more late [U]. sigma 1.0: the 95th
+    # percentile is 5.2x the median, the 99th 10x (a median of 3.5 days: 18 and 36 days).
+    recording_lag_sigma: float = 1.0  # [U]
+    recording_lag_mountain_factor: float = 2.0  # [U] fewer staff, longer trips to the office
+    recording_lag_max_days: int = 365  # [U] the longest a record waits to be entered
+    # Batch uploads: a commune enters a whole month of one table's records at once on a day
+    # early the next month (per table, commune and month) [U].
+    batch_upload_monthly: float = 0.05  # [U] lowland communes
+    batch_upload_monthly_mountain: float = 0.2  # [U] mountain communes
+    batch_upload_last_day: int = 12  # [U] the upload falls on day 1..this of the next month
+    # [U] days a service transaction typically takes to reach the service register
+    transaction_lag_days: int = 6
+    # Hard cases for linking (`ExtractWriter.person_columns`), each from its own stream:
+    # [U] a desk that did not take the CCCD often copies the rest carelessly too: a record
+    # without a CCCD also has a misspelt name or a birth-date typo (half each) at this rate.
+    second_error_with_missing_cccd: float = 0.25
+    # [U] in the 12 months after a move the new commune's desks do not have the person's
+    # papers: this extra share of records (carrying the new commune) lacks the CCCD.
+    missing_cccd_after_move: float = 0.15
+    missing_cccd_after_move_months: int = 12
+    # [U] the registry corrects a person's name or birth date (a day-level slip, never the
+    # year the CCCD encodes) at one of their later registry rows; earlier rows, and every
+    # agency record recorded before it, carry the old value. Per person with two or more
+    # registry rows.
+    registry_correction: float = 0.02
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from needs_model.extracts import contract
+
 
 @dataclass(frozen=True)
 class LinkQuality:
@@ -96,8 +98,9 @@ class DetectionQuality:
 def _recorded_at(raw: Path, tables: list[str]) -> pd.DataFrame:
     parts = []
     for table in tables:
-        frame = pd.read_parquet(raw / f"{table}.parquet", columns=["record_id", "recorded_at"])
-        parts.append(frame.assign(table=table))
+        key = contract.table(*table.split("/")).key
+        frame = pd.read_parquet(raw / f"{table}.parquet", columns=[key, "recorded_at"])
+        parts.append(frame.rename(columns={key: "record_id"}).assign(table=table))
     out = pd.concat(parts, ignore_index=True)
     out["recorded_at"] = pd.to_datetime(out["recorded_at"])
     return out

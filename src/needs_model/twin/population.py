@@ -43,6 +43,10 @@ PERSON_COLUMNS: dict[str, type | str] = {
     "given": "i2",
     "education": "i1",
     "exit_ym": "i4",
+    # The poverty review (twin/poverty.py): on the poor / near-poor list since the last
+    # review; the last month a member's illness or disability became known.
+    "on_poverty_list": "?",
+    "illness_ym": "i4",
 }
 HOUSEHOLD_COLUMNS: dict[str, type | str] = {
     "commune": "i2",
@@ -54,6 +58,10 @@ HOUSEHOLD_COLUMNS: dict[str, type | str] = {
     "present": "?",
     "created_ym": "i4",
     "exit_ym": "i4",
+    # The poverty review (twin/poverty.py): on the poor / near-poor list since the last
+    # review; the last month a member's illness or disability became known.
+    "on_poverty_list": "?",
+    "illness_ym": "i4",
 }
 
 ETHNICITIES = ["Kinh", "Hoa", "Cơ Tu", "Xơ Đăng", "Giẻ Triêng", "Co"]

@@ -44,12 +44,26 @@ class World:
     next_number: dict[str, int] = field(default_factory=dict)
     # People and households as they were on the first day (the registry's opening rows).
     initial: dict[str, np.ndarray] = field(default_factory=dict)
+    # Random streams of their own, by name (`stream`), so that a process that adds draws
+    # does not reshuffle every other process's draws.
+    streams: dict[str, np.random.Generator] = field(default_factory=dict)
+    # Process state that belongs to no person or household (a commune's latent, a year's
+    # draw), by name; each process module owns its keys.
+    latent: dict[str, np.ndarray] = field(default_factory=dict)
 
     def numbers(self, kind: str, k: int) -> np.ndarray:
         """Fresh serial numbers for agency documents of `kind` (licences, badges, ...)."""
         start = self.next_number.get(kind, 1)
         self.next_number[kind] = start + k
         return np.arange(start, start + k)
+
+    def stream(self, name: str, key: int) -> np.random.Generator:
+        """The generator of stream `name`, seeded from the run's seed and `key` (fixed per
+        process) on first use: the same seed gives the same draws whatever else changes."""
+        if name not in self.streams:
+            entropy = self.rng.bit_generator.seed_seq.entropy  # type: ignore[attr-defined]
+            self.streams[name] = np.random.default_rng([int(entropy or 0), key])
+        return self.streams[name]
 
     def days(self, k: int) -> np.ndarray:
         return self.rng.integers(1, 29, k)

@@ -43,6 +43,6 @@ def test_income_features_come_from_the_last_full_survey_on_record(poverty_featur
     assert (months - expected).abs().max() < 1e-9
     # Households that entered a review but were screened out still have their score.
     reviewed = frame.index.isin(surveys["household_id"])
-    assert frame.loc[reviewed, "last_scorecard_score"].notna().all()
-    assert frame.loc[~reviewed, "last_scorecard_score"].isna().all()
+    assert frame.loc[reviewed, "last_scorecard_points"].notna().all()
+    assert frame.loc[~reviewed, "last_scorecard_points"].isna().all()
     assert (reviewed & ~known).sum() > 50

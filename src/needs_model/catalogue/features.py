@@ -260,12 +260,12 @@ FEATURES: tuple[Feature, ...] = (
         "as-of date minus the last survey with income; missing when never surveyed",
     ),
     F(
-        "last_scorecard_score",
+        "last_scorecard_points",
         ("poor_household_confirmation",),
         "Điểm phiếu rà soát nhanh gần nhất",
-        "Last scorecard score",
+        "Last scorecard points",
         "welfare",
-        "score",
+        "points",
         "quick asset / living scorecard at the last review entered; missing when never",
     ),
     F(

@@ -398,7 +398,7 @@ TABLES: tuple[Table, ...] = (
                 "over proposed by the village head / commune staff).",
                 allowed=("on_list", "applied", "proposed"),
             ),
-            Column("scorecard_score", "float64", "Score of the quick asset / living scorecard."),
+            Column("scorecard_points", "int64", "Points of the quick asset / living scorecard."),
             Column("flagged_for_survey", "bool", "The scorecard flagged it for the full survey."),
             Column(
                 "per_capita_income_vnd",

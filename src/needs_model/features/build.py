@@ -227,8 +227,13 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
     route = hid.map(last["entry_route"])
     households["last_review_entry_applied"] = route.eq("applied").astype(int)
     households["last_review_entry_proposed"] = route.eq("proposed").astype(int)
-    households["last_scorecard_score"] = hid.map(last["scorecard_score"]).astype(float)
-    households["months_since_last_full_survey"] = _months(as_of - hid.map(last_full["survey_date"]))
+    households["last_scorecard_points"] = hid.map(last["scorecard_points"]).astype(float)
+    # reindex, not map: pandas cannot map through an empty datetime series (no survey yet).
+    last_full_survey = pd.Series(
+        pd.to_datetime(last_full["survey_date"].reindex(hid.to_numpy())).to_numpy(),
+        index=hid.index,
+    )
+    households["months_since_last_full_survey"] = _months(as_of - last_full_survey)
     # The line of the next review, as announced by the as-of date (never a later decree).
     line = rules.income_line_vnd(households["is_urban"], dt.date(review_year, 12, 1), p.as_of)
     income = hid.map(last_full["per_capita_income_vnd"]).astype(float)

@@ -216,8 +216,8 @@ REASONS: dict[str, Reason] = {
             digits=0,
         )
     ),
-    "last_scorecard_score": Reason(
-        _vi_en("Điểm phiếu rà soát nhanh gần nhất: {v}", "Last scorecard score: {v}", digits=1)
+    "last_scorecard_points": Reason(
+        _vi_en("Điểm phiếu rà soát nhanh gần nhất: {v}", "Last scorecard points: {v}", digits=0)
     ),
     "last_review_entry_applied": Reason(
         _flag(

@@ -587,7 +587,7 @@ class ExtractWriter:
                 "household_id": household_ids(log["household"]).astype(object),
                 "survey_year": log["survey_year"].astype(np.int64),
                 "entry_route": log["entry_route"].astype(object),
-                "scorecard_score": log["scorecard_score"].astype(np.float64),
+                "scorecard_points": log["scorecard_points"].astype(np.int64),
                 "flagged_for_survey": flagged,
                 "per_capita_income_vnd": where_or_none(flagged, log["income_vnd"]),
                 **{

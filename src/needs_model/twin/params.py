@@ -234,12 +234,14 @@ class PovertyParameters:
     propose_illness: float = 0.3  # [U]
     propose_storm: float = 0.15  # [U]
     propose_mountain: float = 0.03  # [U]
-    # Scorecard: deprivations x weight + income weight x (log line - log income) + noise;
-    # flagged for the full survey at or above the threshold.
+    # Scorecard: deprivations x weight + income weight x (log line - log income) + noise,
+    # written as whole points (score x points per unit, rounded); flagged for the full
+    # survey when its points reach the threshold's.
     scorecard_deprivation_weight: float = 0.25  # [U]
     scorecard_income_weight: float = 3.0  # [U]
     scorecard_sd: float = 0.8  # [U]
     scorecard_threshold: float = -1.0  # [U]
+    scorecard_points_per_unit: int = 10  # [U] the form is scored in whole points
     review_measurement_sd: float = 0.15  # [U] survey error on income
     commune_discretion_sd: float = 0.05  # [U] a commune's shift of its effective line (log)
     deprivation_base_probability: float = 0.10  # [U] per indicator, average household

@@ -119,10 +119,18 @@ def scorecard_mean(w: World, deprivations: np.ndarray, gap: np.ndarray) -> np.nd
     return p.scorecard_deprivation_weight * deprivations + p.scorecard_income_weight * gap
 
 
+def scorecard_points(w: World, score: np.ndarray) -> np.ndarray:
+    """The score as the form records it: whole points."""
+    return np.round(score * w.params.poverty.scorecard_points_per_unit).astype(np.int64)
+
+
 def flag_probability(w: World, deprivations: np.ndarray, gap: np.ndarray) -> np.ndarray:
-    """P(the scorecard flags the household for the full survey)."""
+    """P(the scorecard's points reach the threshold's): the score is at least the threshold
+    less half a point (rounding to whole points)."""
     p = w.params.poverty
-    return ndtr((scorecard_mean(w, deprivations, gap) - p.scorecard_threshold) / p.scorecard_sd)
+    threshold_points = scorecard_points(w, np.array([p.scorecard_threshold]))[0]
+    lowest_score = (threshold_points - 0.5) / p.scorecard_points_per_unit
+    return ndtr((scorecard_mean(w, deprivations, gap) - lowest_score) / p.scorecard_sd)
 
 
 def below_line_probability(w: World, gap: np.ndarray, discretion: np.ndarray) -> np.ndarray:
@@ -254,7 +262,8 @@ def annual_review(w: World) -> None:
     entered = on_list | applied | proposed
     route = np.where(on_list, "on_list", np.where(applied, "applied", "proposed"))
     score = scorecard_mean(w, deprivations, gap) + p.scorecard_sd * g.standard_normal(n)
-    flagged = entered & (score >= p.scorecard_threshold)
+    points = scorecard_points(w, score)
+    flagged = entered & (points >= scorecard_points(w, np.array([p.scorecard_threshold]))[0])
     discretion = commune_discretion(w)[hh["commune"][here]]
     error = p.review_measurement_sd * g.standard_normal(n)
     below = flagged & (error <= gap + discretion)
@@ -268,7 +277,7 @@ def annual_review(w: World) -> None:
         survey_year=w.ym // 12,
         survey_date=day_in_month(w.ym, day[entered]),
         entry_route=route[entered].astype(str),
-        scorecard_score=np.round(score[entered], 2),
+        scorecard_points=points[entered],
         flagged=flagged[entered],
         income_vnd=(np.round(income[entered] / 10_000) * 10_000).astype(np.int64),
         deprivations=hh["deprivations"][here[entered]],

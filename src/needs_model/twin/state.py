@@ -125,7 +125,7 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "survey_year": "i8",
         "survey_date": "M8[D]",
         "entry_route": "U16",
-        "scorecard_score": "f8",
+        "scorecard_points": "i8",
         "flagged": "?",
         "income_vnd": "i8",
         "deprivations": "i2",

@@ -110,7 +110,7 @@ def test_the_year_factor_is_drawn_in_january_and_used_once_known(november):
     assert poverty.year_factor(w, 2023) is None
     _, known = oracle.poor_household_confirmation(w, 12)
     bent = copy.deepcopy(w)
-    bent.latent["apply_year_factor"][2022 - 2000] *= 1.2
+    bent.latent["apply_year_factor"][2022 - poverty.FIRST_FACTOR_YEAR] *= 1.2
     _, higher = oracle.poor_household_confirmation(bent, 12)
     assert (higher >= known - 1e-12).all() and higher.sum() > known.sum() * 1.001
 

@@ -19,6 +19,7 @@ from needs_model.twin.world import World, day_in_month, ym_to_date
 STREAM = ("poverty", 101)
 ENTRY_ROUTES = ("on_list", "applied", "proposed")
 NO_MONTH = -(10**6)  # "never" for a month column
+FIRST_FACTOR_YEAR = 2000  # the year factors are kept for years 2000-2199, by year - 2000
 
 
 def rng(w: World) -> np.random.Generator:
@@ -87,9 +88,10 @@ def log_income_line(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
 def year_factor(w: World, year: int) -> float | None:
     """The year's factor on applying, or None before it is drawn (in January)."""
     factors = w.latent.get("apply_year_factor")
-    if factors is None or year - 2000 >= len(factors) or np.isnan(factors[year - 2000]):
+    index = year - FIRST_FACTOR_YEAR
+    if factors is None or not 0 <= index < len(factors) or np.isnan(factors[index]):
         return None
-    return float(factors[year - 2000])
+    return float(factors[index])
 
 
 def apply_probability(w: World, gap: np.ndarray, factor: float) -> np.ndarray:
@@ -177,7 +179,8 @@ def draw_year_factor(w: World) -> None:
     year = w.ym // 12
     if year_factor(w, year) is None:
         spread = w.params.poverty.apply_year_factor_spread
-        w.latent["apply_year_factor"][year - 2000] = rng(w).uniform(1 - spread, 1 + spread)
+        factor = rng(w).uniform(1 - spread, 1 + spread)
+        w.latent["apply_year_factor"][year - FIRST_FACTOR_YEAR] = factor
 
 
 def income_step(w: World) -> None:

@@ -407,18 +407,44 @@ TABLES: tuple[Table, ...] = (
     Table(
         "welfare",
         "household_surveys",
-        "The annual poverty review (Decree 07/2021): income, 12 deprivations and the result.",
+        "The annual poverty review (Decree 07/2021, amended by Decree 30/2025): one row per "
+        "household that entered the review (on the list, applied or proposed), its scorecard "
+        "screen, and income and the 12 deprivations only where it was surveyed in full.",
         "record_id",
         (
             Column("record_id", "string", "Survey row number."),
             Column("household_id", "string", "Household book number."),
             Column("survey_year", "int64", "Review year."),
-            Column("per_capita_income_vnd", "int64", "Measured income per person per month (VND)."),
+            Column(
+                "entry_route",
+                "string",
+                "How the household entered the review (on the list wins over applied, applied "
+                "over proposed by the village head / commune staff).",
+                allowed=("on_list", "applied", "proposed"),
+            ),
+            Column("scorecard_points", "int64", "Points of the quick asset / living scorecard."),
+            Column("flagged_for_survey", "bool", "The scorecard flagged it for the full survey."),
+            Column(
+                "per_capita_income_vnd",
+                "int64",
+                "Measured income per person per month (VND); null unless surveyed in full.",
+                nullable=True,
+            ),
             *(
-                Column(f"deprived_{name}", "bool", f"Deprived in '{name.replace('_', ' ')}'.")
+                Column(
+                    f"deprived_{name}",
+                    "bool",
+                    f"Deprived in '{name.replace('_', ' ')}'; null unless surveyed in full.",
+                    nullable=True,
+                )
                 for name in DEPRIVATION_INDICATORS
             ),
-            Column("deprivation_count", "int64", "Number of deprivations (0-12)."),
+            Column(
+                "deprivation_count",
+                "int64",
+                "Number of deprivations (0-12); null unless surveyed in full.",
+                nullable=True,
+            ),
             Column(
                 "review_result",
                 "string",

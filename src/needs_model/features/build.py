@@ -214,21 +214,35 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
     as_of = pd.Timestamp(p.as_of)
     households = p.households[p.households["status"] == "resident"].copy()
     review_year = as_of.year if as_of.month < 12 else as_of.year + 1
-    surveys = p.surveys.sort_values(["survey_year", "recorded_at"])
-    last = surveys.groupby("household_id").tail(1).set_index("household_id")
-    previous = surveys.groupby("household_id").nth(-2).set_index("household_id")
+    # Every review the household entered; income and deprivations only where it was
+    # surveyed in full (most households never are: their income is unknown).
+    reviews = p.surveys.sort_values(["survey_year", "recorded_at"])
+    last = reviews.groupby("household_id").tail(1).set_index("household_id")
+    surveyed = reviews.dropna(subset=["per_capita_income_vnd"])
+    last_full = surveyed.groupby("household_id").tail(1).set_index("household_id")
+    previous_full = surveyed.groupby("household_id").nth(-2).set_index("household_id")
     hid = households["household_id"]
     result = hid.map(last["review_result"])
     households["last_review_poor"] = result.eq("poor").astype(int)
     households["last_review_near_poor"] = result.eq("near_poor").astype(int)
+    route = hid.map(last["entry_route"])
+    households["last_review_entry_applied"] = route.eq("applied").astype(int)
+    households["last_review_entry_proposed"] = route.eq("proposed").astype(int)
+    households["last_scorecard_points"] = hid.map(last["scorecard_points"]).astype(float)
+    # reindex, not map: pandas cannot map through an empty datetime series (no survey yet).
+    last_full_survey = pd.Series(
+        pd.to_datetime(last_full["survey_date"].reindex(hid.to_numpy())).to_numpy(),
+        index=hid.index,
+    )
+    households["months_since_last_full_survey"] = _months(as_of - last_full_survey)
     # The line of the next review, as announced by the as-of date (never a later decree).
     line = rules.income_line_vnd(households["is_urban"], dt.date(review_year, 12, 1), p.as_of)
-    income = hid.map(last["per_capita_income_vnd"]).astype(float)
+    income = hid.map(last_full["per_capita_income_vnd"]).astype(float)
     households["last_income_to_line_ratio"] = income / line
-    households["income_change_ratio"] = income / hid.map(previous["per_capita_income_vnd"]).astype(
-        float
-    )
-    households["last_deprivation_count"] = hid.map(last["deprivation_count"]).astype(float)
+    households["income_change_ratio"] = income / hid.map(
+        previous_full["per_capita_income_vnd"]
+    ).astype(float)
+    households["last_deprivation_count"] = hid.map(last_full["deprivation_count"]).astype(float)
     people = residents(p)
     households["household_size"] = hid.map(people.groupby("household_id").size()).fillna(0)
     households["children_under_16"] = hid.map(

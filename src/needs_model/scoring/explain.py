@@ -221,6 +221,28 @@ REASONS: dict[str, Reason] = {
             "Deprived on {v} basic social service indicators",
         )
     ),
+    "months_since_last_full_survey": Reason(
+        _vi_en(
+            "Điều tra thu nhập đầy đủ lần gần nhất cách đây {v} tháng",
+            "Income last surveyed in full {v} months ago",
+            digits=0,
+        )
+    ),
+    "last_scorecard_points": Reason(
+        _vi_en("Điểm phiếu rà soát nhanh gần nhất: {v}", "Last scorecard points: {v}", digits=0)
+    ),
+    "last_review_entry_applied": Reason(
+        _flag(
+            ("Hộ tự đăng ký ở kỳ rà soát gần nhất", "Applied at the last review"),
+            ("Hộ không tự đăng ký ở kỳ rà soát gần nhất", "Did not apply at the last review"),
+        )
+    ),
+    "last_review_entry_proposed": Reason(
+        _flag(
+            ("Được đề xuất rà soát ở kỳ gần nhất", "Proposed for the last review"),
+            ("Không được đề xuất ở kỳ rà soát gần nhất", "Not proposed for the last review"),
+        )
+    ),
     "members_with_conditions_3y": Reason(
         _vi_en(
             "{v} thành viên có bệnh mãn tính hoặc khuyết tật",

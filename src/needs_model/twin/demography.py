@@ -15,6 +15,12 @@ from needs_model.twin.world import World, day_in_month, ym_to_date
 LATE_HUSBAND_MONTHS = 10
 
 
+# Temporary absences and the yearly take-up factors draw from streams of their own
+# (`World.stream`), so that adding them moved no other draw of the twin.
+ABSENCE_STREAM = ("absence", 301)
+TAKE_UP_STREAM = ("take_up", 302)
+
+
 def log_registry(w: World, index: np.ndarray, event: str, day: np.ndarray | None = None) -> None:
     """An append-only registry row with the person's current state (recorded at write-out)."""
     if len(index) == 0:
@@ -172,7 +178,7 @@ def exits(w: World) -> None:
 def initial_absences(w: World) -> None:
     """People and households already away on the first day, at the chains' stationary
     shares (leave / (leave + return)), so the province starts neither all home nor empty."""
-    p, hh, d, rng = w.people, w.households, w.params.demography, w.absence_rng
+    p, hh, d, rng = w.people, w.households, w.params.demography, w.stream(*ABSENCE_STREAM)
     leave = hazards.temporary_absence_probability(w.person_age(), p["gestation"] >= 0, d)
     p["away"] = rng.random(p.n) < stationary_share(leave, d.temporary_return_monthly)
     share = stationary_share(np.array(d.household_absence_monthly), d.household_return_monthly)
@@ -190,8 +196,8 @@ def absences(w: World) -> None:
     work away and come back; whole households leave for a while and come back. They stay
     registered members throughout and the registry records nothing; while away a woman
     conceives no child here, a household is not reviewed and its children do not enter
-    grade 1 here. Drawn from `w.absence_rng`."""
-    p, hh, d, rng = w.people, w.households, w.params.demography, w.absence_rng
+    grade 1 here. Drawn from their own stream (`ABSENCE_STREAM`)."""
+    p, hh, d, rng = w.people, w.households, w.params.demography, w.stream(*ABSENCE_STREAM)
     here = np.flatnonzero(p["alive"] & p["present"])
     leave = hazards.temporary_absence_probability(w.person_age(here), p["gestation"][here] >= 0, d)
     away = p["away"][here]
@@ -495,15 +501,15 @@ def oldest_entry_age(w: World) -> int:
 
 def draw_year_factors(w: World) -> None:
     """In the first simulated month of a year, that year's take-up factors (birth
-    registration, grade-1 entry), from `w.propensity_rng`: known from then on, never before."""
+    registration, grade-1 entry), from their own stream (`TAKE_UP_STREAM`): known from then
+    on, never before."""
     year = w.ym // 12
     if year in w.year_factors:
         return
+    rng = w.stream(*TAKE_UP_STREAM)
     w.year_factors[year] = (
-        hazards.yearly_factor_draw(
-            w.propensity_rng, w.params.demography.birth_registration_yearly_sd
-        ),
-        hazards.yearly_factor_draw(w.propensity_rng, w.params.school.yearly_take_up_sd),
+        hazards.yearly_factor_draw(rng, w.params.demography.birth_registration_yearly_sd),
+        hazards.yearly_factor_draw(rng, w.params.school.yearly_take_up_sd),
     )
 
 

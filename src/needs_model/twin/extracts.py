@@ -846,9 +846,13 @@ class ExtractWriter:
         )
 
     def household_surveys(self) -> int:
+        """One row per household that entered a review: how it entered, its scorecard score
+        and whether it was flagged; income and deprivations only where it was surveyed in
+        full (flagged), null otherwise."""
         log = self.w.log.frame("household_surveys")
         survey_date = log["survey_date"].astype("datetime64[D]")
         recorded = self.lag(survey_date, 20)
+        flagged = log["flagged"].astype(bool)
         bits = (log["deprivations"].astype(np.int32)[:, None] >> np.arange(N_DEPRIVATIONS)) & 1
         return self.write(
             contract.table("welfare", "household_surveys"),
@@ -856,12 +860,15 @@ class ExtractWriter:
                 "record_id": self.ids("WS", len(survey_date)),
                 "household_id": household_ids(log["household"]).astype(object),
                 "survey_year": log["survey_year"].astype(np.int64),
-                "per_capita_income_vnd": log["income_vnd"],
+                "entry_route": log["entry_route"].astype(object),
+                "scorecard_points": log["scorecard_points"].astype(np.int64),
+                "flagged_for_survey": flagged,
+                "per_capita_income_vnd": where_or_none(flagged, log["income_vnd"]),
                 **{
-                    f"deprived_{n}": bits[:, i].astype(bool)
+                    f"deprived_{n}": where_or_none(flagged, bits[:, i].astype(bool))
                     for i, n in enumerate(contract.DEPRIVATION_INDICATORS)
                 },
-                "deprivation_count": bits.sum(axis=1).astype(np.int64),
+                "deprivation_count": where_or_none(flagged, bits.sum(axis=1).astype(np.int64)),
                 "review_result": log["result"],
                 "survey_date": survey_date,
                 **self.communes(log["commune"], recorded),

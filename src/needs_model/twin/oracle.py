@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
-from scipy.special import ndtr
 
 from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.twin import careers, hazards, poverty
@@ -36,10 +35,12 @@ from needs_model.twin.demography import (
     school_entry_probability,
 )
 from needs_model.twin.params import DemographyParameters
+from needs_model.twin.population import count_deprivations
 from needs_model.twin.world import World
 
 ORACLE_DIR = "truth/oracle"
 MAX_SHOCKS = 5  # shock counts above this in a year have probability < 1e-4 here
+GAUSS_HERMITE_NODES = 12  # income noise at the review; within 2e-8 of 60 nodes (checked)
 
 
 def infant_death(age_months: int, d: DemographyParameters) -> np.ndarray:
@@ -291,7 +292,39 @@ def still_occupied(w: World, households: np.ndarray, months: int) -> np.ndarray:
     return (1 - np.exp(log_all_gone)) * at_home[:, -1]
 
 
+def _storm_pmfs(w: World, months: int) -> np.ndarray:
+    """Per commune, the joint distribution over the next `months` of (the commune is hit at
+    least once: 0/1, the number of months a household there is damaged): shape
+    (communes, 2, months + 1). Each month the commune is hit with its marginal probability
+    (months independent) and a household in a hit commune is damaged with the damage share."""
+    share = w.params.poverty.storm_damage_share
+    n_communes = len(w.communes)
+    pmf = np.zeros((n_communes, 2, months + 1))
+    pmf[:, 0, 0] = 1.0
+    for k in range(1, months + 1):
+        hit = poverty.storm_probability(w, w.ym + k)[:, None, None]
+        after_hit = np.zeros_like(pmf)
+        merged = pmf.sum(axis=1)  # once hit, the signal is on whatever came before
+        after_hit[:, 1, :] += (1 - share) * merged
+        after_hit[:, 1, 1:] += share * merged[:, :-1]
+        pmf = (1 - hit) * pmf + hit * after_hit
+    return pmf
+
+
 def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """P(confirmed poor or near-poor at the next December review, within the horizon).
+
+    Integrates the review as `poverty.annual_review` draws it: the household stays
+    resident; its log income at the review is today's plus growth, Gaussian noise and the
+    binomial counts of shocks and recoveries and the months it is damaged by a storm
+    (jointly with whether its commune is hit, which the village head sees); given those, it
+    enters (on the list, applies at the year's factor - its mean 1 while not yet drawn - or
+    is proposed on its signals, an illness signal following from the shocks), the scorecard
+    flags it, and
+    the survey finds it under the line as its commune applies it. The noise is integrated
+    by Gauss-Hermite quadrature; count combinations of weight under 1e-9 for every
+    household are dropped.
+    """
     hh, pp = w.households, w.params.poverty
     here = np.flatnonzero(hh["present"])
     months_to_review = (pp.review_month - 1 - w.ym % 12) % 12 or 12
@@ -300,6 +333,7 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
     n = months_to_review
     review_ym = w.ym + n
     mountain, urban = hh["mountain"][here], hh["urban"][here]
+    commune = hh["commune"][here]
     exits = np.ones(len(here))
     total_drift = np.zeros(len(here))
     for k in range(1, n + 1):
@@ -308,33 +342,53 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
         )
         total_drift += poverty.drift(w, mountain, w.ym + k)
     exits *= still_occupied(w, here, n)
-    storm_pmf = {
-        flag: _poisson_binomial(
-            [
-                float(poverty.storm_probability(w, np.array([flag]), w.ym + k)[0])
-                for k in range(1, n + 1)
-            ]
-        )
-        for flag in (True, False)
-    }
-    n_storms = max(len(v) for v in storm_pmf.values())
-    storms = np.zeros((len(here), n_storms))
-    for flag, pmf in storm_pmf.items():
-        storms[np.ix_(mountain == flag, np.arange(len(pmf)))] = pmf
+    storms = _storm_pmfs(w, n)[commune]
     k_max = min(MAX_SHOCKS, n)
     shocks = _binomial_pmf(n, poverty.shock_probability(w, here), k_max)
     recoveries = _binomial_pmf(n, np.full(len(here), pp.recovery_monthly), k_max)
-    sd = np.sqrt(n * pp.monthly_volatility**2 + pp.review_measurement_sd**2)
-    gap = poverty.log_income_line(w, urban, review_ym) - hh["log_income"][here] - total_drift
-    below = np.zeros(len(here))
+    nodes, node_weights = np.polynomial.hermite_e.hermegauss(GAUSS_HERMITE_NODES)
+    node_weights = node_weights / node_weights.sum()
+    sd = np.sqrt(n) * pp.monthly_volatility
+    gap0 = poverty.log_income_line(w, urban, review_ym) - hh["log_income"][here] - total_drift
+    deprivations = count_deprivations(hh["deprivations"][here])
+    factor = poverty.year_factor(w, review_ym // 12)
+    factor = 1.0 if factor is None else factor
+    on_list = hh["on_poverty_list"][here].astype(float)
+    discretion = poverty.commune_discretion(w)[commune]
+    ill_now = poverty.illness_in_window(w, here, review_ym)
+    storm_now = poverty.storm_in_window(w, commune, review_ym)
+
+    def propose(ill: np.ndarray, storm: np.ndarray) -> np.ndarray:
+        return poverty.propose_probability(w, deprivations, ill, storm, mountain)
+
+    confirmed = np.zeros(len(here))
     for k1 in range(k_max + 1):
-        for k2 in range(k_max + 1):
-            weight12 = shocks[:, k1] * recoveries[:, k2]
-            for k3 in range(n_storms):
-                weight = weight12 * storms[:, k3]
+        p_ill = 1 - (1 - ill_now) * (1 - pp.illness_share_of_shocks) ** k1
+        for hit, k3 in itertools.product((0, 1), range(storms.shape[2])):
+            storm = storm_now | bool(hit)
+            proposed = p_ill * propose(np.ones(len(here)), storm) + (1 - p_ill) * propose(
+                np.zeros(len(here)), storm
+            )
+            not_entered_without_applying = (1 - on_list) * (1 - proposed)
+            for k2 in range(k_max + 1):
+                weight = shocks[:, k1] * recoveries[:, k2] * storms[:, hit, k3]
+                if weight.max(initial=0.0) < 1e-9:
+                    continue
                 shift = k1 * pp.shock_log_size - k2 * pp.recovery_log_size + k3 * pp.storm_log_size
-                below += weight * ndtr((gap + shift) / sd)
-    return here, exits * pp.review_take_up * below
+                inner = np.zeros(len(here))
+                for z, node_weight in zip(nodes, node_weights, strict=True):
+                    gap = gap0 + shift - sd * z
+                    entered = 1 - not_entered_without_applying * (
+                        1 - poverty.apply_probability(w, gap, factor)
+                    )
+                    inner += (
+                        node_weight
+                        * entered
+                        * poverty.flag_probability(w, deprivations, gap)
+                        * poverty.below_line_probability(w, gap, discretion)
+                    )
+                confirmed += weight * inner
+    return here, exits * confirmed
 
 
 def month_end_oracle(w: World) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -288,23 +288,66 @@ class PovertyParameters:
     log_income_mean_rural: float = 14.87  # [U] ~ 2.9M VND
     log_income_mean_mountain: float = 14.40  # [U] ~ 1.8M VND
     log_income_sd: float = 0.42  # [U]
-    monthly_drift: float = 0.0065  # [U] real income growth ~8% a year (poverty fell ~1 pt a year)
+    # Nominal income growth = inflation + real growth; the poverty lines are nominal and
+    # fixed until the dated 2027 rise (catalogue/legal.py). Together ~8 % a year, which keeps
+    # the fall of the poverty rate of about 1 point a year (FACTS.md: 6.63 % end 2022,
+    # 5.57 % end 2023).
+    monthly_inflation: float = 0.0027  # [U] ~3.3 % a year (consumer prices, 2022-2024)
+    monthly_drift: float = 0.0038  # [U] real growth ~4.7 % a year
     monthly_volatility: float = 0.035  # [U]
     # Down shocks (illness, disability, job loss): monthly probability x vulnerability.
     shock_monthly: float = 0.006  # [U]
     shock_log_size: float = 0.22  # [U]
+    illness_share_of_shocks: float = 0.5  # [U] recorded by the health agency
     recovery_monthly: float = 0.01  # [U] a new job / recovered member
     recovery_log_size: float = 0.15  # [U]
-    storm_monthly_in_season_mountain: float = 0.08  # [U] Sep-Nov, per commune
-    storm_monthly_in_season_other: float = 0.03  # [U]
+    # Storms (Sep-Nov): a district's storm (floods, landslides) hits every commune of the
+    # district; a typhoon making landfall hits every lowland / coastal (non-mountain)
+    # commune at once. Monthly probabilities in season, per district (a mountain district:
+    # most of its communes are mountain communes). In a commune hit, each household loses
+    # income with `storm_damage_share` (crops, boats, a damaged house), by storm_log_size.
+    storm_district_monthly_mountain: float = 0.12  # [U]
+    storm_district_monthly_other: float = 0.01  # [U]
+    storm_coast_monthly: float = 0.04  # [U] a typhoon season hits the coast most years
     storm_season_months: tuple[int, ...] = (9, 10, 11)
-    storm_log_size: float = 0.18  # [U]
-    review_month: int = 12  # the annual commune review, approved at year end
+    storm_damage_share: float = 0.4  # [U]
+    storm_log_size: float = 0.22  # [U]
+    # The annual review (Decree 07/2021 as amended by Decree 30/2025), in December:
+    # households on the list, households that apply and households proposed by village
+    # heads / commune staff enter; a scorecard screens them; the flagged are surveyed in
+    # full; the commune's discretion shifts where its line falls.
+    review_month: int = 12
+    # Applying: apply_max x year factor x Phi((line - log income - apply_offset) / apply_scale).
+    apply_max: float = 0.75  # [U]
+    apply_offset: float = -0.25  # [U] households a little above the line apply too
+    apply_scale: float = 0.25  # [U]
+    # The year's factor on applying (campaigns, news, a bad year), drawn in January,
+    # uniform on [1 - spread, 1 + spread] (mean 1). apply_max x (1 + spread) must stay <= 1.
+    apply_year_factor_spread: float = 0.25  # [U]
+    # Proposed: 1 - exp(-(base + per deprivation x count + illness + storm + mountain)), on
+    # signals the village head sees: deprivations, an illness or disability recorded in the
+    # 12 months to the review, a storm on the commune in those 12 months, a mountain commune.
+    propose_base: float = 0.03  # [U]
+    propose_per_deprivation: float = 0.05  # [U]
+    propose_illness: float = 0.3  # [U]
+    propose_storm: float = 0.15  # [U]
+    propose_mountain: float = 0.03  # [U]
+    # Scorecard: deprivations x weight + income weight x (log line - log income) + noise,
+    # written as whole points (score x points per unit, rounded); flagged for the full
+    # survey when its points reach the threshold's.
+    scorecard_deprivation_weight: float = 0.25  # [U]
+    scorecard_income_weight: float = 3.0  # [U]
+    scorecard_sd: float = 0.8  # [U]
+    scorecard_threshold: float = -1.0  # [U]
+    scorecard_points_per_unit: int = 10  # [U] the form is scored in whole points
     review_measurement_sd: float = 0.15  # [U] survey error on income
-    review_take_up: float = 0.96  # [U] eligible households that go through the review
+    commune_discretion_sd: float = 0.05  # [U] a commune's shift of its effective line (log)
     deprivation_base_probability: float = 0.10  # [U] per indicator, average household
     deprivation_mountain_odds: float = 2.8  # [U]
     deprivation_low_income_odds: float = 3.2  # [U]
+    # A deprivation is resolved (better housing, a latrine, insurance) at this monthly rate,
+    # applied once a year after the review.
+    deprivation_monthly_resolution: float = 0.002  # [U]
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,10 @@ HOUSEHOLD_COLUMNS: dict[str, type | str] = {
     "created_ym": "i4",
     "exit_ym": "i4",
     "away": "?",  # the whole household temporarily away (still registered here)
+    # The poverty review (twin/poverty.py): on the poor / near-poor list since the last
+    # review; the last month a member's illness or disability became known.
+    "on_poverty_list": "?",
+    "illness_ym": "i4",
 }
 
 ETHNICITIES = ["Kinh", "Hoa", "Cơ Tu", "Xơ Đăng", "Giẻ Triêng", "Co"]

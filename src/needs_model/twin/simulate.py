@@ -109,8 +109,6 @@ def new_world(spec: SimulationSpec, params: TwinParameters) -> World:
     }
     careers.init_careers(world, spec.people)
     initial_pregnancies(world)
-    world.absence_rng = np.random.default_rng([spec.seed, 1])
-    world.propensity_rng = np.random.default_rng([spec.seed, 2])
     demography.initial_absences(world)
     return world
 

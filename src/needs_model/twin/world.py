@@ -44,12 +44,8 @@ class World:
     next_number: dict[str, int] = field(default_factory=dict)
     # People and households as they were on the first day (the registry's opening rows).
     initial: dict[str, np.ndarray] = field(default_factory=dict)
-    # Temporary absences draw from a stream of their own (seeded by `simulate.new_world`), so
-    # that adding them moved no other draw of the twin.
-    absence_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     # Each year's take-up factors (birth registration, grade-1 entry), drawn in its first
-    # simulated month from a stream of their own; the oracle integrates over undrawn years.
-    propensity_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    # simulated month (`demography.draw_year_factors`); the oracle integrates over undrawn years.
     year_factors: dict[int, tuple[float, float]] = field(default_factory=dict)
     # Random streams of their own, by name (`stream`), so that a process that adds draws
     # does not reshuffle every other process's draws.

@@ -42,6 +42,7 @@ UNIT_RANGES: dict[str, tuple[float, float]] = {
     "hours": (0, 10_000),
     "ratio": (0, 1_000),
     "count (0-12)": (0, 12),
+    "points": (-1_000, 1_000),  # the review's scorecard: whole points, negative below average
 }
 FEATURE_RANGES = {f.name: UNIT_RANGES[f.unit] for f in FEATURES}
 BINARY = {f.name for f in FEATURES if f.unit == "0/1"}

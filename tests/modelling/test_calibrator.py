@@ -48,3 +48,18 @@ def test_platt_is_not_extrapolated_beyond_its_margins():
     # A calibrator saved before the bound existed still loads and extrapolates as it did.
     old = Calibrator("platt", {"a": calibrator.params["a"], "b": calibrator.params["b"]})
     assert old(np.array([margin.max() + 10]))[0] > far[0]
+
+
+def test_a_few_rows_never_lift_thousands_when_shrinking_breaks_the_order():
+    """Five rows below everything with no positive (shrunk to 0.5 / 6 = 0.083) sit under
+    5,000 rows with 5 positives (0.0011): restoring the order pools them by their rows, so
+    the probabilities keep the validation window's mean (before: every one of the 5,000 rows
+    was served 0.083, and the calibrated mean rose from 0.084 to 0.153)."""
+    margin = np.r_[np.full(5, -10.0), np.full(5_000, -5.0), np.full(1_000, 0.0)]
+    y = np.r_[np.zeros(5), np.ones(5), np.zeros(4_995), np.ones(500), np.zeros(500)]
+    calibrator = Calibrator.fit(margin, y)
+    p = calibrator(margin)
+    assert calibrator.kind == "isotonic"
+    assert p[5] < 0.002  # the 5,000 rows keep about their own rate, 5 / 5,000
+    assert abs(p.mean() - y.mean()) < 0.001
+    assert (np.diff(calibrator(np.linspace(-12, 2, 500))) >= 0).all()

@@ -127,7 +127,7 @@ def test_pooled_rows_are_the_training_month_ends_of_the_pool_with_this_services_
         {vet: own},
     )
     # CME hours are the medical service's own: missing on the vets' rows, kept on its own.
-    cme = pooled.groupby("pool_service")["cme_hours_last_report"].count()
+    cme = pooled.groupby("pool_service")["cme_hours_reported_since_issue"].count()
     assert cme.to_dict() == {vet: 0, "medical_license_renewal": 1}
 
 

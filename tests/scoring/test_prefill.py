@@ -80,7 +80,8 @@ def test_a_licence_is_prefilled_from_the_holders_latest_issue_in_the_extract(dos
         agency, table = licence.table.split("/")
         rows = pd.read_parquet(raw / agency / f"{table}.parquet")
         rows = rows[pd.to_datetime(rows["recorded_at"]) <= pd.Timestamp(AS_OF)]
-        rows = rows[rows["event"].isin(["issued", "renewed"])]
+        # A licence in force comes from an issue, a renewal or a new issue after a lapse.
+        rows = rows[rows["event"].isin(["issued", "renewed", "reissued"])]
         for _, row in frames[service_id].dropna(subset=["licence.number"]).iterrows():
             own = rows[rows[number] == row["licence.number"]]
             assert len(own), (service_id, row["licence.number"])

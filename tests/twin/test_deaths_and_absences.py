@@ -53,7 +53,7 @@ def test_if_every_newborn_died_at_its_first_month_end_the_oracle_gives_its_mothe
     """With neonatal mortality 1, a birth not registered in its own month never is; the oracle
     must see the infant's death as a competing exit of its registration."""
     params = _with_demography(neonatal_mortality=1.0)
-    w = run(SimulationSpec(people=3_000, seed=5, start="2021-01", end="2021-09"), params, None)
+    w = run(SimulationSpec(people=8_000, seed=5, start="2021-01", end="2021-09"), params, None)
     p = w.people
     infants = np.flatnonzero(~p["registered"] & p["alive"] & p["present"])
     assert len(infants) > 3

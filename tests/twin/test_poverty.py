@@ -29,10 +29,11 @@ def _world_until(
 
 def _fork_confirmations(w: World, spec: SimulationSpec, months: int, fork: int) -> np.ndarray:
     """Households confirmed poor or near-poor in the next `months` of a fork of `w` whose
-    every random stream is new (the main one and the poverty one)."""
+    every random stream is new (the main one and each process's own: a stream shared by the
+    forks, such as temporary absences, would give them one future instead of many)."""
     f = copy.deepcopy(w)
-    f.rng = np.random.default_rng([9_000, fork])
-    f.streams[poverty.STREAM[0]] = np.random.default_rng([9_001, fork])
+    f.rng = np.random.default_rng(9_000 + fork)
+    f.streams = {}  # every process's own stream re-seeded from the fork's seed (`World.stream`)
     before = len(f.log.frame("transactions")["service"])
     for k in range(1, months + 1):
         f.ym = w.ym + k
@@ -135,8 +136,9 @@ def test_storms_hit_whole_districts_or_the_whole_coast():
 
 
 def test_the_welfare_extract_records_the_review_as_run(province):
-    """Income and deprivations only for those surveyed in full; those on the list always
-    come back to the next review; most households never have an income on record."""
+    """Income and deprivations only for those surveyed in full; those on the list come back
+    to the next review when it can find them; most households never have an income on
+    record."""
     _, raw = province
     surveys = pd.read_parquet(raw / "welfare/household_surveys.parquet")
     flagged = surveys["flagged_for_survey"].to_numpy()
@@ -159,5 +161,15 @@ def test_the_welfare_extract_records_the_review_as_run(province):
     still_here = set(resident.loc[resident["status"] == "resident", "household_id"])
     back = surveys[(surveys["survey_year"] == 2025) & (surveys["entry_route"] == "on_list")]
     assert len(listed_2024 & still_here) > 100
-    assert listed_2024 & still_here <= set(back["household_id"])
+    # Every household listed in 2024 that the review could find comes back on the list: the
+    # book may still show one that has left unrecorded (a ghost), and one temporarily away
+    # at the review is not found (the world holds both at the December 2025 review).
+    world, _ = province
+    findable = {
+        f"HK{i + 1:09d}"
+        for i in np.flatnonzero(world.households["present"] & ~world.households["away"])
+    }
+    returning = listed_2024 & still_here & findable
+    assert len(returning) > 0.8 * len(listed_2024 & still_here)
+    assert returning <= set(back["household_id"])
     assert set(back["household_id"]) <= listed_2024

@@ -14,7 +14,6 @@ import pytest
 from needs_model.catalogue.features import AUDIT_COLUMNS, FEATURES, features_for, render_markdown
 from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.extracts import contract
-from needs_model.extracts.sources import read_as_of
 from needs_model.features.build import attach_labels, build_features
 from needs_model.linking.link import linked_transactions
 from needs_model.linking.profiles import build_profiles
@@ -239,37 +238,3 @@ def test_snapshots_built_by_an_older_version_are_refused_by_name(snapshots, tmp_
         old.to_parquet(tmp_path / service_id / path.name, index=False)
     with pytest.raises(ValueError, match=r"lack commune_code: .* rebuild them"):
         load_service(tmp_path, service_id)
-
-
-def test_the_communes_on_time_entry_is_counted_from_the_registry_and_the_enrolments(
-    province, profiles, features
-):
-    """The commune's share of children who turned 6 at the last recorded round and entered
-    grade 1 then, recounted here from the registry as written (birth dates, households,
-    status) and the enrolments' school year, shrunk with 10 children toward the province."""
-    _, raw = province
-    as_of = pd.Timestamp(profiles.as_of)
-    round_year = as_of.year if as_of.month >= 10 else as_of.year - 1
-    people = read_as_of(raw, "registry", "people", profiles.as_of)
-    people = people.sort_values(["event_date", "recorded_at"]).groupby("cccd").tail(1)
-    people = people[people["status"] == "resident"]
-    cohort = people[pd.to_datetime(people["birth_date"]).dt.year == round_year - 6]
-    # The enrolments as linked (a record without a CCCD still names its child).
-    enrolled = profiles.records["education/enrolments"]
-    then = set(
-        enrolled.loc[
-            enrolled["school_year"] == f"{round_year}-{round_year + 1}", "linked_cccd"
-        ].dropna()
-    )
-    on_time = cohort["cccd"].isin(then)
-    province_share = on_time.mean()
-    book = profiles.households.set_index("household_id")["commune_key"]
-    commune = cohort["household_id"].map(book)
-    counts = on_time.groupby(commune).agg(["sum", "size"])
-    expected = (counts["sum"] + 10 * province_share) / (counts["size"] + 10)
-    school = features["school_admission"]
-    got = school.groupby(school["household_id"].map(book))["commune_on_time_entry_rate"].first()
-    common = got.index.intersection(expected.index)
-    assert len(common) > 20
-    assert np.abs(got[common] - expected[common]).max() < 1e-9
-    assert got.std() > 0.01  # communes differ

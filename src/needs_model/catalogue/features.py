@@ -133,17 +133,6 @@ FEATURES: tuple[Feature, ...] = (
         "months until the next August",
     ),
     F(
-        "commune_on_time_entry_rate",
-        ("school_admission",),
-        "Tỷ lệ trẻ vào lớp 1 đúng tuổi của xã",
-        "The commune's on-time grade-1 entry",
-        "education",
-        "ratio",
-        "share of the commune's resident children who turned 6 at the last round recorded "
-        "(October on) and entered grade 1 then, shrunk toward the province's share with 10 "
-        "children",
-    ),
-    F(
         "disability_recorded",
         ("school_admission",),
         "Có hồ sơ khuyết tật",

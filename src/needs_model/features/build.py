@@ -136,8 +136,7 @@ def school_admission(p: Profiles) -> pd.DataFrame:
     people = residents(p)
     round_year = next_august(as_of)
     age_at_round = round_year - people["birth_date"].dt.year
-    enrolments = p.records["education/enrolments"]
-    enrolled = set(enrolments["linked_cccd"].dropna())
+    enrolled = set(p.records["education/enrolments"]["linked_cccd"].dropna())
     admitted = p.transactions.loc[
         p.transactions["service_id"] == "school_admission", "linked_cccd"
     ].dropna()
@@ -149,9 +148,6 @@ def school_admission(p: Profiles) -> pd.DataFrame:
     conditions = p.records["health/conditions"]
     disabled = set(conditions.loc[conditions["condition"] == "disability", "linked_cccd"].dropna())
     children["disability_recorded"] = children["cccd"].isin(disabled).astype(int)
-    children["commune_on_time_entry_rate"] = children["household_id"].map(
-        on_time_entry_by_household(p, people, enrolments)
-    )
     last_result = (
         p.surveys.sort_values("survey_year").groupby("household_id")["review_result"].last()
     )
@@ -161,34 +157,6 @@ def school_admission(p: Profiles) -> pd.DataFrame:
         children["age_in_years_at_next_round"], p.as_of
     ).astype(int)
     return children.rename(columns={"cccd": "subject_id"})
-
-
-ON_TIME_PRIOR_CHILDREN = 10  # shrinks a small commune's share toward the province's
-
-
-def on_time_entry_by_household(
-    p: Profiles, people: pd.DataFrame, enrolments: pd.DataFrame
-) -> pd.Series:
-    """Per household, its commune's share of resident children who turned 6 at the last
-    admission round whose records are in (from October: a month for the entries to be
-    recorded) and entered grade 1 at that round, shrunk toward the province's share with
-    `ON_TIME_PRIOR_CHILDREN` children. A commune-level fact from past records: it carries
-    what the commune's children do (distance, custom) without anyone's ethnicity."""
-    as_of = pd.Timestamp(p.as_of)
-    round_year = as_of.year if as_of.month >= 10 else as_of.year - 1
-    book = p.households.set_index("household_id")["commune_key"]
-    cohort = people[people["birth_date"].dt.year == round_year - 6]
-    entered_then = set(
-        enrolments.loc[enrolments["enrol_date"].dt.year == round_year, "linked_cccd"].dropna()
-    )
-    commune = cohort["household_id"].map(book)
-    on_time = cohort["cccd"].isin(entered_then).astype(float)
-    province = float(on_time.mean()) if len(on_time) else np.nan
-    counts = on_time.groupby(commune).agg(["sum", "size"])
-    share = (counts["sum"] + ON_TIME_PRIOR_CHILDREN * province) / (
-        counts["size"] + ON_TIME_PRIOR_CHILDREN
-    )
-    return book.map(share).fillna(province)
 
 
 def licences_in_force(p: Profiles, service_id: str) -> pd.DataFrame:

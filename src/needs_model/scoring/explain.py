@@ -140,12 +140,6 @@ REASONS: dict[str, Reason] = {
     "months_to_next_round": Reason(
         _vi_en("Kỳ tuyển sinh lớp 1 sau {v} tháng", "Grade-1 admission round in {v} months")
     ),
-    "commune_on_time_entry_rate": Reason(
-        _percent(
-            "{v} trẻ trong xã vào lớp 1 đúng tuổi năm trước",
-            "{v} of the commune's children entered grade 1 on time last year",
-        )
-    ),
     "disability_recorded": Reason(
         _flag(
             ("Có ghi nhận khuyết tật", "A disability is recorded"),

@@ -40,6 +40,7 @@ from needs_model.twin.world import World
 
 ORACLE_DIR = "truth/oracle"
 MAX_SHOCKS = 5  # shock counts above this in a year have probability < 1e-4 here
+MIN_COMBINATION_WEIGHT = 1e-9  # at most ~150 combinations: under 2e-7 dropped per household
 GAUSS_HERMITE_NODES = 12  # income noise at the review; within 2e-8 of 60 nodes (checked)
 
 
@@ -322,8 +323,8 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
     is proposed on its signals, an illness signal following from the shocks), the scorecard
     flags it, and
     the survey finds it under the line as its commune applies it. The noise is integrated
-    by Gauss-Hermite quadrature; count combinations of weight under 1e-9 for every
-    household are dropped.
+    by Gauss-Hermite quadrature; a count combination of weight under
+    `MIN_COMBINATION_WEIGHT` for a household is dropped for it.
     """
     hh, pp = w.households, w.params.poverty
     here = np.flatnonzero(hh["present"])
@@ -361,33 +362,58 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
     def propose(ill: np.ndarray, storm: np.ndarray) -> np.ndarray:
         return poverty.propose_probability(w, deprivations, ill, storm, mountain)
 
-    confirmed = np.zeros(len(here))
-    for k1 in range(k_max + 1):
+    # Not entered unless it applies, by (shocks, whether the commune is hit): the illness and
+    # storm signals of the proposal.
+    not_entered_without_applying = {}
+    for k1, hit in itertools.product(range(k_max + 1), (0, 1)):
         p_ill = 1 - (1 - ill_now) * (1 - pp.illness_share_of_shocks) ** k1
-        for hit, k3 in itertools.product((0, 1), range(storms.shape[2])):
-            storm = storm_now | bool(hit)
-            proposed = p_ill * propose(np.ones(len(here)), storm) + (1 - p_ill) * propose(
-                np.zeros(len(here)), storm
+        storm = storm_now | bool(hit)
+        proposed = p_ill * propose(np.ones(len(here)), storm) + (1 - p_ill) * propose(
+            np.zeros(len(here)), storm
+        )
+        not_entered_without_applying[k1, hit] = (1 - on_list) * (1 - proposed)
+    # Given the income gap at the review, entered x flagged x under the line is
+    # flag x under - not_entered x (1 - apply) x flag x under: the two integrals over the
+    # income noise depend on the counts only through the income shift (a shock and a storm
+    # month cost the same), so each shift is integrated once, for the households whose
+    # weight for it is not negligible.
+    combinations = []  # (k1, k2, k3, weights by hit, the households that count)
+    needed: dict[float, np.ndarray] = {}  # shift -> households for which it counts
+    for k1, k2, k3 in itertools.product(range(k_max + 1), range(k_max + 1), range(storms.shape[2])):
+        weights = [shocks[:, k1] * recoveries[:, k2] * storms[:, hit, k3] for hit in (0, 1)]
+        counts = weights[0] + weights[1] >= MIN_COMBINATION_WEIGHT
+        if not counts.any():
+            continue
+        shift = round(
+            k1 * pp.shock_log_size - k2 * pp.recovery_log_size + k3 * pp.storm_log_size, 12
+        )
+        combinations.append((k1, shift, weights, counts))
+        needed[shift] = needed.get(shift, np.zeros(len(here), bool)) | counts
+    integrals = {}
+    for shift, counts in needed.items():
+        rows = np.flatnonzero(counts)
+        flagged_under = np.zeros(len(here))
+        not_applying = np.zeros(len(here))
+        for z, node_weight in zip(nodes, node_weights, strict=True):
+            gap = gap0[rows] + shift - sd * z
+            both = poverty.flag_probability(
+                w, deprivations[rows], gap
+            ) * poverty.below_line_probability(w, gap, discretion[rows])
+            flagged_under[rows] += node_weight * both
+            not_applying[rows] += (
+                node_weight * both * (1 - poverty.apply_probability(w, gap, factor))
             )
-            not_entered_without_applying = (1 - on_list) * (1 - proposed)
-            for k2 in range(k_max + 1):
-                weight = shocks[:, k1] * recoveries[:, k2] * storms[:, hit, k3]
-                if weight.max(initial=0.0) < 1e-9:
-                    continue
-                shift = k1 * pp.shock_log_size - k2 * pp.recovery_log_size + k3 * pp.storm_log_size
-                inner = np.zeros(len(here))
-                for z, node_weight in zip(nodes, node_weights, strict=True):
-                    gap = gap0 + shift - sd * z
-                    entered = 1 - not_entered_without_applying * (
-                        1 - poverty.apply_probability(w, gap, factor)
-                    )
-                    inner += (
-                        node_weight
-                        * entered
-                        * poverty.flag_probability(w, deprivations, gap)
-                        * poverty.below_line_probability(w, gap, discretion)
-                    )
-                confirmed += weight * inner
+        integrals[shift] = (flagged_under, not_applying)
+    confirmed = np.zeros(len(here))
+    for k1, shift, weights, counts in combinations:
+        flagged_under, not_applying = integrals[shift]
+        for hit in (0, 1):
+            confirmed += np.where(
+                counts,
+                weights[hit]
+                * (flagged_under - not_entered_without_applying[k1, hit] * not_applying),
+                0.0,
+            )
     return here, exits * confirmed
 
 

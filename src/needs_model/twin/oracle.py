@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -268,10 +269,11 @@ def _poisson_binomial(probabilities: list[float]) -> np.ndarray:
 
 
 def _binomial_pmf(n: int, prob: np.ndarray, k_max: int) -> np.ndarray:
-    from scipy.stats import binom
-
+    """P(k events in n months) for k = 0..k_max, per row of monthly probabilities `prob`."""
     ks = np.arange(k_max + 1)
-    return binom.pmf(ks[None, :], n, prob[:, None])
+    ways = np.array([math.comb(n, int(k)) for k in ks], dtype=float)
+    p = np.asarray(prob, dtype=float)[:, None]
+    return ways * p**ks * (1 - p) ** (n - ks)
 
 
 def still_occupied(w: World, households: np.ndarray, months: int) -> np.ndarray:
@@ -407,12 +409,11 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
     confirmed = np.zeros(len(here))
     for k1, shift, weights, counts in combinations:
         flagged_under, not_applying = integrals[shift]
+        rows = np.flatnonzero(counts)
         for hit in (0, 1):
-            confirmed += np.where(
-                counts,
-                weights[hit]
-                * (flagged_under - not_entered_without_applying[k1, hit] * not_applying),
-                0.0,
+            confirmed[rows] += weights[hit][rows] * (
+                flagged_under[rows]
+                - not_entered_without_applying[k1, hit][rows] * not_applying[rows]
             )
     return here, exits * confirmed
 

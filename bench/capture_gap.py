@@ -26,6 +26,7 @@ from needs_model.catalogue.rules import TRIGGERS
 from needs_model.catalogue.services import service
 from needs_model.features.snapshots import load_service
 from needs_model.modelling import metrics
+from needs_model.modelling.evaluate import outreach_lists
 from needs_model.modelling.promotion import load_served
 from needs_model.modelling.training import FULL, temporal_split
 from needs_model.twin.quality import oracle_for_rows
@@ -57,8 +58,7 @@ def main() -> None:
     test = temporal_split(frame, service(service_id).horizon_months, FULL).test
     model = load_served(args.models, service_id)
     y = test["label"].to_numpy(dtype=float)
-    communes = test["commune_code"].astype("string").fillna("unknown")
-    lists = (test["as_of"].astype(str) + "/" + communes).to_numpy(dtype=str)
+    lists = outreach_lists(test)
     share = service(service_id).outreach_share
     oracle = oracle_for_rows(args.raw, service_id, test).to_numpy(dtype=float)
     reached = {

@@ -30,7 +30,8 @@ def check_dates(service_id: str) -> pd.DatetimeIndex:
     (a district or the whole coast at once) and the year's factor on applying are shared by
     thousands of households, so over a horizon that holds them one province's total is
     over-dispersed (forks of one world: a spread 1.2-1.5 times the Bernoulli one on 3,000
-    people, growing with the province) and the check would fail an exact oracle. From a
+    people, `PYTHONPATH=. python bench/poverty_fork_spread.py`; it grows with the
+    province) and the check would fail an exact oracle. From a
     November month end the review is the next month: the storm season is over and the
     year's factor drawn, so households are independent given the state and the check is
     exact. The shared draws are checked by forks (tests/twin/test_poverty.py)."""

@@ -32,19 +32,3 @@ def read_as_of(
         if column.dtype == "date" and column.name in frame:
             frame[column.name] = pd.to_datetime(frame[column.name]).astype("datetime64[ns]")
     return frame
-
-
-def read_after(
-    raw: Path, agency: str, name: str, after: dt.date, until: dt.date, columns: list[str]
-) -> pd.DataFrame:
-    """Rows recorded in (after, until]: used for labels only, never for features."""
-    t = contract.table(agency, name)
-    dataset = ds.dataset(raw / t.path, format="parquet")
-    condition = (ds.field("recorded_at") > pa.scalar(after, pa.date32())) & (
-        ds.field("recorded_at") <= pa.scalar(until, pa.date32())
-    )
-    frame = dataset.to_table(columns=columns, filter=condition).to_pandas()
-    for column in t.columns:
-        if column.dtype == "date" and column.name in frame:
-            frame[column.name] = pd.to_datetime(frame[column.name]).astype("datetime64[ns]")
-    return frame

@@ -109,6 +109,13 @@ def fairness(
     return rows
 
 
+def outreach_lists(rows: pd.DataFrame) -> np.ndarray:
+    """The list each row is on: its commune's monthly list (as_of / commune code)."""
+    return (
+        rows["as_of"].astype(str) + "/" + rows["commune_code"].astype(str).fillna("unknown")
+    ).to_numpy()
+
+
 def planning(
     test: pd.DataFrame, y: np.ndarray, scores: dict[str, np.ndarray], service_id: str
 ) -> dict[str, Any]:
@@ -119,9 +126,7 @@ def planning(
     0.1 % of the model's scores."""
     share = service(service_id).outreach_share
     eligible = test[TRIGGERS[service_id].name].fillna(0).to_numpy() == 1
-    lists = (
-        test["as_of"].astype(str) + "/" + test["commune_code"].astype(str).fillna("unknown")
-    ).to_numpy()
+    lists = outreach_lists(test)
     at_capacity = {
         name: metrics.at_capacity_per_group(y, p, lists, share) for name, p in scores.items()
     }

@@ -525,6 +525,23 @@ class ExtractWriter:
     def ids(prefix: str, n: int, start: int = 1) -> np.ndarray:
         return padded(prefix, np.arange(start, start + n), 9)
 
+    def _recorded_late(self, kind: str, rows: pd.DataFrame, which: np.ndarray) -> None:
+        """Truth for registry person rows (`record_id`, person, event, event_date,
+        recorded_at) whose event reached the registry late, or never while live."""
+        late = rows.loc[which]
+        self.truth.error(
+            kind,
+            "registry/people",
+            late["record_id"].to_numpy(),
+            "recorded_at",
+            late["event_date"].to_numpy(),
+            late["recorded_at"].to_numpy(),
+            late["person"].to_numpy(),
+            when=late["event_date"].to_numpy().astype("datetime64[D]"),
+            until=late["recorded_at"].to_numpy().astype("datetime64[D]"),
+            note=late["event"].to_numpy().astype(object),
+        )
+
     # -- tables -------------------------------------------------------------------------
     def registry_people(self) -> int:
         w, p, e = self.w, self.w.people, self.w.params.errors
@@ -561,18 +578,7 @@ class ExtractWriter:
         )
         record_id = self.ids("RP", len(rows))
         rows["record_id"] = record_id
-        self.truth.error(
-            "late_move_registration",
-            "registry/people",
-            record_id[late],
-            "recorded_at",
-            rows.loc[late, "event_date"].to_numpy(),
-            rows.loc[late, "recorded_at"].to_numpy(),
-            rows.loc[late, "person"].to_numpy(),
-            when=rows.loc[late, "event_date"].to_numpy().astype("datetime64[D]"),
-            until=rows.loc[late, "recorded_at"].to_numpy().astype("datetime64[D]"),
-            note=rows.loc[late, "event"].to_numpy().astype(object),
-        )
+        self._recorded_late("late_move_registration", rows, late)
         self.truth.error(
             "stale_address",
             "registry/people",
@@ -585,19 +591,7 @@ class ExtractWriter:
             note=rows.loc[stale, "event"].to_numpy().astype(object),
         )
         for kind in np.unique(exits.error[exits.error != None]):  # noqa: E711
-            of_kind = exits.error == kind
-            self.truth.error(
-                str(kind),
-                "registry/people",
-                record_id[of_kind],
-                "recorded_at",
-                rows.loc[of_kind, "event_date"].to_numpy(),
-                rows.loc[of_kind, "recorded_at"].to_numpy(),
-                rows.loc[of_kind, "person"].to_numpy(),
-                when=rows.loc[of_kind, "event_date"].to_numpy().astype("datetime64[D]"),
-                until=rows.loc[of_kind, "recorded_at"].to_numpy().astype("datetime64[D]"),
-                note=rows.loc[of_kind, "event"].to_numpy().astype(object),
-            )
+            self._recorded_late(str(kind), rows, exits.error == kind)
         rows = rows[~stale]
         # Duplicate records: the same person registered twice, often with a variant name.
         dup = rows[

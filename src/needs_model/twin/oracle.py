@@ -19,7 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,7 @@ ORACLE_DIR = "truth/oracle"
 MAX_SHOCKS = 5  # shock counts above this in a year have probability < 1e-4 here
 MIN_COMBINATION_WEIGHT = 1e-9  # at most ~150 combinations: under 2e-7 dropped per household
 GAUSS_HERMITE_NODES = 12  # income noise at the review; within 2e-8 of 60 nodes (checked)
+INTEGRATION_THREADS = min(4, os.cpu_count() or 1)
 
 
 def infant_death(age_months: int, d: DemographyParameters) -> np.ndarray:
@@ -378,43 +381,58 @@ def poor_household_confirmation(w: World, horizon: int) -> tuple[np.ndarray, np.
     # flag x under - not_entered x (1 - apply) x flag x under: the two integrals over the
     # income noise depend on the counts only through the income shift (a shock and a storm
     # month cost the same), so each shift is integrated once, for the households whose
-    # weight for it is not negligible.
-    combinations = []  # (k1, k2, k3, weights by hit, the households that count)
-    needed: dict[float, np.ndarray] = {}  # shift -> households for which it counts
-    for k1, k2, k3 in itertools.product(range(k_max + 1), range(k_max + 1), range(storms.shape[2])):
-        weights = [shocks[:, k1] * recoveries[:, k2] * storms[:, hit, k3] for hit in (0, 1)]
-        counts = weights[0] + weights[1] >= MIN_COMBINATION_WEIGHT
-        if not counts.any():
-            continue
-        shift = round(
-            k1 * pp.shock_log_size - k2 * pp.recovery_log_size + k3 * pp.storm_log_size, 12
+    # weight for it is not negligible and whose income could reach the line with it.
+    by_shift: dict[float, list[tuple[int, int, int]]] = {}  # shift -> its count combinations
+    for k1, k2, k3 in itertools.product(range(k_max + 1), range(k_max + 1), range(n + 1)):
+        shift = k1 * pp.shock_log_size - k2 * pp.recovery_log_size + k3 * pp.storm_log_size
+        by_shift.setdefault(round(shift, 12), []).append((k1, k2, k3))
+    storm_months = storms.sum(axis=1)  # households x months damaged, hit or not
+    highest_gap_offset = -sd * nodes.min()  # the node that lowers income most
+
+    def confirmed_at(shift: float) -> tuple[np.ndarray, np.ndarray]:
+        """(households, the part of their probability from the count combinations with this
+        income shift)."""
+        combinations = []  # (k1, households it counts for, their weights by hit)
+        counted = np.zeros(len(here), bool)
+        for k1, k2, k3 in by_shift[shift]:
+            counts_weight = shocks[:, k1] * recoveries[:, k2]
+            rows = np.flatnonzero(counts_weight * storm_months[:, k3] >= MIN_COMBINATION_WEIGHT)
+            if len(rows):
+                combinations.append((k1, rows, counts_weight[rows, None] * storms[rows, :, k3]))
+                counted[rows] = True
+        rows = np.flatnonzero(counted)
+        # Both probabilities grow with the gap: at the highest gap the quadrature reaches,
+        # their product bounds both integrals. Under the combination weight, it is dropped.
+        highest = gap0[rows] + shift + highest_gap_offset
+        bound = poverty.flag_probability(
+            w, deprivations[rows], highest
+        ) * poverty.below_line_probability(w, highest, discretion[rows])
+        rows = rows[bound >= MIN_COMBINATION_WEIGHT]
+        gaps = (gap0[rows] + shift)[:, None] - sd * nodes[None, :]  # households x nodes
+        both = poverty.flag_probability(
+            w, deprivations[rows, None], gaps
+        ) * poverty.below_line_probability(w, gaps, discretion[rows, None])
+        flagged_under, not_applying = np.zeros(len(here)), np.zeros(len(here))
+        flagged_under[rows] = both @ node_weights
+        not_applying[rows] = (both * (1 - poverty.apply_probability(w, gaps, factor))) @ (
+            node_weights
         )
-        combinations.append((k1, shift, weights, counts))
-        needed[shift] = needed.get(shift, np.zeros(len(here), bool)) | counts
-    integrals = {}
-    for shift, counts in needed.items():
-        rows = np.flatnonzero(counts)
-        flagged_under = np.zeros(len(here))
-        not_applying = np.zeros(len(here))
-        for z, node_weight in zip(nodes, node_weights, strict=True):
-            gap = gap0[rows] + shift - sd * z
-            both = poverty.flag_probability(
-                w, deprivations[rows], gap
-            ) * poverty.below_line_probability(w, gap, discretion[rows])
-            flagged_under[rows] += node_weight * both
-            not_applying[rows] += (
-                node_weight * both * (1 - poverty.apply_probability(w, gap, factor))
+        part = np.zeros(len(here))
+        for k1, counted_rows, weights in combinations:
+            under, not_apply = flagged_under[counted_rows], not_applying[counted_rows]
+            part[counted_rows] += weights[:, 0] * (
+                under - not_entered_without_applying[k1, 0][counted_rows] * not_apply
+            ) + weights[:, 1] * (
+                under - not_entered_without_applying[k1, 1][counted_rows] * not_apply
             )
-        integrals[shift] = (flagged_under, not_applying)
+        return rows, part[rows]
+
     confirmed = np.zeros(len(here))
-    for k1, shift, weights, counts in combinations:
-        flagged_under, not_applying = integrals[shift]
-        rows = np.flatnonzero(counts)
-        for hit in (0, 1):
-            confirmed[rows] += weights[hit][rows] * (
-                flagged_under[rows]
-                - not_entered_without_applying[k1, hit][rows] * not_applying[rows]
-            )
+    # numpy throughout, which releases the GIL: the shifts share the cores as threads.
+    with ThreadPoolExecutor(max_workers=INTEGRATION_THREADS) as pool:
+        mapped = pool.map if INTEGRATION_THREADS > 1 else map
+        for rows, part in mapped(confirmed_at, by_shift):
+            confirmed[rows] += part
     return here, exits * confirmed
 
 

@@ -8,7 +8,9 @@ served bundle on them with the package's own code: `metrics.summary` on all rows
 list at the service's capacity, the capture ratio against the twin's oracle
 (`twin.quality.oracle_for_rows`, what `workflow._oracle_function` hands the evaluation)
 and the top of the scores; the ECE a perfectly calibrated model would show at the same
-size (`promotion.ece_noise_floor`) is given beside each ECE.
+size if its rows were independent (`promotion.ece_noise_floor`) is given beside each ECE,
+and the gate's own judgement: on how many month ends the ECE exceeds the floor of that
+month's list (`promotion.calibration_by_month`; the gate refuses more than half).
 
 By default each service is evaluated on the month ends of its own test window (the
 bundle's `metadata.json`) and the province is simulated just far enough for every label's
@@ -48,7 +50,13 @@ from needs_model.features.build import horizon_end, is_month_end
 from needs_model.features.snapshots import build_snapshots, read_snapshot, snapshot_file
 from needs_model.modelling import metrics
 from needs_model.modelling.evaluate import planning
-from needs_model.modelling.promotion import current_version, ece_noise_floor, load_served
+from needs_model.modelling.promotion import (
+    Gate,
+    calibration_by_month,
+    current_version,
+    ece_noise_floor,
+    load_served,
+)
 from needs_model.settings import get_settings
 from needs_model.twin.province import simulate_province
 from needs_model.twin.quality import oracle_for_rows
@@ -265,6 +273,7 @@ def evaluate_service(
         "results": {name: metrics.summary(y, s) for name, s in scores.items()},
         "ece_floor": ece_noise_floor(p),
         "ece_floor_eligible": ece_noise_floor(p[eligible]) if eligible.any() else None,
+        "calibration_by_month": calibration_by_month(rows, y, p, Gate()),
         "planning": plan,
         "training_province_test_window": seen,
     }
@@ -274,6 +283,13 @@ def _f(value: float | None, digits: int) -> str:
     if value is None or math.isnan(value):
         return "–"
     return f"{value + 0.0:.{digits}f}".replace("-0." + "0" * digits, "0." + "0" * digits)
+
+
+def _months_over(r: dict[str, Any]) -> str:
+    months = r.get("calibration_by_month")
+    if not months:
+        return "–"
+    return f"{sum(m['ece'] > m['floor'] for m in months)} of {len(months)}"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -299,10 +315,11 @@ def markdown(report: dict[str, Any]) -> str:
         ],
         "",
         "| service | scorer | rows | positives | mean predicted / observed | AUC model / oracle "
-        "| ECE all rows (perfect-model 95 % floor) | ECE eligible (floor) | ECE on the training "
+        "| ECE all rows (perfect-model 95 % floor, rows independent) | month ends over the "
+        "gate's floor | ECE eligible (floor) | ECE on the training "
         "province's test window | recall at capacity model / oracle | capture ratio "
         "| top 1 %: mean predicted vs observed (95 % CI) |",
-        "|---|---|---:|---:|---|---|---|---|---:|---|---:|---|",
+        "|---|---|---:|---:|---|---|---|---:|---|---:|---|---:|---|",
     ]
     for service_id, r in report["services"].items():
         m, o, plan = r["results"]["model"], r["results"]["oracle"], r["planning"]
@@ -314,6 +331,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {_f(m['mean_predicted'], 4)} / {_f(m['observed_rate'], 4)} "
             f"| {_f(m['auc'], 4)} / {_f(o['auc'], 4)} "
             f"| {_f(m['ece'], 4)} ({_f(r['ece_floor'], 4)}) "
+            f"| {_months_over(r)} "
             f"| {_f(plan['eligible']['model']['ece'], 4)} ({_f(r['ece_floor_eligible'], 4)}) "
             f"| {_f(seen['ece'], 4) if seen else '–'} "
             f"| {_f(cap['model']['recall'], 3)} / {_f(cap['oracle']['recall'], 3)} "

@@ -43,6 +43,7 @@ def test_a_complex_scorer_is_chosen_only_when_it_ranks_better_beyond_doubt():
     chosen = choose_scorer(
         [_candidate("rule", weak), _candidate("additive", strong), _candidate("gbm", strong)],
         y,
+        np.arange(4000),
         seed=0,
     )
     # additive ranks better beyond doubt; gbm is no better than additive (the same
@@ -51,7 +52,10 @@ def test_a_complex_scorer_is_chosen_only_when_it_ranks_better_beyond_doubt():
     # On 60 rows the same kind of gain (0.81 -> 0.90 there) is not beyond doubt: the rule
     # stays.
     small = choose_scorer(
-        [_candidate("rule", weak[:60]), _candidate("gbm", strong[:60])], y[:60], seed=0
+        [_candidate("rule", weak[:60]), _candidate("gbm", strong[:60])],
+        y[:60],
+        np.arange(60),
+        seed=0,
     )
     assert small.scorer == "rule"
 

@@ -70,6 +70,7 @@ def fairness(
 ) -> list[dict[str, object]]:
     threshold = np.quantile(p, 0.9) if len(p) else 1.0
     rng = np.random.default_rng(seed)
+    subjects = metrics.subjects(frame)
     rows: list[dict[str, object]] = []
     for attribute, values in group_columns(frame).items():
         for value in sorted(values.unique()):
@@ -89,7 +90,7 @@ def fairness(
                 "brier": metrics.brier(yg, pg),
             }
             if not small:
-                draws = [rng.integers(0, mask.sum(), mask.sum()) for _ in range(BOOTSTRAP)]
+                draws = metrics.subject_bootstrap_draws(subjects[mask], BOOTSTRAP, rng)
                 aucs = metrics.bootstrap_auc(yg, pg, draws)
                 gaps = [float(pg[d].mean() - yg[d].mean()) for d in draws]
                 sel = [float((pg[d] >= threshold).mean()) for d in draws]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 
@@ -144,6 +145,32 @@ def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         out[f"precision_at_{int(share * 100)}pct"] = cap["precision"]
         out[f"recall_at_{int(share * 100)}pct"] = cap["recall"]
     return out
+
+
+def subjects(frame: pd.DataFrame) -> np.ndarray:
+    """Who each row is about: `subject_id` (the feature snapshots' key); a frame without it
+    (hand-built rows) has one subject per row."""
+    if "subject_id" in frame:
+        return frame["subject_id"].to_numpy()
+    return np.arange(len(frame))
+
+
+def subject_bootstrap_draws(
+    subjects: np.ndarray, n_draws: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Row index arrays of `n_draws` resamples that draw whole subjects with replacement.
+
+    A subject (a person, household or business) appears at every month end of a window,
+    and its rows share one future: resampling rows as if independent narrows every
+    interval several-fold. Each resample draws as many subjects as there are, and keeps all
+    rows of each subject drawn (as often as it is drawn)."""
+    codes, uniques = pd.factorize(np.asarray(subjects))
+    rows = np.arange(len(codes))
+    draws = []
+    for _ in range(n_draws):
+        times = np.bincount(rng.integers(0, len(uniques), len(uniques)), minlength=len(uniques))
+        draws.append(np.repeat(rows, times[codes]))
+    return draws
 
 
 def bootstrap_auc(y: np.ndarray, p: np.ndarray, draws: list[np.ndarray]) -> list[float]:

@@ -348,13 +348,16 @@ def pooled_training_rows(
     return pd.concat(parts, ignore_index=True)
 
 
-def choose_scorer(candidates: list[Candidate], y_valid: np.ndarray, seed: int) -> Candidate:
+def choose_scorer(
+    candidates: list[Candidate], y_valid: np.ndarray, subjects: np.ndarray, seed: int
+) -> Candidate:
     """The simplest candidate unless a more complex one ranks the validation window better
     beyond doubt: the 95 % interval of its paired bootstrap AUC gain over the current choice
-    lies above zero. Small windows therefore keep simple scorers."""
+    lies above zero, resampling subjects (`subjects`: who each row is about). Small windows
+    therefore keep simple scorers."""
 
     rng = np.random.default_rng(seed)
-    draws = [rng.integers(0, len(y_valid), len(y_valid)) for _ in range(200)]
+    draws = metrics.subject_bootstrap_draws(subjects, 200, rng)
     chosen = candidates[0]
     chosen_aucs = np.array(metrics.bootstrap_auc(y_valid, chosen.valid_margin, draws))
     for candidate in candidates[1:]:
@@ -429,7 +432,7 @@ def fit_candidates(
     most complex first: the fallbacks promotion tries when the chosen one fails the gate."""
     candidates = train_candidates(split, service_id, config, pool)
     y_valid = split.valid["label"].to_numpy()
-    chosen = choose_scorer(candidates, y_valid, config.seed)
+    chosen = choose_scorer(candidates, y_valid, metrics.subjects(split.valid), config.seed)
     extra = {"config": asdict(config), "horizon_months": service(service_id).horizon_months}
     features = features_for(service_id)
 

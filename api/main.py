@@ -12,6 +12,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -22,7 +23,7 @@ from api.errors import install
 from api.headers import SecurityHeaders
 from api.logs import install_log_masking
 from api.routes import audit as audit_routes
-from api.routes import citizens, outcomes, planning, predictions
+from api.routes import citizens, monitoring, outcomes, planning, predictions
 from api.routes import service as service_routes
 from api.schemas import API_VERSION, ERRORS, NOTICE
 from api.security import Authenticate, BodyLimit, RateLimiter, check_every_route_declares_roles
@@ -39,6 +40,7 @@ ROUTERS = (
     planning.router,
     outcomes.router,
     audit_routes.router,
+    monitoring.router,
 )
 
 
@@ -105,7 +107,25 @@ def create_app(
         app.include_router(router)
 
     check_every_route_declares_roles(app)
+    _pages_are_html_only(app)
     return app
+
+
+def _pages_are_html_only(app: FastAPI) -> None:
+    """Routes that return a page (Evidently's report) document `text/html` for 200; FastAPI
+    also lists an empty `application/json` there, which the page never is."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                content = operation.get("responses", {}).get("200", {}).get("content", {})
+                if "text/html" in content and content.get("application/json") == {"schema": {}}:
+                    del content["application/json"]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

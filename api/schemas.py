@@ -362,6 +362,22 @@ class ForecastResponse(BaseModel):
     forecasts: list[CommuneForecast]
 
 
+class MonitoredService(BaseModel):
+    status: Literal["ok", "warn", "retrain"]
+    reasons: list[str] = Field(description="Why, in words, with the thresholds behind them.")
+    champion_version: str
+    summary: str = Field(description="The run's summary.json, under reports/monitoring/.")
+    report: str = Field(description="Evidently's page: GET /v1/monitoring/{service}/report.")
+
+
+class MonitoringResponse(BaseModel):
+    as_of: str
+    generated_at: str
+    services: dict[str, MonitoredService]
+    not_monitored: list[str] = Field(description="Services that could not be, with why.")
+    runs: list[str] = Field(description="Every month end monitoring ran on.")
+
+
 class Document(BaseModel):
     component: str
     name_vi: str

@@ -35,6 +35,8 @@ EXPECTED_ROLES = {
     ("GET", "/v1/outcomes/summary"): ALL,
     ("GET", "/v1/audit/log"): {"auditor", "admin"},
     ("GET", "/v1/citizens/{cccd}/access-log"): {"auditor", "admin"},
+    ("GET", "/v1/monitoring"): {"auditor", "data_scientist", "admin"},
+    ("GET", "/v1/monitoring/{service_id}/report"): {"auditor", "data_scientist", "admin"},
 }
 
 

@@ -1,6 +1,7 @@
 """The command line: clear errors and exit codes, never a traceback."""
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
@@ -153,6 +154,7 @@ def test_model_commands_refuse_an_unknown_service(tmp_path, monkeypatch):
             ["train", "--service", "passport_renewal", "--features", str(tmp_path)],
             ["promote", "--service", "passport_renewal"],
             ["rollback", "--service", "passport_renewal"],
+            ["monitor", "--service", "passport_renewal"],
         ):
             result = runner.invoke(app, command)
             assert result.exit_code == 2, (command, result.output)
@@ -161,6 +163,8 @@ def test_model_commands_refuse_an_unknown_service(tmp_path, monkeypatch):
         result = runner.invoke(app, ["rollback", "--service", "birth_registration"])
         assert result.exit_code == 1, result.output
         assert "birth_registration" in result.output and "Traceback" not in result.output
+        result = runner.invoke(app, ["monitor"])
+        assert result.exit_code == 1 and "no served model" in result.output, result.output
     finally:
         get_settings.cache_clear()
 
@@ -205,6 +209,7 @@ def _one_pass() -> None:
     _run("train", "--fast", *TWO)
     _run("promote", *TWO)
     _run("score")
+    _run("monitor")
 
 
 def test_a_second_make_run_pass_reuses_what_the_first_wrote(pipeline_settings):
@@ -230,6 +235,10 @@ def test_a_second_make_run_pass_reuses_what_the_first_wrote(pipeline_settings):
     served = {s for s in TWO[1::2] if current_version(settings.models_dir, s) is not None}
     assert "birth_registration" in served
     assert first.manifest()["models"] == {s: "1" for s in served}
+    # The monitor ran on the newest snapshot for every served service.
+    latest = json.loads((settings.reports_dir / "monitoring" / "latest.json").read_text())
+    assert latest["as_of"] == LAST.isoformat() and set(latest["services"]) == served
+    assert latest["not_monitored"] == []
     first_scores = {s: first.read("subjects", s) for s in first.manifest()["models"]}
 
     _one_pass()

@@ -2,6 +2,7 @@
 
 - `cli/data.py`: simulate, validate, link, features, score (and the generated docs);
 - `cli/models.py`: train, promote, rollback;
+- `cli/monitoring.py`: monitor;
 - `cli/admin.py`: keys, audit.
 """
 
@@ -12,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from needs_model.cli import admin, data, models
+from needs_model.cli import admin, data, models, monitoring
 
 app = typer.Typer(
     help="Needs: who will need which proactive public service soon.", no_args_is_help=True
@@ -29,6 +30,7 @@ def main(
 
 data.register(app)
 models.register(app)
+monitoring.register(app)
 admin.register(app)
 
 if __name__ == "__main__":  # `python -m needs_model.cli.main`

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,9 @@ BUNDLE_FILES = (
     "metadata.json",
     "evaluation.json",
 )
+# The training window's sample monitoring compares the population with (absent from bundles
+# promoted before it was kept; then listed in SHA256SUMS like every other file).
+REFERENCE_FILE = "reference.parquet"
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def ece_noise_floor(p: np.ndarray, seed: int = 0, draws: int = 200) -> float:
 
 def calibration_by_month(
     test: pd.DataFrame, y: np.ndarray, p: np.ndarray, gate: Gate
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """The ECE of each month end's rows beside its floor: the larger of `gate.max_ece` and
     the noise floor of a calibrated model on those rows.
 
@@ -116,6 +120,23 @@ def baseline_failures(
     return failures
 
 
+def fairness_failures(groups: list[dict[str, Any]], gate: Gate) -> list[str]:
+    """The groups (as `evaluate.fairness` reports them) whose calibration gap exceeds
+    `gate.max_group_gap` with a 95 % interval that excludes zero."""
+    failures = []
+    for group in groups:
+        ci = group.get("calibration_gap_ci")
+        if group["too_small_to_judge"] or ci is None:
+            continue
+        gap = group["mean_predicted"] - group["observed_rate"]
+        if abs(gap) > gate.max_group_gap and (ci[0] > 0 or ci[1] < 0):
+            failures.append(
+                f"fairness: {group['attribute']}={group['group']} calibration gap "
+                f"{gap:+.4f} (95% CI {ci[0]:+.4f}..{ci[1]:+.4f})"
+            )
+    return failures
+
+
 def gate_failures(
     evaluation: dict,
     test: pd.DataFrame,
@@ -134,16 +155,7 @@ def gate_failures(
             f"(median ECE {np.median([m['ece'] for m in months]):.4f}, median floor "
             f"{np.median([m['floor'] for m in months]):.4f})"
         )
-    for group in evaluation.get("fairness", []):
-        ci = group.get("calibration_gap_ci")
-        if group["too_small_to_judge"] or ci is None:
-            continue
-        gap = group["mean_predicted"] - group["observed_rate"]
-        if abs(gap) > gate.max_group_gap and (ci[0] > 0 or ci[1] < 0):
-            failures.append(
-                f"fairness: {group['attribute']}={group['group']} calibration gap "
-                f"{gap:+.4f} (95% CI {ci[0]:+.4f}..{ci[1]:+.4f})"
-            )
+    failures += fairness_failures(evaluation.get("fairness", []), gate)
     failures += baseline_failures(test, y, challenger_p, gate)
     if champion_p is not None:
         new_auc, old_auc = metrics.auc(y, challenger_p), metrics.auc(y, champion_p)
@@ -179,8 +191,10 @@ def write_bundle(
     source: Path,
     metadata: dict[str, object],
     evaluation: dict[str, object],
+    reference: bytes | None = None,
 ) -> Path:
-    """Write models/<service>/<version>/ atomically (rename of a complete, flushed folder)."""
+    """Write models/<service>/<version>/ atomically (rename of a complete, flushed folder);
+    `reference`: the parquet bytes of the training window's sample, for monitoring."""
     service_dir = models_dir / service_id
     final = service_dir / version
     if final.exists():
@@ -193,10 +207,12 @@ def write_bundle(
     contents = {name: (source / name).read_bytes() for name in BUNDLE_FILES[:4]}
     contents["metadata.json"] = json.dumps(metadata, indent=2, default=str).encode()
     contents["evaluation.json"] = json.dumps(evaluation, indent=2, default=float).encode()
+    if reference is not None:
+        contents[REFERENCE_FILE] = reference
     for name, data in contents.items():
         (partial / name).write_bytes(data)
         _fsync(partial / name)
-    sums = "".join(f"{_sha256(partial / n)}  {n}\n" for n in BUNDLE_FILES)
+    sums = "".join(f"{_sha256(partial / n)}  {n}\n" for n in contents)
     (partial / "SHA256SUMS").write_text(sums, encoding="utf-8")
     _fsync(partial / "SHA256SUMS")
     os.rename(partial, final)

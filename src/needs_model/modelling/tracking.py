@@ -23,7 +23,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from needs_model.modelling.evaluate import Evaluation, write_report
-from needs_model.modelling.training import ServiceModel, Split
+from needs_model.modelling.training import ServiceModel, Split, sample_rows
 from needs_model.settings import Settings
 
 EXPERIMENT = "needs"
@@ -160,6 +160,11 @@ def log_training(
             test_rows = Path(tmp) / "test_rows.parquet"
             split.test.assign(**evaluation.baseline_scores).to_parquet(test_rows, index=False)
             mlflow.log_artifact(str(test_rows), "data")
+            # What monitoring compares the population with: the training window, sampled
+            # once here so that every later comparison uses the same rows.
+            reference = Path(tmp) / "reference_rows.parquet"
+            sample_rows(split.train).to_parquet(reference, index=False)
+            mlflow.log_artifact(str(reference), "data")
             info = _log_model(model, bundle, "model", name)
             for fallback in fallbacks:
                 # pyfunc artifacts keep their folder's name: "bundle", as for the challenger

@@ -63,6 +63,17 @@ class Split:
     windows: dict[str, list[str]] = field(default_factory=dict)
 
 
+SAMPLE_ROWS = 20_000  # monitoring's sample of a population (drift's power: bench/bench_monitor.py)
+
+
+def sample_rows(frame: pd.DataFrame, rows: int = SAMPLE_ROWS, seed: int = 0) -> pd.DataFrame:
+    """At most `rows` rows, drawn without replacement (seeded): the training window's
+    reference kept with a model for monitoring, and the month end it is compared with."""
+    if len(frame) <= rows:
+        return frame.reset_index(drop=True)
+    return frame.sample(rows, random_state=seed).reset_index(drop=True)
+
+
 def month_index(days: pd.Series) -> pd.Series:
     return days.dt.year * 12 + days.dt.month - 1
 

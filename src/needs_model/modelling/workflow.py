@@ -200,7 +200,15 @@ def promote_service(
         "test_mean_prediction": float(np.mean(served_p)),
         "trained_on": _training_data(str(challenger.run_id)),
     }
-    write_bundle(settings.models_dir, service_id, served_version, bundle, metadata, evaluation)
+    write_bundle(
+        settings.models_dir,
+        service_id,
+        served_version,
+        bundle,
+        metadata,
+        evaluation,
+        _reference_rows(str(challenger.run_id)),
+    )
     switch_current(settings.models_dir, service_id, served_version)
     client.set_registered_model_alias(name, "champion", served_version)
     return PromotionResult(
@@ -227,6 +235,17 @@ def _write_served_instead(folder: Path, served: dict[str, Any], refusals: list[s
         f"{m['auc']:.4f}, PR-AUC {m['pr_auc']:.4f}, Brier {m['brier']:.5f}, ECE {m['ece']:.4f}.",
     ]
     (folder / "served.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _reference_rows(run_id: str) -> bytes | None:
+    """The training window's sample the run kept for monitoring (runs logged before it was
+    kept have none: their bundles cannot be monitored until retrained)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _download(f"runs:/{run_id}/data/reference_rows.parquet").read_bytes()
+    except (MlflowException, OSError):
+        return None
 
 
 def _training_data(run_id: str) -> dict[str, Any] | None:

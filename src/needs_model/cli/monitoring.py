@@ -1,0 +1,85 @@
+"""The monitoring command: drift, data quality and matured performance of the champions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from needs_model.cli.common import console, err_console, known_services
+
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "retrain": "red"}
+
+
+def monitor_command(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Month end to monitor (YYYY-MM-DD); default the newest feature snapshot.",
+        ),
+    ] = None,
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Service(s); default all served.")
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(help="Feature snapshots (default NEEDS_FEATURES_DIR, data/features)."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option(help="Exit 3 if a service needs retraining or cannot be monitored.")
+    ] = False,
+) -> None:
+    """Compare each champion's newest month end with its training window (Evidently), judge
+    matured labels, and write reports/monitoring/<as_of>/<service>/ (status ok, warn or
+    retrain, with the reasons)."""
+    from needs_model.modelling.promotion import current_version
+    from needs_model.monitoring.run import available_snapshots, monitor
+    from needs_model.settings import get_settings
+
+    settings = get_settings()
+    features = features or settings.features_dir
+    chosen = [
+        s for s in known_services(services) if current_version(settings.models_dir, s) is not None
+    ]
+    if not chosen:
+        err_console.print(f"[red]error:[/] no served model under {settings.models_dir}")
+        raise typer.Exit(1)
+    if as_of is None:
+        dates = available_snapshots(features, chosen[0])
+        if not dates:
+            err_console.print(f"[red]error:[/] no feature snapshots under {features}")
+            raise typer.Exit(1)
+        day = dates[-1]
+    else:
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError as error:
+            err_console.print(f"[red]error:[/] --as-of {as_of!r} is not a date (YYYY-MM-DD)")
+            raise typer.Exit(2) from error
+    started = time.perf_counter()
+    with console.status(f"Monitoring {day}"):
+        results, errors = monitor(day, chosen, settings, features)
+    table = Table(title=f"Monitoring on {day}")
+    for column in ("service", "status", "reasons"):
+        table.add_column(column)
+    for r in results:
+        style = STATUS_STYLE[r.status]
+        table.add_row(r.service_id, f"[{style}]{r.status}[/]", "\n".join(r.reasons) or "-")
+    console.print(table)
+    for problem in errors:
+        err_console.print(f"[yellow]not monitored:[/] {problem}")
+    console.print(
+        f"Monitored {len(results)} service(s) in {time.perf_counter() - started:.1f} s; "
+        f"reports in {settings.reports_dir / 'monitoring' / day.isoformat()}."
+    )
+    if strict and (errors or any(r.status == "retrain" for r in results)):
+        raise typer.Exit(3)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("monitor")(monitor_command)

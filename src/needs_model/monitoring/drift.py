@@ -1,0 +1,156 @@
+"""Drift of a service's inputs and scores with Evidently (0.7 API): the current month end's
+rows against the champion's reference, the training window stored in its bundle.
+
+Tests, chosen per feature type and stated in every report:
+- numeric features: the Wasserstein distance normed by the reference's standard deviation,
+  drifted at 0.1 (a tenth of a standard deviation of mass moved). It measures how far the
+  distribution moved, not how sure we are that it moved: at a province's tens of thousands
+  of rows every p-value test (Kolmogorov-Smirnov, chi-square) flags shifts far too small to
+  matter, which is what "crying wolf" means here;
+- 0/1 features and the bands: the Jensen-Shannon distance, drifted at 0.1, for the same
+  reason (a distance between the two frequency tables);
+- the calibrated probability: the population stability index, drifted at 0.1 (the score
+  monitoring convention of credit scoring: 0.1 moderate, 0.25 major shift).
+
+Sampling: at most `training.SAMPLE_ROWS` rows of each side (`training.sample_rows`: the
+reference when the model is trained, the current month end when it is monitored). Both
+distances' noise at that size is measured by `bench/bench_monitor.py`: far below the 0.1
+thresholds, so a drift flag is a real shift of at least that size.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from needs_model.catalogue.features import FEATURES, features_for
+from needs_model.scoring.bands import band_of
+
+NUMERIC_METHOD, CATEGORICAL_METHOD, SCORE_METHOD = "wasserstein", "jensenshannon", "psi"
+THRESHOLD = 0.1
+PREDICTION_COLUMNS = {"probability": SCORE_METHOD, "band": CATEGORICAL_METHOD}
+_UNITS = {f.name: f.unit for f in FEATURES}
+
+
+def categorical_features(service_id: str) -> list[str]:
+    """The 0/1 features: two values, compared as frequency tables."""
+    return [f for f in features_for(service_id) if _UNITS[f] == "0/1"]
+
+
+def scored_columns(frame: pd.DataFrame, service_id: str, p: np.ndarray) -> pd.DataFrame:
+    """The features as Evidently reads them, with the calibrated probability and its band.
+    0/1 features become strings ('0', '1', 'missing'): Evidently's category tables need
+    them without NaN."""
+    out = frame[features_for(service_id)].copy()
+    for column in categorical_features(service_id):
+        values = out[column]
+        out[column] = values.astype("Float64").astype(str).where(values.notna(), "missing")
+        out[column] = out[column].str.replace(".0", "", regex=False)
+    out["probability"] = p
+    out["band"] = band_of(p).astype(str)
+    return out
+
+
+def evidently_report(
+    reference: pd.DataFrame, current: pd.DataFrame, service_id: str
+) -> tuple[Any, list[str]]:
+    """Run the drift preset and the data-quality counts; returns (snapshot, the columns
+    left out because one side holds no value at all: Evidently cannot compare them)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import MissingValueCount, OutListValueCount, OutRangeValueCount
+    from evidently.presets import DataDriftPreset
+
+    categorical = [*categorical_features(service_id), "band"]
+    empty = [c for c in reference.columns if reference[c].isna().all() or current[c].isna().all()]
+    columns = [c for c in reference.columns if c not in empty]
+    numeric = [c for c in columns if c not in categorical]
+    categorical = [c for c in categorical if c in columns]
+    definition = DataDefinition(
+        numerical_columns=numeric,
+        categorical_columns=categorical,
+        text_columns=[],
+        datetime_columns=[],
+        unknown_columns=[],
+        list_columns=[],
+    )
+    quality = [MissingValueCount(column=c) for c in columns]
+    quality += [
+        OutRangeValueCount(
+            column=c, left=float(reference[c].min()), right=float(reference[c].max())
+        )
+        for c in numeric
+    ]
+    quality += [
+        OutListValueCount(column=c, values=sorted(reference[c].dropna().unique().tolist()))
+        for c in categorical
+    ]
+    preset = DataDriftPreset(
+        columns=columns,
+        num_method=NUMERIC_METHOD,
+        cat_method=CATEGORICAL_METHOD,
+        per_column_method={c: m for c, m in PREDICTION_COLUMNS.items() if c in columns},
+        num_threshold=THRESHOLD,
+        cat_threshold=THRESHOLD,
+        per_column_threshold={c: THRESHOLD for c in PREDICTION_COLUMNS if c in columns},
+    )
+    report = Report([preset, *quality], include_tests=True)
+    snapshot = report.run(
+        Dataset.from_pandas(current[columns], data_definition=definition),
+        Dataset.from_pandas(reference[columns], data_definition=definition),
+    )
+    return snapshot, empty
+
+
+def summarise(
+    snapshot: Any, reference: pd.DataFrame, current: pd.DataFrame, service_id: str
+) -> dict[str, Any]:
+    """Per-feature drift (score, method, threshold, drifted), the drifted share of the
+    features, the drift of the scores, and per-feature quality: missing share now and in the
+    reference, values outside the reference's range or categories."""
+    d = json.loads(snapshot.json())
+    status = {
+        t["metric_config"]["metric_id"]: t["status"] for t in d["tests"] if t["id"] == "drift"
+    }
+    drift: dict[str, dict[str, Any]] = {}
+    quality: dict[str, dict[str, Any]] = {}
+    for metric in d["metrics"]:
+        config = metric["config"]
+        kind = config["type"].rsplit(":", 1)[-1]
+        column = config.get("column")
+        if kind == "ValueDrift":
+            drift[column] = {
+                "column": column,
+                "method": config["method"],
+                "score": float(metric["value"]),
+                "threshold": float(config["threshold"]),
+                "drifted": status.get(metric["id"]) == "FAIL",
+            }
+        elif kind == "MissingValueCount":
+            quality.setdefault(column, {})["missing_share"] = float(metric["value"]["share"])
+        elif kind in ("OutRangeValueCount", "OutListValueCount"):
+            quality.setdefault(column, {})["outside_reference_share"] = float(
+                metric["value"]["share"]
+            )
+            quality[column]["outside_reference_count"] = int(metric["value"]["count"])
+    for column, values in quality.items():
+        values["reference_missing_share"] = float(reference[column].isna().mean())
+    features = [drift[c] for c in features_for(service_id) if c in drift]
+    return {
+        "features": features,
+        "drifted_share": (sum(f["drifted"] for f in features) / len(features) if features else 0.0),
+        "prediction": {c: drift[c] for c in PREDICTION_COLUMNS if c in drift},
+        "quality": quality,
+        "rows": {"reference": len(reference), "current": len(current)},
+    }
+
+
+def save_html(snapshot: Any, path: Path) -> Path:
+    """Evidently's page, self-contained (its script and font are inlined: readable offline).
+    Written from the string: `save_html` writes nothing when given a Path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(snapshot.get_html_str(as_iframe=False), encoding="utf-8")
+    return path

@@ -1,0 +1,256 @@
+"""`needs-model monitor`: each served service's month end against its champion's reference.
+
+For a service and a monitoring date it writes `reports/monitoring/<as_of>/<service>/`
+(`report.html`: Evidently's page, readable offline; `summary.json`: the figures, the status
+and its reasons), logs a monitoring run nested under the champion's training run in MLflow,
+and `reports/monitoring/<as_of>/status.json` and `reports/monitoring/latest.json` hold every
+service's status for the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from needs_model.catalogue.services import service
+from needs_model.features.snapshots import read_snapshot, snapshot_file
+from needs_model.modelling.promotion import (
+    REFERENCE_FILE,
+    Gate,
+    current_version,
+    load_served,
+)
+from needs_model.modelling.training import sample_rows
+from needs_model.monitoring import drift
+from needs_model.monitoring.performance import matured_performance, matured_window
+from needs_model.monitoring.status import RETRAIN, Thresholds, service_status
+from needs_model.settings import Settings
+
+MONITORING_DIR = "monitoring"
+LATEST = "latest.json"
+
+
+class MonitoringError(ValueError):
+    """A service cannot be monitored (no champion, no reference, no snapshot)."""
+
+
+@dataclass(frozen=True)
+class ServiceResult:
+    service_id: str
+    status: str
+    reasons: list[str]
+    folder: Path
+
+
+def quality_findings(summary: dict[str, Any], empty: list[str], t: Thresholds) -> list[str]:
+    """Data-quality findings in words: a feature with no value at all on either side, a rise
+    of its missing share, values outside the reference's range or categories."""
+    findings = [f"{c} holds no value on one side: not compared" for c in empty]
+    for column, q in summary["quality"].items():
+        rise = q.get("missing_share", 0.0) - q.get("reference_missing_share", 0.0)
+        if rise >= t.missing_share_rise:
+            findings.append(
+                f"{column}: missing share {q['missing_share']:.1%} against "
+                f"{q['reference_missing_share']:.1%} in the reference (+{rise:.1%} >= "
+                f"{t.missing_share_rise:.0%})"
+            )
+        outside = q.get("outside_reference_share", 0.0)
+        if outside >= t.out_of_range_share:
+            findings.append(
+                f"{column}: {outside:.1%} of values ({q['outside_reference_count']:,}) outside "
+                f"the reference's range or categories (>= {t.out_of_range_share:.0%})"
+            )
+    return findings
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (dt.date, Path)):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(payload, indent=2, default=_json_default), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def available_snapshots(features_dir: Path, service_id: str) -> list[dt.date]:
+    return sorted(
+        dt.date.fromisoformat(f.stem) for f in (features_dir / service_id).glob("*.parquet")
+    )
+
+
+def monitor_service(
+    service_id: str,
+    as_of: dt.date,
+    settings: Settings,
+    features_dir: Path,
+    thresholds: Thresholds | None = None,
+    gate: Gate | None = None,
+) -> tuple[ServiceResult, dict[str, Any]]:
+    """Monitor one service on `as_of` (thresholds and gate: the defaults unless given)."""
+    thresholds = thresholds or Thresholds()
+    gate = gate or Gate()
+    version = current_version(settings.models_dir, service_id)
+    if version is None:
+        raise MonitoringError(f"{service_id}: no model is served (promote one first)")
+    folder = settings.models_dir / service_id / version
+    model = load_served(settings.models_dir, service_id)
+    if not (folder / REFERENCE_FILE).exists():
+        raise MonitoringError(
+            f"{service_id}: the served version {version} was promoted before models kept "
+            "their training window's reference; retrain and promote to monitor it"
+        )
+    if not snapshot_file(features_dir, service_id, as_of).exists():
+        raise MonitoringError(
+            f"{service_id}: no feature snapshot for {as_of} under {features_dir}; build it "
+            f"with `needs-model features --as-of {as_of}`"
+        )
+    metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
+    reference = pd.read_parquet(folder / REFERENCE_FILE)
+    current = sample_rows(read_snapshot(features_dir, service_id, as_of))
+
+    scored_reference = drift.scored_columns(reference, service_id, model.predict(reference))
+    scored_current = drift.scored_columns(current, service_id, model.predict(current))
+    snapshot, empty = drift.evidently_report(scored_reference, scored_current, service_id)
+    summary = drift.summarise(snapshot, scored_reference, scored_current, service_id)
+
+    # Matured labels count only after the champion's test window: before it, they are
+    # what it was judged on.
+    test_end = dt.date.fromisoformat(max(evaluation["windows"]["test"]))
+    later = [d for d in available_snapshots(features_dir, service_id) if d > test_end]
+    window = matured_window(service_id, as_of, later)
+    performance = None
+    if window.dates:
+        rows = pd.concat(
+            [read_snapshot(features_dir, service_id, d) for d in window.dates], ignore_index=True
+        )
+        rows = rows[rows["label"].notna()]
+        if len(rows) and rows["label"].nunique() == 2:
+            performance = matured_performance(model, rows, evaluation["results"]["model"], gate)
+            performance["dates"] = [d.isoformat() for d in window.dates]
+
+    findings = quality_findings(summary, empty, thresholds)
+    status, reasons = service_status(summary, {"findings": findings}, performance, thresholds)
+    out = settings.reports_dir / MONITORING_DIR / as_of.isoformat() / service_id
+    drift.save_html(snapshot, out / "report.html")
+    record = {
+        "service_id": service_id,
+        "as_of": as_of.isoformat(),
+        "status": status,
+        "reasons": reasons,
+        "champion": {
+            "version": version,
+            "run_id": metadata.get("run_id"),
+            "scorer": evaluation.get("scorer"),
+            "test_window": evaluation["windows"]["test"],
+        },
+        "thresholds": thresholds.as_dict(),
+        "methods": {
+            "numeric": drift.NUMERIC_METHOD,
+            "categorical": drift.CATEGORICAL_METHOD,
+            "probability": drift.SCORE_METHOD,
+            "threshold": drift.THRESHOLD,
+        },
+        "drift": {k: v for k, v in summary.items() if k != "quality"},
+        "quality": {"features": summary["quality"], "findings": findings},
+        "performance": performance,
+        "matured_dates": [d.isoformat() for d in window.dates],
+        "horizon_months": service(service_id).horizon_months,
+        "report": "report.html",
+    }
+    _write_json(out / "summary.json", record)
+    return ServiceResult(service_id, status, reasons, out), record
+
+
+def log_to_mlflow(record: dict[str, Any], folder: Path, settings: Settings) -> str:
+    """A monitoring run nested under the champion's training run (its lineage)."""
+    import mlflow
+
+    from needs_model.modelling import tracking
+
+    tracking.configure(settings)
+    tags = {
+        "service_id": record["service_id"],
+        "monitoring.as_of": record["as_of"],
+        "monitoring.status": record["status"],
+        "champion.version": record["champion"]["version"],
+    }
+    parent = record["champion"]["run_id"]
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    with mlflow.start_run(
+        run_name=f"monitor-{record['service_id']}-{record['as_of']}", tags=tags
+    ) as run:
+        metrics = {
+            "drifted_feature_share": record["drift"]["drifted_share"],
+            "status_retrain": float(record["status"] == RETRAIN),
+            "status_ok": float(record["status"] == "ok"),
+        }
+        for name, block in record["drift"]["prediction"].items():
+            metrics[f"{name}_drift"] = block["score"]
+        performance = record["performance"]
+        if performance is not None:
+            for key in ("auc", "ece", "brier"):
+                value = performance["summary"].get(key)
+                if value is not None and value == value:
+                    metrics[f"matured.{key}"] = float(value)
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifact(str(folder / "summary.json"), "monitoring")
+        mlflow.log_artifact(str(folder / "report.html"), "monitoring")
+        return str(run.info.run_id)
+
+
+def monitor(
+    as_of: dt.date,
+    service_ids: list[str],
+    settings: Settings,
+    features_dir: Path | None = None,
+    log: bool = True,
+) -> tuple[list[ServiceResult], list[str]]:
+    """Monitor each service; (results, the services that could not be, with why)."""
+    features_dir = features_dir or settings.features_dir
+    results, errors = [], []
+    records = {}
+    for service_id in service_ids:
+        try:
+            result, record = monitor_service(service_id, as_of, settings, features_dir)
+        except MonitoringError as error:
+            errors.append(str(error))
+            continue
+        if log:
+            record["mlflow_run_id"] = log_to_mlflow(record, result.folder, settings)
+            _write_json(result.folder / "summary.json", record)
+        results.append(result)
+        records[service_id] = {
+            "status": record["status"],
+            "reasons": record["reasons"],
+            "champion_version": record["champion"]["version"],
+            "summary": f"{as_of.isoformat()}/{service_id}/summary.json",
+            "report": f"{as_of.isoformat()}/{service_id}/report.html",
+        }
+    root = settings.reports_dir / MONITORING_DIR
+    status = {
+        "as_of": as_of.isoformat(),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "services": records,
+        "not_monitored": errors,
+    }
+    _write_json(root / as_of.isoformat() / "status.json", status)
+    latest = root / LATEST
+    previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
+    if previous is None or previous["as_of"] <= as_of.isoformat():
+        _write_json(latest, status)
+    return results, errors

@@ -1,0 +1,88 @@
+"""A service's monitoring status, `ok`, `warn` or `retrain`, with its reasons in words.
+
+`retrain` needs matured labels: the champion would now fail a check of the promotion gate
+(calibration month by month, the fairness gap of a group) or its AUC fell beyond doubt by
+more than `Thresholds.auc_drop` from its test window. Drift of the inputs or of the scores,
+and data-quality findings, raise `warn`: they say where to look before the labels can say
+whether it matters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+OK, WARN, RETRAIN = "ok", "warn", "retrain"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    # Share of a service's features whose drift score reaches its test's threshold.
+    feature_drift_share: float = 0.3
+    # Drift score of the calibrated probabilities (normed Wasserstein distance) or of the
+    # band counts (Jensen-Shannon distance) at which scores are said to have moved.
+    prediction_drift: float = 0.1
+    # Matured AUC: retrain when the upper end of its 95 % interval lies this far below the
+    # champion's test-window AUC.
+    auc_drop: float = 0.02
+    # Data quality, per feature: a rise in the missing share, or a share of values outside
+    # the reference's range, at least this large.
+    missing_share_rise: float = 0.05
+    out_of_range_share: float = 0.05
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def service_status(
+    drift: dict[str, Any],
+    quality: dict[str, Any],
+    performance: dict[str, Any] | None,
+    thresholds: Thresholds,
+) -> tuple[str, list[str]]:
+    """(status, reasons). `drift` as `drift.drift_summary` returns it, `quality` as
+    `quality.feature_quality`, `performance` as `performance.matured_performance` or None
+    when no month end has matured since the champion's test window."""
+    warn: list[str] = []
+    retrain: list[str] = []
+
+    drifted = [f for f in drift["features"] if f["drifted"]]
+    share = drift["drifted_share"]
+    if share >= thresholds.feature_drift_share:
+        warn.append(
+            f"{len(drifted)} of {len(drift['features'])} features drifted "
+            f"({share:.0%} >= {thresholds.feature_drift_share:.0%}): "
+            + ", ".join(f"{f['column']} ({f['method']} {f['score']:.3f})" for f in drifted[:5])
+        )
+    for name, block in drift["prediction"].items():
+        if block["score"] >= thresholds.prediction_drift:
+            warn.append(
+                f"the {name} moved: {block['method']} {block['score']:.3f} "
+                f">= {thresholds.prediction_drift}"
+            )
+    for finding in quality["findings"]:
+        warn.append(finding)
+
+    if performance is not None:
+        test_auc = performance["test_window_auc"]
+        high = performance["auc_ci"][1]
+        if test_auc is not None and high == high and high < test_auc - thresholds.auc_drop:
+            retrain.append(
+                f"matured AUC {performance['summary']['auc']:.4f} (95% CI up to {high:.4f}) "
+                f"is more than {thresholds.auc_drop} below the test window's {test_auc:.4f}"
+            )
+        months = performance["calibration_by_month"]
+        over = [m for m in months if m["ece"] > m["floor"]]
+        if 2 * len(over) > len(months):
+            retrain.append(
+                f"calibration: ECE above the gate's floor on {len(over)} of {len(months)} "
+                "matured month ends ("
+                + ", ".join(f"{m['as_of']}: {m['ece']:.4f} > {m['floor']:.4f}" for m in over)
+                + ")"
+            )
+        retrain.extend(f"on matured labels, {f}" for f in performance["fairness_failures"])
+    if retrain:
+        return RETRAIN, retrain + warn
+    if warn:
+        return WARN, warn
+    return OK, []

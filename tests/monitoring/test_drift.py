@@ -1,0 +1,99 @@
+"""Evidently's drift on a service's columns: the tests chosen per type flag a real shift,
+stay quiet on two samples of one population, and the page loads nothing from outside."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from needs_model.catalogue.features import features_for
+from needs_model.monitoring import drift
+
+SERVICE = "birth_registration"
+
+
+def _rows(n: int, seed: int, age_shift: float = 0.0, married: float = 0.6) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({f: rng.normal(10, 3, n) for f in features_for(SERVICE)})
+    frame["age_years"] = rng.normal(30 + age_shift, 8, n)
+    frame["is_married"] = (rng.random(n) < married).astype(float)
+    for column in drift.categorical_features(SERVICE):
+        if column != "is_married":
+            frame[column] = rng.integers(0, 2, n).astype(float)
+    frame.loc[rng.random(n) < 0.1, "days_to_expected_due_date"] = np.nan
+    return frame
+
+
+def _run(reference: pd.DataFrame, current: pd.DataFrame, p_shift: float = 0.0):
+    rng = np.random.default_rng(9)
+    ref = drift.scored_columns(reference, SERVICE, rng.beta(1, 20, len(reference)))
+    cur = drift.scored_columns(current, SERVICE, rng.beta(1 + p_shift, 20, len(current)))
+    snapshot, empty = drift.evidently_report(ref, cur, SERVICE)
+    return snapshot, drift.summarise(snapshot, ref, cur, SERVICE), empty
+
+
+@pytest.fixture(scope="module")
+def same():
+    return _run(_rows(5000, 1), _rows(5000, 2))
+
+
+def test_two_samples_of_one_population_do_not_drift(same):
+    _, summary, empty = same
+    assert empty == []
+    assert not [f["column"] for f in summary["features"] if f["drifted"]]
+    assert summary["drifted_share"] == 0.0
+    assert not any(b["drifted"] for b in summary["prediction"].values())
+
+
+def test_each_type_gets_its_stated_test(same):
+    _, summary, _ = same
+    methods = {f["column"]: f["method"] for f in summary["features"]}
+    assert methods["age_years"] == "wasserstein"
+    assert methods["is_married"] == "jensenshannon"
+    assert summary["prediction"]["probability"]["method"] == "psi"
+    assert summary["prediction"]["band"]["method"] == "jensenshannon"
+
+
+def test_a_shift_of_half_a_standard_deviation_is_flagged_on_that_feature_alone():
+    _, summary, _ = _run(_rows(5000, 1), _rows(5000, 2, age_shift=4.0, married=0.3))
+    drifted = {f["column"] for f in summary["features"] if f["drifted"]}
+    assert drifted == {"age_years", "is_married"}
+    age = next(f for f in summary["features"] if f["column"] == "age_years")
+    assert 0.4 < age["score"] < 0.6  # 4 years on a standard deviation of 8
+
+
+def test_moved_scores_are_flagged():
+    _, summary, _ = _run(_rows(5000, 1), _rows(5000, 2), p_shift=2.0)
+    assert summary["prediction"]["probability"]["drifted"]
+
+
+def test_quality_counts_missing_values_and_values_outside_the_reference():
+    current = _rows(5000, 2)
+    current.loc[:999, "days_to_expected_due_date"] = np.nan
+    current.loc[:249, "household_size"] = 1000.0
+    _, summary, _ = _run(_rows(5000, 1), current)
+    due = summary["quality"]["days_to_expected_due_date"]
+    assert due["missing_share"] > 0.25 and due["reference_missing_share"] < 0.12
+    # The 250 planted, and the few a second sample puts past the first one's extremes.
+    assert 250 <= summary["quality"]["household_size"]["outside_reference_count"] <= 260
+
+
+def test_a_column_empty_on_one_side_is_reported_not_compared():
+    current = _rows(2000, 2)
+    current["days_since_unregistered_birth"] = np.nan
+    _, summary, empty = _run(_rows(2000, 1), current)
+    assert empty == ["days_since_unregistered_birth"]
+    assert "days_since_unregistered_birth" not in {f["column"] for f in summary["features"]}
+
+
+def test_the_page_is_self_contained(same, tmp_path):
+    snapshot, _, _ = same
+    page = drift.save_html(snapshot, tmp_path / "deep" / "report.html")
+    html = page.read_text(encoding="utf-8")
+    assert "window.drawDashboard" in html  # the script is inside the page
+    assert not re.search(r"<(script|img|iframe)[^>]+src=[\"']?(https?:)?//", html, re.I)
+    assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", html, re.I)
+    assert not re.search(r"url\(\s*[\"']?(https?:)?//", html, re.I)

@@ -1,0 +1,138 @@
+"""`needs-model monitor` end to end on the small province: a champion trained and promoted
+through MLflow on the snapshots up to mid-2024 keeps its training window's sample in its
+bundle; monitoring a later month end writes Evidently's page and a summary, nests a run
+under the champion's, and flags what was broken on purpose."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from needs_model.catalogue.services import pool_members
+from needs_model.features.snapshots import read_snapshot, snapshot_file
+from needs_model.modelling.promotion import REFERENCE_FILE, BundleError, Gate, verify_bundle
+from needs_model.modelling.training import FAST
+from needs_model.modelling.workflow import promote_service, train_services
+from needs_model.monitoring.run import LATEST, MONITORING_DIR, available_snapshots, monitor
+from needs_model.monitoring.status import RETRAIN, WARN
+from needs_model.settings import Settings
+
+SERVICE = "medical_license_renewal"  # a three-month horizon: labels mature within the run
+TRAINED_THROUGH = dt.date(2024, 6, 30)
+
+
+@pytest.fixture(scope="module")
+def champion(province, snapshots, tmp_path_factory):
+    """(settings, the features folder the champion was trained on, every snapshot)."""
+    _, raw = province
+    root = tmp_path_factory.mktemp("monitoring")
+    settings = Settings(
+        mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+        mlflow_artifact_root=root / "artifacts",
+        models_dir=root / "models",
+        reports_dir=root / "reports",
+    )
+    early = root / "features-early"
+    for service_id in (SERVICE, *pool_members(SERVICE)):
+        for day in available_snapshots(snapshots, service_id):
+            if day <= TRAINED_THROUGH:
+                target = snapshot_file(early, service_id, day)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(snapshot_file(snapshots, service_id, day), target)
+    config = replace(FAST, test_months=6, valid_months=6)
+    train_services(early, [SERVICE], config, settings, raw)
+    # Fairness and calibration are the gate's business (tests/modelling): here, any champion.
+    result = promote_service(SERVICE, settings, Gate(max_ece=1.0, max_group_gap=1.0))
+    assert result.promoted, result
+    return settings, snapshots
+
+
+def _copy_features(snapshots, root):
+    target = root / "features"
+    shutil.copytree(snapshots / SERVICE, target / SERVICE)
+    return target
+
+
+def test_the_bundle_keeps_its_training_window_under_its_checksums(champion):
+    settings, _ = champion
+    folder = settings.models_dir / SERVICE / "1"
+    reference = pd.read_parquet(folder / REFERENCE_FILE)
+    windows = json.loads((folder / "evaluation.json").read_text())["windows"]
+    assert set(reference["as_of"].dt.date.astype(str)) <= set(windows["train"])
+    assert REFERENCE_FILE in (folder / "SHA256SUMS").read_text()
+    original = (folder / REFERENCE_FILE).read_bytes()
+    try:
+        (folder / REFERENCE_FILE).write_bytes(original[:-10] + b"0" * 10)
+        with pytest.raises(BundleError, match=REFERENCE_FILE):
+            verify_bundle(folder)
+    finally:
+        (folder / REFERENCE_FILE).write_bytes(original)
+
+
+def test_a_month_end_is_monitored_with_matured_labels_after_the_test_window(champion):
+    settings, snapshots = champion
+    as_of = available_snapshots(snapshots, SERVICE)[-1]
+    results, errors = monitor(as_of, [SERVICE], settings, snapshots)
+    assert errors == [] and len(results) == 1
+    folder = settings.reports_dir / MONITORING_DIR / as_of.isoformat() / SERVICE
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["status"] == results[0].status
+    test_end = max(summary["champion"]["test_window"])
+    assert summary["matured_dates"] and min(summary["matured_dates"]) > test_end
+    assert summary["performance"]["rows"] > 0
+    assert (folder / "report.html").stat().st_size > 1_000_000  # Evidently's page, inlined
+    latest = json.loads((settings.reports_dir / MONITORING_DIR / LATEST).read_text())
+    assert latest["as_of"] == as_of.isoformat()
+    assert latest["services"][SERVICE]["status"] == summary["status"]
+    # The run is nested under the champion's training run.
+    run = MlflowClient(settings.mlflow_tracking_uri).get_run(summary["mlflow_run_id"])
+    assert run.data.tags["mlflow.parentRunId"] == summary["champion"]["run_id"]
+    assert run.data.tags["monitoring.status"] == summary["status"]
+
+
+def test_labels_that_stop_matching_the_scores_ask_for_retraining(champion, tmp_path):
+    settings, snapshots = champion
+    features = _copy_features(snapshots, tmp_path)
+    as_of = available_snapshots(features, SERVICE)[-1]
+    first = monitor(as_of, [SERVICE], settings, features, log=False)[0][0]
+    assert first.status != RETRAIN, first.reasons
+    summary = json.loads((first.folder / "summary.json").read_text())
+    for day in summary["matured_dates"]:
+        path = snapshot_file(features, SERVICE, dt.date.fromisoformat(day))
+        rows = pd.read_parquet(path)
+        rows["label"] = 1.0 - rows["label"]  # who renewed and who did not, swapped
+        rows.to_parquet(path, index=False)
+    (result,), _ = monitor(as_of, [SERVICE], settings, features, log=False)
+    assert result.status == RETRAIN
+    assert any(r.startswith("matured AUC") for r in result.reasons), result.reasons
+
+
+def test_a_feature_broken_upstream_is_named(champion, tmp_path):
+    settings, snapshots = champion
+    features = _copy_features(snapshots, tmp_path)
+    as_of = available_snapshots(features, SERVICE)[-1]
+    rows = read_snapshot(features, SERVICE, as_of)
+    rows["age_years"] = rows["age_years"] + 25  # a birth-date column read in the wrong century
+    rows.to_parquet(snapshot_file(features, SERVICE, as_of), index=False)
+    (result,), _ = monitor(as_of, [SERVICE], settings, features, log=False)
+    assert result.status in (WARN, RETRAIN)
+    assert any("age_years (wasserstein" in r for r in result.reasons), result.reasons
+    assert any(r.startswith("age_years:") and "outside the reference" in r for r in result.reasons)
+
+
+def test_what_cannot_be_monitored_is_said(champion, tmp_path):
+    settings, snapshots = champion
+    results, errors = monitor(
+        dt.date(2031, 1, 31), [SERVICE, "school_admission"], settings, snapshots, log=False
+    )
+    assert results == []
+    assert any("no feature snapshot for 2031-01-31" in e for e in errors)
+    assert any("school_admission: no model is served" in e for e in errors)
+    np.testing.assert_equal(len(errors), 2)

@@ -1,0 +1,82 @@
+"""The status rules: drift and quality warn, matured failures ask for retraining."""
+
+from __future__ import annotations
+
+from needs_model.monitoring.status import OK, RETRAIN, WARN, Thresholds, service_status
+
+T = Thresholds()
+
+
+def _drift(drifted: int, of: int = 10, probability: float = 0.01) -> dict:
+    features = [
+        {
+            "column": f"f{i}",
+            "method": "wasserstein",
+            "score": 0.3 if i < drifted else 0.01,
+            "threshold": 0.1,
+            "drifted": i < drifted,
+        }
+        for i in range(of)
+    ]
+    return {
+        "features": features,
+        "drifted_share": drifted / of,
+        "prediction": {
+            "probability": {"method": "psi", "score": probability},
+            "band": {"method": "jensenshannon", "score": 0.0},
+        },
+    }
+
+
+def _performance(auc: float, high: float, months_over: int = 0) -> dict:
+    months = [
+        {"as_of": f"2025-0{i + 1}-28", "ece": 0.05 if i < months_over else 0.01, "floor": 0.02}
+        for i in range(3)
+    ]
+    return {
+        "test_window_auc": 0.9,
+        "summary": {"auc": auc},
+        "auc_ci": [auc - 0.01, high],
+        "calibration_by_month": months,
+        "fairness_failures": [],
+    }
+
+
+def test_nothing_moved_is_ok():
+    assert service_status(_drift(1), {"findings": []}, _performance(0.9, 0.91), T) == (OK, [])
+
+
+def test_a_third_of_the_features_drifting_warns_and_names_them():
+    status, reasons = service_status(_drift(3), {"findings": []}, None, T)
+    assert status == WARN
+    assert "3 of 10 features drifted" in reasons[0] and "f0 (wasserstein 0.300)" in reasons[0]
+
+
+def test_scores_that_moved_warn():
+    status, reasons = service_status(_drift(0, probability=0.12), {"findings": []}, None, T)
+    assert status == WARN and "probability moved: psi 0.120" in reasons[0]
+
+
+def test_a_quality_finding_warns():
+    status, reasons = service_status(_drift(0), {"findings": ["x: missing"]}, None, T)
+    assert (status, reasons) == (WARN, ["x: missing"])
+
+
+def test_a_matured_auc_drop_beyond_doubt_asks_for_retraining():
+    # Upper end of the interval 0.87 < 0.9 - 0.02: retrain; 0.885 is within the tolerance.
+    status, reasons = service_status(_drift(0), {"findings": []}, _performance(0.85, 0.87), T)
+    assert status == RETRAIN and "matured AUC 0.8500" in reasons[0]
+    assert service_status(_drift(0), {"findings": []}, _performance(0.87, 0.885), T)[0] == OK
+
+
+def test_calibration_failing_on_most_matured_months_asks_for_retraining():
+    status, reasons = service_status(_drift(0), {"findings": []}, _performance(0.9, 0.91, 2), T)
+    assert status == RETRAIN and reasons[0].startswith("calibration: ECE above the gate's floor")
+    # One month of three over its floor is not a majority.
+    assert service_status(_drift(0), {"findings": []}, _performance(0.9, 0.91, 1), T)[0] == OK
+
+
+def test_retrain_reasons_come_first_and_keep_the_warnings():
+    status, reasons = service_status(_drift(5), {"findings": []}, _performance(0.8, 0.82), T)
+    assert status == RETRAIN
+    assert reasons[0].startswith("matured AUC") and "features drifted" in reasons[1]

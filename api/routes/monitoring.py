@@ -22,7 +22,7 @@ Watchers = Annotated[Principal, Depends(allow("auditor", "data_scientist", "admi
 # Evidently's page carries its script, styles and font inline and loads nothing: inline code
 # may run, nothing may be fetched, sent or framed.
 REPORT_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:; frame-ancestors 'none'; form-action 'none'"
 )
 

@@ -4,14 +4,23 @@ planners do not, every read is in the audit log, and the page may load nothing."
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import numpy as np
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.main import create_app
 from needs_model.governance import audit
 from needs_model.governance.access import Scope, create_key
 from needs_model.governance.db import make_engine
+from needs_model.monitoring import drift
+from tests.api.test_docs_offline import Visit, _free_port, chromium  # noqa: F401 (fixture)
+from tests.monitoring.test_drift import SERVICE, _rows
 
 PAGE = "<html><script>window.drawDashboard = 1</script><body>drift</body></html>"
 
@@ -94,3 +103,69 @@ def test_a_service_or_date_not_monitored_is_a_404_naming_it(app):
     response = _get(app, "/v1/monitoring?as_of=2024-01-31", "auditor")
     assert response.status_code == 404 and "2024-01-31" in response.text
     assert _get(app, "/v1/monitoring/nothing/report", "auditor").status_code == 422
+
+
+# --- a real browser: Evidently's page under its policy, offline ---------------------------
+
+
+@pytest.fixture(scope="module")
+def live_report(served, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """A real Evidently page of a monitoring run, served over HTTP by the app; (origin, key)."""
+    folder = tmp_path_factory.mktemp("monitoring-browser")
+    settings = served.settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{folder / 'service.db'}",
+            "audit_checkpoint_dir": folder / "checkpoints",
+            "reports_dir": folder / "reports",
+        }
+    )
+    _write_run(settings, "2025-09-30")
+    reference, current = _rows(3000, 1), _rows(3000, 2, age_shift=4.0)
+    rng = np.random.default_rng(0)
+    snapshot, _ = drift.evidently_report(
+        drift.scored_columns(reference, SERVICE, rng.beta(1, 20, 3000)),
+        drift.scored_columns(current, SERVICE, rng.beta(1, 20, 3000)),
+        SERVICE,
+    )
+    drift.save_html(
+        snapshot, settings.reports_dir / "monitoring" / "2025-09-30" / SERVICE / "report.html"
+    )
+    engine = make_engine(settings.database_url)
+    key = create_key(engine, "auditor", Scope("province"))[1]
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(settings, store=served.store, engine=engine),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        server_header=False,
+        lifespan="off",
+        ws="none",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.mark.browser
+def test_the_drift_report_renders_offline_under_its_csp(chromium, live_report):  # noqa: F811
+    origin, key = live_report
+    visit = Visit(chromium, origin)
+    visit.context.set_extra_http_headers({"Authorization": f"Bearer {key}"})
+    page = visit.open(f"/v1/monitoring/{SERVICE}/report")
+    page.get_by_text("age_years").first.wait_for(timeout=60_000)
+    page.wait_for_load_state("networkidle")
+    Path("test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path="test-artifacts/monitoring-report.png", full_page=False)
+    visit.context.close()
+    assert visit.refused == [] and visit.failed == []
+    assert all(visit.same_origin(u) for u in visit.requests), visit.requests
+    assert visit.problems() == []

@@ -97,3 +97,15 @@ def test_the_page_is_self_contained(same, tmp_path):
     assert not re.search(r"<(script|img|iframe)[^>]+src=[\"']?(https?:)?//", html, re.I)
     assert not re.search(r"<link[^>]+href=[\"']?(https?:)?//", html, re.I)
     assert not re.search(r"url\(\s*[\"']?(https?:)?//", html, re.I)
+
+
+def test_a_small_month_end_is_not_drift_for_being_small_but_a_large_shift_still_is():
+    # 30 rows of the same population: Evidently's fixed 0.1 calls most columns drifted; past
+    # a 95 % noise floor, about one column in twenty is (here 1 of 10), under the status's
+    # 30 % share.
+    _, summary, _ = _run(_rows(5000, 1), _rows(30, 2))
+    assert sum(f["evidently_drifted"] for f in summary["features"]) >= 5
+    assert sum(f["drifted"] for f in summary["features"]) <= 1
+    _, summary, _ = _run(_rows(5000, 1), _rows(30, 2, age_shift=16.0))
+    age = next(f for f in summary["features"] if f["column"] == "age_years")
+    assert age["drifted"] and age["score"] > 4 * age["noise_floor"]

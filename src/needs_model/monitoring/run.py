@@ -163,6 +163,10 @@ def monitor_service(
             "categorical": drift.CATEGORICAL_METHOD,
             "probability": drift.SCORE_METHOD,
             "threshold": drift.THRESHOLD,
+            "noise_floor": (
+                f"95th percentile of the distance to {drift.NOISE_DRAWS} samples of the current "
+                "size drawn from the reference"
+            ),
         },
         "drift": {k: v for k, v in summary.items() if k != "quality"},
         "quality": {"features": summary["quality"], "findings": findings},

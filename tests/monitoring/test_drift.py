@@ -109,3 +109,12 @@ def test_a_small_month_end_is_not_drift_for_being_small_but_a_large_shift_still_
     _, summary, _ = _run(_rows(5000, 1), _rows(30, 2, age_shift=16.0))
     age = next(f for f in summary["features"] if f["column"] == "age_years")
     assert age["drifted"] and age["score"] > 4 * age["noise_floor"]
+
+
+def test_a_month_is_compared_with_the_same_month_of_the_training_window_when_it_can_be():
+    days = pd.date_range("2022-01-31", periods=24, freq="ME")
+    reference = pd.DataFrame({"as_of": np.repeat(days, 200), "x": np.arange(24 * 200)})
+    september = drift.seasonal_reference(reference, 9)
+    assert set(september["as_of"].dt.month) == {9} and len(september) == 400
+    # Too few rows in that month (a single September of 200): the whole window.
+    assert len(drift.seasonal_reference(reference.iloc[: 12 * 200], 9)) == 12 * 200

@@ -37,8 +37,18 @@ from needs_model.scoring.bands import band_of
 NUMERIC_METHOD, CATEGORICAL_METHOD, SCORE_METHOD = "wasserstein", "jensenshannon", "psi"
 THRESHOLD = 0.1
 NOISE_DRAWS = 100
+MIN_SEASONAL_ROWS = 300
 PREDICTION_COLUMNS = {"probability": SCORE_METHOD, "band": CATEGORICAL_METHOD}
 _UNITS = {f.name: f.unit for f in FEATURES}
+
+
+def seasonal_reference(reference: pd.DataFrame, month: int) -> pd.DataFrame:
+    """The reference's month ends in the same calendar month as the one monitored, when they
+    hold at least `MIN_SEASONAL_ROWS` rows (else the whole reference). Services follow the
+    year (the school year, the December poverty review): a September list compared with a
+    year of lists differs for the season alone."""
+    same = reference[pd.to_datetime(reference["as_of"]).dt.month == month]
+    return same.reset_index(drop=True) if len(same) >= MIN_SEASONAL_ROWS else reference
 
 
 def categorical_features(service_id: str) -> list[str]:
@@ -172,16 +182,18 @@ def noise_floor(reference: pd.Series, size: int, method: str, seed: int = 0) -> 
         kind = ColumnType.Numerical
     test = get_stattest(values, values, kind, method)
     rng = np.random.default_rng(seed)
-    scores = [
-        test(
-            values,
-            values.iloc[rng.integers(0, len(values), size)].reset_index(drop=True),
-            kind,
-            THRESHOLD,
-        ).drift_score
-        for _ in range(NOISE_DRAWS)
-    ]
-    return float(np.percentile(scores, 95))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant column: no spread
+        scores = [
+            test(
+                values,
+                values.iloc[rng.integers(0, len(values), size)].reset_index(drop=True),
+                kind,
+                THRESHOLD,
+            ).drift_score
+            for _ in range(NOISE_DRAWS)
+        ]
+    # A constant reference column: sampling moves nothing, the threshold alone decides.
+    return float(np.nan_to_num(np.percentile(scores, 95), nan=0.0))
 
 
 def save_html(snapshot: Any, path: Path) -> Path:

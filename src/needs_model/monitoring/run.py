@@ -119,7 +119,8 @@ def monitor_service(
         )
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
-    reference = pd.read_parquet(folder / REFERENCE_FILE)
+    training_window = pd.read_parquet(folder / REFERENCE_FILE)
+    reference = drift.seasonal_reference(training_window, as_of.month)
     current = sample_rows(read_snapshot(features_dir, service_id, as_of))
 
     scored_reference = drift.scored_columns(reference, service_id, model.predict(reference))
@@ -167,6 +168,11 @@ def monitor_service(
                 f"95th percentile of the distance to {drift.NOISE_DRAWS} samples of the current "
                 "size drawn from the reference"
             ),
+        },
+        "reference": {
+            "rows": len(reference),
+            "month_ends": sorted(pd.to_datetime(reference["as_of"]).dt.date.astype(str).unique()),
+            "seasonal": len(reference) < len(training_window),
         },
         "drift": {k: v for k, v in summary.items() if k != "quality"},
         "quality": {"features": summary["quality"], "findings": findings},

@@ -19,8 +19,9 @@ OK, WARN, RETRAIN = "ok", "warn", "retrain"
 class Thresholds:
     # Share of a service's features whose drift score reaches its test's threshold.
     feature_drift_share: float = 0.3
-    # Drift score of the calibrated probabilities (normed Wasserstein distance) or of the
-    # band counts (Jensen-Shannon distance) at which scores are said to have moved.
+    # Drift score of the calibrated probabilities (population stability index) or of the
+    # band counts (Jensen-Shannon distance) at which scores are said to have moved, when it
+    # also exceeds what sampling alone gives at the month's size (`drift.noise_floor`).
     prediction_drift: float = 0.1
     # Matured AUC: retrain when the upper end of its 95 % interval lies this far below the
     # champion's test-window AUC.
@@ -55,10 +56,11 @@ def service_status(
             + ", ".join(f"{f['column']} ({f['method']} {f['score']:.3f})" for f in drifted[:5])
         )
     for name, block in drift["prediction"].items():
-        if block["score"] >= thresholds.prediction_drift:
+        floor = block.get("noise_floor", 0.0)
+        if block["score"] >= thresholds.prediction_drift and block["score"] > floor:
             warn.append(
                 f"the {name} moved: {block['method']} {block['score']:.3f} "
-                f">= {thresholds.prediction_drift}"
+                f">= {thresholds.prediction_drift} (sampling alone: up to {floor:.3f})"
             )
     for finding in quality["findings"]:
         warn.append(finding)

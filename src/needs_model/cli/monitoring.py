@@ -1,4 +1,5 @@
-"""The monitoring command: drift, data quality and matured performance of the champions."""
+"""The monitoring commands: monitor (drift, data quality and matured performance of the
+champions) and retrain (what monitoring flagged, through the gate)."""
 
 from __future__ import annotations
 
@@ -81,5 +82,77 @@ def monitor_command(
         raise typer.Exit(3)
 
 
+def retrain_command(
+    if_needed: Annotated[
+        bool,
+        typer.Option(
+            "--if-needed", help="Only the services the latest monitoring marked `retrain`."
+        ),
+    ] = False,
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Service(s); default all.")
+    ] = None,
+    features: Annotated[
+        Path | None,
+        typer.Option(help="Feature snapshots (default NEEDS_FEATURES_DIR, data/features)."),
+    ] = None,
+    raw: Annotated[
+        Path | None,
+        typer.Option(help="Extracts, for the run's manifest and the twin's oracle (optional)."),
+    ] = None,
+    fast: Annotated[bool, typer.Option(help="Small grid and fewer rounds (tests, demos).")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train challengers (as `train`) and let the gate decide (as `promote`); with
+    --if-needed, only for the services the latest `monitor` marked `retrain`."""
+    from dataclasses import replace
+
+    from needs_model.modelling.training import FAST, FULL
+    from needs_model.modelling.workflow import promote_service, train_services
+    from needs_model.monitoring.run import services_to_retrain
+    from needs_model.settings import get_settings
+
+    settings = get_settings()
+    chosen = known_services(services)
+    if if_needed:
+        latest = services_to_retrain(settings.reports_dir)
+        if latest is None:
+            err_console.print(
+                "[red]error:[/] no monitoring has run (needs-model monitor), so nothing says "
+                "what needs retraining"
+            )
+            raise typer.Exit(1)
+        as_of, flagged = latest
+        chosen = [s for s in chosen if s in flagged]
+        if not chosen:
+            console.print(f"Nothing to retrain: the monitoring of {as_of} marked none `retrain`.")
+            return
+        console.print(f"Retraining {', '.join(chosen)} (marked `retrain` on {as_of}).")
+    features = features or settings.features_dir
+    raw = raw or settings.raw_dir
+    config = replace(FAST if fast else FULL, seed=seed)
+    try:
+        with console.status("Training"):
+            results = train_services(
+                features, chosen, config, settings, raw if raw.exists() else None
+            )
+    except (FileNotFoundError, ValueError) as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    for trained in results:
+        result = promote_service(trained.service_id, settings)
+        if result.promoted:
+            console.print(f"[green]{trained.service_id}[/]: {result.message}")
+        elif result.failures:
+            console.print(
+                f"[yellow]{trained.service_id}[/]: challenger version {result.version} refused:"
+            )
+            for failure in result.failures:
+                console.print(f"    - {failure}")
+        else:
+            console.print(f"{trained.service_id}: {result.message}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor_command)
+    app.command("retrain")(retrain_command)

@@ -264,3 +264,14 @@ def monitor(
     if previous is None or previous["as_of"] <= as_of.isoformat():
         _write_json(latest, status)
     return results, errors
+
+
+def services_to_retrain(reports_dir: Path) -> tuple[str, list[str]] | None:
+    """(the latest monitoring date, the services it marked `retrain`), or None when no
+    monitoring has run."""
+    latest = reports_dir / MONITORING_DIR / LATEST
+    if not latest.exists():
+        return None
+    status = json.loads(latest.read_text(encoding="utf-8"))
+    flagged = [s for s, entry in status["services"].items() if entry["status"] == RETRAIN]
+    return str(status["as_of"]), flagged

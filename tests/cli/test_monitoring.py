@@ -1,0 +1,67 @@
+"""`needs-model retrain --if-needed`: it retrains only what the latest monitoring marked
+`retrain`, says when nothing was, and refuses to guess when no monitoring has run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from needs_model.cli.main import app
+from needs_model.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def settings(province, snapshots, tmp_path, monkeypatch):
+    _, raw = province
+    for name, value in {
+        "NEEDS_RAW_DIR": raw,
+        "NEEDS_FEATURES_DIR": snapshots,
+        "NEEDS_MODELS_DIR": tmp_path / "models",
+        "NEEDS_REPORTS_DIR": tmp_path / "reports",
+        "NEEDS_MLFLOW_ARTIFACT_ROOT": tmp_path / "artifacts",
+    }.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+def _latest(settings, statuses: dict[str, str]) -> None:
+    folder = settings.reports_dir / "monitoring"
+    folder.mkdir(parents=True)
+    services = {
+        s: {"status": v, "reasons": [], "champion_version": "1", "summary": "", "report": ""}
+        for s, v in statuses.items()
+    }
+    status = {"as_of": "2025-09-30", "generated_at": "", "services": services}
+    (folder / "latest.json").write_text(json.dumps(status | {"not_monitored": []}))
+
+
+def test_without_monitoring_nothing_is_guessed(settings):
+    result = runner.invoke(app, ["retrain", "--if-needed", "--fast"])
+    assert result.exit_code == 1 and "no monitoring has run" in result.output
+
+
+def test_nothing_marked_retrain_trains_nothing(settings):
+    _latest(settings, {"birth_registration": "warn", "school_admission": "ok"})
+    result = runner.invoke(app, ["retrain", "--if-needed", "--fast"])
+    assert result.exit_code == 0, result.output
+    assert "Nothing to retrain" in result.output
+    assert MlflowClient(settings.mlflow_tracking_uri).search_registered_models() == []
+
+
+def test_only_the_flagged_service_is_retrained_and_goes_through_the_gate(settings):
+    _latest(settings, {"birth_registration": "retrain", "school_admission": "warn"})
+    result = runner.invoke(app, ["retrain", "--if-needed", "--fast"])
+    assert result.exit_code == 0, result.output
+    assert "Retraining birth_registration (marked `retrain` on 2025-09-30)" in result.output
+    registered = MlflowClient(settings.mlflow_tracking_uri).search_registered_models()
+    assert [m.name for m in registered] == ["needs-birth_registration"]
+    # Whatever the gate decided, it decided: promoted (a champion alias) or refused, said.
+    assert "birth_registration: version 1" in result.output or "refused" in result.output

@@ -32,11 +32,26 @@ def simulate(
         typer.Option(help="Folder for the extracts and truth/ (default NEEDS_RAW_DIR, data/raw)."),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing folder.")] = False,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME[@YYYY-MM] (repeatable): a change from that month (default 2025-01); "
+            "names in needs_model.twin.scenarios (storm-season, out-migration-wave, ...)."
+        ),
+    ] = None,
 ) -> None:
     """Simulate the digital-twin province and write its agency extracts, truth and calibration."""
     from needs_model.settings import get_settings
+    from needs_model.twin.params import TwinParameters
     from needs_model.twin.province import simulate_province
+    from needs_model.twin.scenarios import parse_scenario
     from needs_model.twin.simulate import SimulationSpec
+
+    try:
+        params = TwinParameters().with_scenarios(*(parse_scenario(s) for s in scenario or []))
+    except ValueError as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(2) from error
 
     out = out or get_settings().raw_dir
 
@@ -58,6 +73,7 @@ def simulate(
             province = simulate_province(
                 spec,
                 out,
+                params,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except ValueError as error:

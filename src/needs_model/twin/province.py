@@ -45,8 +45,9 @@ def simulate_province(
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    params = params or TwinParameters()
     try:
-        world = run(spec, params or TwinParameters(), staging / "truth", progress=progress)
+        world = run(spec, params, staging / "truth", progress=progress)
         counts = write_extracts(world, staging)
         rows = calibration_table(world, spec.people / FULL_PROVINCE_PEOPLE)
         write_calibration(rows, staging / "calibration.json")
@@ -56,6 +57,17 @@ def simulate_province(
             "start": spec.start,
             "end": spec.end,
             "rows": counts,
+            "scenarios": [
+                {
+                    "name": s.name,
+                    "rate": s.rate,
+                    "factor": s.factor,
+                    "start": s.start.isoformat(),
+                    "end": s.end.isoformat(),
+                    "mountain_only": s.mountain_only,
+                }
+                for s in params.scenarios
+            ],
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         (staging / "_SUCCESS").write_text("", encoding="utf-8")

@@ -1,0 +1,73 @@
+"""Named scenarios for `needs-model simulate --scenario NAME[@YYYY-MM]`: a change in the
+province from a month on, as a `params.Scenario` (a rate scaled for some months, perhaps
+only in the mountain districts). Used to prove that monitoring sees what it should.
+
+Two changes the twin makes without being asked, so they are not scenarios here: the
+1 July 2025 reorganisation (Quang Nam into Đà Nẵng, new commune codes) and the 2027
+poverty line (VND 2.2 M rural / 2.8 M urban, announced in advance; simulate to 2027-12 to
+see it). A take-up campaign (renewals brought forward) needs a renewal-timing rate the
+twin does not scale yet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from needs_model.twin.params import Scenario
+
+DEFAULT_START = "2025-01"
+
+
+@dataclass(frozen=True)
+class ScenarioTemplate:
+    rate: str
+    factor: float
+    months: int
+    mountain_only: bool
+    description: str
+
+
+SCENARIOS: dict[str, ScenarioTemplate] = {
+    "storm-season": ScenarioTemplate(
+        "storm", 4.0, 6, True, "storms four times as likely in the mountain districts, 6 months"
+    ),
+    "out-migration-wave": ScenarioTemplate(
+        "out_migration", 3.0, 12, False, "out-migration three times its rate for 12 months"
+    ),
+    "in-migration-wave": ScenarioTemplate(
+        "in_migration", 3.0, 12, False, "in-migration three times its rate for 12 months"
+    ),
+    "baby-boom": ScenarioTemplate(
+        "conception", 1.5, 12, False, "conceptions half as likely again for 12 months"
+    ),
+    "income-slump": ScenarioTemplate(
+        "income_drift", -2.0, 12, True, "real incomes falling in the mountain districts, 12 months"
+    ),
+}
+
+
+def _add_months(first: dt.date, months: int) -> dt.date:
+    """The last day of the month `months - 1` months after `first`'s."""
+    index = first.year * 12 + first.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def parse_scenario(text: str) -> Scenario:
+    """`NAME` (from `DEFAULT_START`) or `NAME@YYYY-MM`; a clear ValueError otherwise."""
+    name, _, start = text.partition("@")
+    template = SCENARIOS.get(name)
+    if template is None:
+        raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
+    try:
+        first = dt.datetime.strptime(start or DEFAULT_START, "%Y-%m").date()
+    except ValueError as error:
+        raise ValueError(f"scenario {text!r}: the start must be YYYY-MM") from error
+    return Scenario(
+        name,
+        template.rate,
+        template.factor,
+        first,
+        _add_months(first, template.months),
+        template.mountain_only,
+    )

@@ -1,0 +1,81 @@
+"""Named scenarios: parsed with clear errors, recorded in the manifest, and they change the
+province where and when they say."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from needs_model.cli.main import app
+from needs_model.twin.params import TwinParameters
+from needs_model.twin.scenarios import SCENARIOS, parse_scenario
+from needs_model.twin.simulate import SimulationSpec, new_world, step_month
+
+
+def test_a_scenario_runs_for_its_months_from_the_month_given():
+    storm = parse_scenario("storm-season@2024-09")
+    assert (storm.rate, storm.factor, storm.mountain_only) == ("storm", 4.0, True)
+    assert (storm.start, storm.end) == (dt.date(2024, 9, 1), dt.date(2025, 2, 28))
+    assert parse_scenario("out-migration-wave").start == dt.date(2025, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("hurricane", "unknown scenario 'hurricane'; known: baby-boom"), ("baby-boom@May", "YYYY-MM")],
+)
+def test_a_bad_scenario_is_named(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_scenario(text)
+
+
+def _mountain_storm_months(params: TwinParameters) -> int:
+    spec = SimulationSpec(people=3000, seed=5, start="2021-01", end="2021-12")
+    w = new_world(spec, params)
+    mountain = w.communes["is_mountain"].to_numpy()
+    hits = 0
+    for ym in range(spec.start_ym, spec.end_ym + 1):
+        w.ym = ym
+        step_month(w, spec.people)
+        hits += int(((w.latent["commune_storm_ym"] == ym) & mountain).sum())
+    return hits
+
+
+def test_a_storm_season_brings_more_storms_to_the_mountains():
+    calm = _mountain_storm_months(TwinParameters())
+    stormy = _mountain_storm_months(
+        TwinParameters().with_scenarios(parse_scenario("storm-season@2021-08"))
+    )
+    # Mountain districts four times as likely, three storm months of the six: 58 -> 94 here.
+    assert stormy >= 1.5 * max(calm, 1), (calm, stormy)
+
+
+def test_simulate_records_its_scenarios_and_refuses_unknown_ones(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["simulate", "--scenario", "hurricane", "--out", str(tmp_path / "x")]
+    )
+    assert result.exit_code == 2 and "unknown scenario" in result.output
+    out = tmp_path / "raw"
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--people",
+            "1000",
+            "--start",
+            "2021-01",
+            "--end",
+            "2021-04",
+            "--scenario",
+            "baby-boom@2021-02",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (recorded,) = json.loads((out / "manifest.json").read_text())["scenarios"]
+    assert recorded["name"] == "baby-boom" and recorded["start"] == "2021-02-01"
+    assert set(SCENARIOS) >= {recorded["name"]}

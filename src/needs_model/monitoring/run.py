@@ -30,6 +30,7 @@ from needs_model.modelling.promotion import (
 from needs_model.modelling.training import sample_rows
 from needs_model.monitoring import drift
 from needs_model.monitoring.performance import matured_performance, matured_window
+from needs_model.monitoring.sources import service_agencies, source_quality
 from needs_model.monitoring.status import RETRAIN, Thresholds, service_status
 from needs_model.settings import Settings
 
@@ -98,6 +99,7 @@ def monitor_service(
     features_dir: Path,
     thresholds: Thresholds | None = None,
     gate: Gate | None = None,
+    source_tables: list[dict[str, Any]] | None = None,
 ) -> tuple[ServiceResult, dict[str, Any]]:
     """Monitor one service on `as_of` (thresholds and gate: the defaults unless given)."""
     thresholds = thresholds or Thresholds()
@@ -144,6 +146,9 @@ def monitor_service(
             performance["dates"] = [d.isoformat() for d in window.dates]
 
     findings = quality_findings(summary, empty, thresholds)
+    agencies = service_agencies(service_id)
+    tables = [t for t in source_tables or [] if t["agency"] in agencies]
+    findings += [f for t in tables for f in t["findings"]]
     status, reasons = service_status(summary, {"findings": findings}, performance, thresholds)
     out = settings.reports_dir / MONITORING_DIR / as_of.isoformat() / service_id
     drift.save_html(snapshot, out / "report.html")
@@ -176,6 +181,7 @@ def monitor_service(
         },
         "drift": {k: v for k, v in summary.items() if k != "quality"},
         "quality": {"features": summary["quality"], "findings": findings},
+        "sources": tables,
         "performance": performance,
         "matured_dates": [d.isoformat() for d in window.dates],
         "horizon_months": service(service_id).horizon_months,
@@ -232,11 +238,15 @@ def monitor(
 ) -> tuple[list[ServiceResult], list[str]]:
     """Monitor each service; (results, the services that could not be, with why)."""
     features_dir = features_dir or settings.features_dir
+    # The agencies' own tables, once for every service (when the extracts are at hand).
+    tables = source_quality(settings.raw_dir, as_of) if settings.raw_dir.exists() else []
     results, errors = [], []
     records = {}
     for service_id in service_ids:
         try:
-            result, record = monitor_service(service_id, as_of, settings, features_dir)
+            result, record = monitor_service(
+                service_id, as_of, settings, features_dir, source_tables=tables
+            )
         except MonitoringError as error:
             errors.append(str(error))
             continue
@@ -257,6 +267,7 @@ def monitor(
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
         "services": records,
         "not_monitored": errors,
+        "sources": tables,
     }
     _write_json(root / as_of.isoformat() / "status.json", status)
     latest = root / LATEST

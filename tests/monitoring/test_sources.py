@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from needs_model.extracts import contract
-from needs_model.monitoring.sources import service_agencies, source_quality, table_quality
+from needs_model.monitoring.sources import source_quality, table_quality
 
 
 def test_the_reorganisation_is_a_new_category_in_the_raw_tables(merger_province):
@@ -24,10 +24,3 @@ def test_identifiers_are_not_categories(merger_province):
     table = contract.table("licensing", "medical_licenses")
     findings = table_quality(raw, table, dt.date(2025, 9, 30))["findings"]
     assert not any("license_no" in f or "cccd" in f for f in findings)
-
-
-def test_a_service_reads_the_registry_and_its_own_agencies():
-    assert service_agencies("medical_license_renewal") >= {"registry", "licensing"}
-    assert "tourism" in service_agencies("tour_guide_card_renewal")
-    assert "welfare" in service_agencies("poor_household_confirmation")
-    assert "transport" not in service_agencies("birth_registration")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from needs_model.catalogue.services import service
+from needs_model.catalogue.services import SERVICE_SOURCES, service
 from needs_model.features.snapshots import read_snapshot, snapshot_file
 from needs_model.modelling.promotion import (
     REFERENCE_FILE,
@@ -30,7 +30,7 @@ from needs_model.modelling.promotion import (
 from needs_model.modelling.training import sample_rows
 from needs_model.monitoring import drift
 from needs_model.monitoring.performance import matured_performance, matured_window
-from needs_model.monitoring.sources import service_agencies, source_quality
+from needs_model.monitoring.sources import source_quality
 from needs_model.monitoring.status import RETRAIN, Thresholds, service_status
 from needs_model.settings import Settings
 
@@ -146,8 +146,7 @@ def monitor_service(
             performance["dates"] = [d.isoformat() for d in window.dates]
 
     findings = quality_findings(summary, empty, thresholds)
-    agencies = service_agencies(service_id)
-    tables = [t for t in source_tables or [] if t["agency"] in agencies]
+    tables = [t for t in source_tables or [] if t["table"] in SERVICE_SOURCES[service_id]]
     findings += [f for t in tables for f in t["findings"]]
     status, reasons = service_status(summary, {"findings": findings}, performance, thresholds)
     out = settings.reports_dir / MONITORING_DIR / as_of.isoformat() / service_id

@@ -108,29 +108,3 @@ def source_quality(raw: Path, as_of: dt.date) -> list[dict[str, Any]]:
     return [
         table_quality(raw, table, as_of) for table in contract.TABLES if (raw / table.path).exists()
     ]
-
-
-# The agency behind "issuing agency" in the feature catalogue, per service.
-ISSUING_AGENCY = {
-    "medical_license_renewal": "licensing",
-    "tour_guide_card_renewal": "tourism",
-    "veterinary_certificate_renewal": "agriculture",
-}
-
-
-def service_agencies(service_id: str) -> set[str]:
-    """The agencies a service's features read (the registry always: every subject's
-    commune comes from it)."""
-    from needs_model.catalogue.features import FEATURES
-
-    agencies = {t.agency for t in contract.TABLES}
-    found = {"registry"}
-    for feature in FEATURES:
-        if service_id not in feature.services:
-            continue
-        for source in feature.source.split(" + "):
-            if source in agencies:
-                found.add(source)
-            elif source == "issuing agency" and service_id in ISSUING_AGENCY:
-                found.add(ISSUING_AGENCY[service_id])
-    return found

@@ -108,7 +108,7 @@ evaluate-full: $(STAMP) ## The README's full-province tables: simulate 1.5 M peo
 	$(BIN)/python bench/evaluation_table.py $(FULL)/reports | tee $(FULL)/evaluation.md
 	$(BIN)/python bench/evaluation_table.py $(FULL)/reports --planning | tee $(FULL)/planning.md
 	$(FULL_ENV) $(BIN)/python bench/evaluate_unseen.py --models $(FULL)/models --people $(FULL_PEOPLE) \
-	  --seed $$(( $(SEED) + 1 )) --trained-seed $(SEED) --out $(FULL)/unseen
+	  --seed $$(( $(SEED) + 1 )) --trained-seed $(SEED) --out $(FULL)/unseen --keep
 
 lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upgrade)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^needs-model' > requirements.lock

@@ -158,3 +158,10 @@ def test_fairness_intervals_resample_subjects_not_rows():
             excluded += low > 0 or high < 0
     assert judged >= 60
     assert excluded <= 0.15 * judged, (excluded, judged)
+
+
+def test_rows_of_unknown_age_are_a_group_of_their_own(world):
+    frame, y, truth = world
+    rows = frame.assign(age_years=frame["age_years"].where(np.arange(N) % 10 != 0))
+    groups = {g["group"] for g in fairness(rows, y, truth, seed=0) if g["attribute"] == "age_band"}
+    assert "unknown" in groups and "nan" not in groups

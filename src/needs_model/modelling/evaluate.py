@@ -59,9 +59,11 @@ def group_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
     groups["mountain"] = np.where(frame["is_mountain"] == 1, "mountain", "lowland")
     age = frame["age_years"] if "age_years" in frame else frame.get("owner_age_years")
     if age is not None and age.notna().any():
-        groups["age_band"] = pd.cut(
+        band = pd.cut(
             age, [-1, 9, 29, 44, 59, 200], labels=["0-9", "10-29", "30-44", "45-59", "60+"]
-        ).astype(str)
+        )
+        # An unknown age is a group of its own (pandas 3 keeps NaN through astype(str)).
+        groups["age_band"] = band.astype(object).where(band.notna(), "unknown").astype(str)
     return {k: pd.Series(v, index=frame.index) for k, v in groups.items()}
 
 

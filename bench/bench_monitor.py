@@ -12,7 +12,7 @@
 Usage:
     python bench/bench_monitor.py                                  # power only
     python bench/bench_monitor.py --models data/full/models --features data/full/features \\
-        --reports /tmp/monitor-bench --repeats 3
+        --raw data/full/raw --reports /tmp/monitor-bench --repeats 3
 Writes bench/results/monitor.json.
 """
 
@@ -83,11 +83,12 @@ def power(draws: int, rows: int) -> dict[str, object]:
     return out
 
 
-def run_monitor(models: Path, features: Path, reports: Path) -> dict[str, float]:
+def run_monitor(models: Path, features: Path, raw: Path, reports: Path) -> dict[str, float]:
     env = {
         **os.environ,
         "NEEDS_MODELS_DIR": str(models),
         "NEEDS_FEATURES_DIR": str(features),
+        "NEEDS_RAW_DIR": str(raw),
         "NEEDS_REPORTS_DIR": str(reports),
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -107,15 +108,20 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=50)
     parser.add_argument("--models", type=Path, default=None)
     parser.add_argument("--features", type=Path, default=Path("data/features"))
+    parser.add_argument("--raw", type=Path, default=Path("data/raw"))
     parser.add_argument("--reports", type=Path, default=Path("/tmp/needs-monitor-bench"))
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     result: dict[str, object] = {"power": power(args.draws, SAMPLE_ROWS)}
     if args.models is not None:
-        runs = [run_monitor(args.models, args.features, args.reports) for _ in range(args.repeats)]
+        runs = [
+            run_monitor(args.models, args.features, args.raw, args.reports)
+            for _ in range(args.repeats)
+        ]
         result["monitor"] = {
             "models": str(args.models),
             "features": str(args.features),
+            "raw": str(args.raw),
             "repeats": args.repeats,
             "median_seconds": statistics.median(r["seconds"] for r in runs),
             "peak_rss_gib": max(r["peak_rss_gib"] for r in runs),

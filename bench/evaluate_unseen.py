@@ -56,6 +56,7 @@ from needs_model.modelling.promotion import (
     current_version,
     ece_noise_floor,
     load_served,
+    months_over_floor,
 )
 from needs_model.settings import get_settings
 from needs_model.twin.province import simulate_province
@@ -289,7 +290,7 @@ def _months_over(r: dict[str, Any]) -> str:
     months = r.get("calibration_by_month")
     if not months:
         return "–"
-    return f"{sum(m['ece'] > m['floor'] for m in months)} of {len(months)}"
+    return f"{len(months_over_floor(months))} of {len(months)}"
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Annotated, Any
@@ -374,12 +375,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def live_server() -> Iterator[str]:
-    """The test app over real HTTP (uvicorn in a thread), as a browser would reach it."""
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """`app` over real HTTP (uvicorn in a thread), as a browser would reach it: its origin."""
     port = _free_port()
     config = uvicorn.Config(
-        SecurityHeaders(build_app()),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -395,9 +396,18 @@ def live_server() -> Iterator[str]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live_server() -> Iterator[str]:
+    """The test app over real HTTP, as a browser would reach it."""
+    with serving(SecurityHeaders(build_app())) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,11 @@ planners do not, every read is in the audit log, and the page may load nothing."
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -19,22 +16,26 @@ from needs_model.governance import audit
 from needs_model.governance.access import Scope, create_key
 from needs_model.governance.db import make_engine
 from needs_model.monitoring import drift
-from tests.api.test_docs_offline import Visit, _free_port, chromium  # noqa: F401 (fixture)
+from tests.api.test_docs_offline import Visit, chromium, serving  # noqa: F401 (fixture)
 from tests.monitoring.test_drift import SERVICE, _rows
 
 PAGE = "<html><script>window.drawDashboard = 1</script><body>drift</body></html>"
 
 
-@pytest.fixture(scope="module")
-def app(served, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("monitoring-api")
-    settings = served.settings.model_copy(
+def _own_state(served, folder):
+    """The served province's settings with a database and reports folder of its own."""
+    return served.settings.model_copy(
         update={
             "database_url": f"sqlite:///{folder / 'service.db'}",
             "audit_checkpoint_dir": folder / "checkpoints",
             "reports_dir": folder / "reports",
         }
     )
+
+
+@pytest.fixture(scope="module")
+def app(served, tmp_path_factory):
+    settings = _own_state(served, tmp_path_factory.mktemp("monitoring-api"))
     engine = make_engine(settings.database_url)
     keys = {
         role: create_key(engine, role, Scope("province"))[1]
@@ -111,14 +112,7 @@ def test_a_service_or_date_not_monitored_is_a_404_naming_it(app):
 @pytest.fixture(scope="module")
 def live_report(served, tmp_path_factory) -> Iterator[tuple[str, str]]:
     """A real Evidently page of a monitoring run, served over HTTP by the app; (origin, key)."""
-    folder = tmp_path_factory.mktemp("monitoring-browser")
-    settings = served.settings.model_copy(
-        update={
-            "database_url": f"sqlite:///{folder / 'service.db'}",
-            "audit_checkpoint_dir": folder / "checkpoints",
-            "reports_dir": folder / "reports",
-        }
-    )
+    settings = _own_state(served, tmp_path_factory.mktemp("monitoring-browser"))
     _write_run(settings, "2025-09-30")
     reference, current = _rows(3000, 1), _rows(3000, 2, age_shift=4.0)
     rng = np.random.default_rng(0)
@@ -132,27 +126,8 @@ def live_report(served, tmp_path_factory) -> Iterator[tuple[str, str]]:
     )
     engine = make_engine(settings.database_url)
     key = create_key(engine, "auditor", Scope("province"))[1]
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, store=served.store, engine=engine),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        server_header=False,
-        lifespan="off",
-        ws="none",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(create_app(settings, store=served.store, engine=engine)) as origin:
+        yield origin, key
 
 
 @pytest.mark.browser

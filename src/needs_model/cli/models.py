@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from needs_model.cli.common import console, err_console, known_services
+
+if TYPE_CHECKING:
+    from needs_model.modelling.workflow import PromotionResult
 
 
 def train_command(
@@ -85,6 +88,23 @@ def train_command(
     )
 
 
+def print_promotion(result: PromotionResult) -> bool:
+    """Say what the gate decided for one service; True when it refused the challenger."""
+    if result.promoted:
+        console.print(f"[green]{result.service_id}[/]: {result.message}")
+    elif result.failures:
+        console.print(
+            f"[yellow]{result.service_id}[/]: not promoted (version {result.version}, "
+            "refused by the gate):"
+        )
+        for failure in result.failures:
+            console.print(f"    - {failure}")
+        return True
+    else:
+        console.print(f"{result.service_id}: {result.message}")
+    return False
+
+
 def promote_command(
     services: Annotated[
         list[str] | None, typer.Option("--service", help="Service(s); default all.")
@@ -98,16 +118,7 @@ def promote_command(
     settings = get_settings()
     refused = False
     for service_id in known_services(services):
-        result = promote_service(service_id, settings)
-        if result.promoted:
-            console.print(f"[green]{service_id}[/]: {result.message}")
-        elif result.failures:
-            refused = True
-            console.print(f"[yellow]{service_id}[/]: not promoted (version {result.version}):")
-            for failure in result.failures:
-                console.print(f"    - {failure}")
-        else:
-            console.print(f"{service_id}: {result.message}")
+        refused |= print_promotion(promote_service(service_id, settings))
     if refused and strict:
         raise typer.Exit(3)
 

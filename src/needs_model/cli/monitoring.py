@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from needs_model.cli.common import console, err_console, known_services
+from needs_model.cli.models import print_promotion
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "retrain": "red"}
 
@@ -140,17 +141,7 @@ def retrain_command(
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
     for trained in results:
-        result = promote_service(trained.service_id, settings)
-        if result.promoted:
-            console.print(f"[green]{trained.service_id}[/]: {result.message}")
-        elif result.failures:
-            console.print(
-                f"[yellow]{trained.service_id}[/]: challenger version {result.version} refused:"
-            )
-            for failure in result.failures:
-                console.print(f"    - {failure}")
-        else:
-            console.print(f"{trained.service_id}: {result.message}")
+        print_promotion(promote_service(trained.service_id, settings))
 
 
 def register(app: typer.Typer) -> None:

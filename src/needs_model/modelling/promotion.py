@@ -89,6 +89,16 @@ def calibration_by_month(
     return out
 
 
+def months_over_floor(months: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The month ends (as `calibration_by_month` gives them) whose ECE exceeds its floor."""
+    return [m for m in months if m["ece"] > m["floor"]]
+
+
+def calibration_fails(months: list[dict[str, Any]]) -> bool:
+    """The gate's rule: over the floor on more than half of the month ends."""
+    return 2 * len(months_over_floor(months)) > len(months)
+
+
 BASELINE_MIN_POSITIVES = 20
 BASELINES = {"baseline_rule": "the rule's rate", "baseline_logistic": "the logistic regression"}
 
@@ -148,10 +158,10 @@ def gate_failures(
     failures = []
     y = test["label"].to_numpy(dtype=float)
     months = calibration_by_month(test, y, challenger_p, gate)
-    over = [m for m in months if m["ece"] > m["floor"]]
-    if 2 * len(over) > len(months):
+    if calibration_fails(months):
         failures.append(
-            f"calibration: ECE above its floor on {len(over)} of {len(months)} month ends "
+            f"calibration: ECE above its floor on {len(months_over_floor(months))} of "
+            f"{len(months)} month ends "
             f"(median ECE {np.median([m['ece'] for m in months]):.4f}, median floor "
             f"{np.median([m['floor'] for m in months]):.4f})"
         )

@@ -177,9 +177,7 @@ def noise_floor(reference: pd.Series, size: int, method: str, seed: int = 0) -> 
     values = reference.dropna().reset_index(drop=True)
     if size == 0 or values.empty:
         return float("nan")
-    kind = ColumnType.Numerical if method == NUMERIC_METHOD else ColumnType.Categorical
-    if method == SCORE_METHOD:
-        kind = ColumnType.Numerical
+    kind = ColumnType.Categorical if method == CATEGORICAL_METHOD else ColumnType.Numerical
     test = get_stattest(values, values, kind, method)
     rng = np.random.default_rng(seed)
     with np.errstate(divide="ignore", invalid="ignore"):  # a constant column: no spread

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from needs_model.modelling.promotion import calibration_fails, months_over_floor
+
 OK, WARN, RETRAIN = "ok", "warn", "retrain"
 
 
@@ -74,8 +76,8 @@ def service_status(
                 f"is more than {thresholds.auc_drop} below the test window's {test_auc:.4f}"
             )
         months = performance["calibration_by_month"]
-        over = [m for m in months if m["ece"] > m["floor"]]
-        if 2 * len(over) > len(months):
+        if calibration_fails(months):
+            over = months_over_floor(months)
             retrain.append(
                 f"calibration: ECE above the gate's floor on {len(over)} of {len(months)} "
                 "matured month ends ("

@@ -35,3 +35,14 @@ def test_service_rule_facts():
 def test_unknown_parameter_is_a_clear_error():
     with pytest.raises(UnknownLegalParameterError, match="no_such_rule"):
         legal_value("no_such_rule", dt.date(2024, 1, 1))
+
+
+def test_decision_59_2015_has_two_lines_until_the_2021_standard():
+    day = dt.date(2018, 12, 1)
+    assert legal_value("poverty_income_line_rural_vnd", day) == 1_000_000
+    assert legal_value("poverty_income_line_urban_vnd", day) == 1_300_000
+    assert legal_value("poverty_income_floor_rural_vnd", day) == 700_000
+    assert legal_value("poverty_income_floor_urban_vnd", day) == 900_000
+    assert "59/2015" in legal_parameter("poverty_min_deprivations_for_poor", day).source
+    with pytest.raises(UnknownLegalParameterError):
+        legal_value("poverty_income_floor_rural_vnd", dt.date(2021, 12, 1))

@@ -41,6 +41,13 @@ def test_simulate_rejects_a_bad_month(tmp_path):
     assert not (tmp_path / "raw").exists()
 
 
+def test_simulate_says_how_early_it_can_start(tmp_path):
+    result = runner.invoke(app, ["simulate", "--start", "2015-06", "--out", str(tmp_path / "raw")])
+    assert result.exit_code == 2
+    assert "2016-02" in result.output and "59/2015" in result.output
+    assert not (tmp_path / "raw").exists()
+
+
 def test_simulate_then_validate_end_to_end(tmp_path):
     out = tmp_path / "raw"
     result = runner.invoke(

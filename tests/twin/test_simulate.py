@@ -164,3 +164,17 @@ def test_a_storm_scenario_in_the_mountains_raises_poverty_there(tmp_path):
         return row.simulated
 
     assert poor_share(stormy) > poor_share(base) + 0.01
+
+
+def test_a_burn_in_from_2016_reviews_households_under_decision_59(tmp_path):
+    """From 2016 the twin runs under the 2016-2020 standard: under the lower income line a
+    household is poor whatever it lacks; the floor is gone from the 2021 standard on."""
+    from needs_model.twin import poverty
+
+    world = simulate_to(tmp_path, 2_000, 5, "2016-02", "2017-01")
+    surveys = pd.read_parquet(tmp_path / "welfare" / "household_surveys.parquet")
+    assert set(pd.to_datetime(surveys["survey_date"]).dt.year) == {2016}
+    urban = np.array([False, True])
+    before = poverty.log_income_floor(world, urban, 2018 * 12 + 11)
+    np.testing.assert_allclose(np.exp(before), [700_000, 900_000])
+    assert np.isneginf(poverty.log_income_floor(world, urban, 2022 * 12 + 11)).all()

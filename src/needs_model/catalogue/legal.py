@@ -177,9 +177,21 @@ LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
         "Decree 07/2021/ND-CP (standard 2022-2025; reportedly kept for 2026)",
         "verified",
     ),
+    # Decision 59/2015 had two income lines: at or under the lower one a household is poor
+    # whatever its deprivations; between the two it is poor with >= 3 deprivations, else
+    # near-poor. The upper one is the line of the lists (poor or near-poor at or under it).
     LegalParameter(
         "poverty_income_line_rural_vnd",
-        700_000,
+        1_000_000,
+        "VND per person per month",
+        dt.date(2016, 1, 1),
+        dt.date(2021, 3, 15),
+        "Decision 59/2015/QD-TTg (2016-2020; in force 2016-01-05, applied from 2016-01-01; the 10 indicators: hoidapphapluat.co; the amounts from memory [U])",
+        "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_line_urban_vnd",
+        1_300_000,
         "VND per person per month",
         dt.date(2016, 1, 1),
         dt.date(2021, 3, 15),
@@ -187,9 +199,18 @@ LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
         "uncertain",
     ),
     LegalParameter(
-        "poverty_income_line_urban_vnd",
+        "poverty_income_floor_rural_vnd",
+        700_000,
+        "VND per person per month (poor whatever the deprivations)",
+        dt.date(2016, 1, 1),
+        dt.date(2021, 3, 15),
+        "Decision 59/2015/QD-TTg (2016-2020)",
+        "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_floor_urban_vnd",
         900_000,
-        "VND per person per month",
+        "VND per person per month (poor whatever the deprivations)",
         dt.date(2016, 1, 1),
         dt.date(2021, 3, 15),
         "Decision 59/2015/QD-TTg (2016-2020)",
@@ -252,6 +273,16 @@ LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
         dt.date(2021, 3, 15),
         None,
         "Decree 07/2021/ND-CP",
+        "secondary",
+    ),
+    LegalParameter(
+        "poverty_min_deprivations_for_poor",
+        3,
+        "deprivations out of 10 (the twin counts its 12: the 2021 set, which replaced "
+        "access to health services with employment, dependants and nutrition) [U]",
+        dt.date(2016, 1, 1),
+        dt.date(2021, 3, 15),
+        "Decision 59/2015/QD-TTg (between the two income lines)",
         "secondary",
     ),
 )

@@ -32,7 +32,7 @@ BUNDLE_FILES = (
     "metadata.json",
     "evaluation.json",
 )
-# The training window's sample monitoring compares the population with (absent from bundles
+# The reference year's sample (`training.Split.recent`) monitoring compares the population with (absent from bundles
 # promoted before it was kept; then listed in SHA256SUMS like every other file).
 REFERENCE_FILE = "reference.parquet"
 
@@ -204,7 +204,7 @@ def write_bundle(
     reference: bytes | None = None,
 ) -> Path:
     """Write models/<service>/<version>/ atomically (rename of a complete, flushed folder);
-    `reference`: the parquet bytes of the training window's sample, for monitoring."""
+    `reference`: the parquet bytes of the reference year's sample, for monitoring."""
     service_dir = models_dir / service_id
     final = service_dir / version
     if final.exists():

@@ -160,10 +160,11 @@ def log_training(
             test_rows = Path(tmp) / "test_rows.parquet"
             split.test.assign(**evaluation.baseline_scores).to_parquet(test_rows, index=False)
             mlflow.log_artifact(str(test_rows), "data")
-            # What monitoring compares the population with: the training window, sampled
-            # once here so that every later comparison uses the same rows.
+            # What monitoring compares the population with: the year of month ends up to
+            # the newest one trained with (`Split.recent`), sampled once here so that every
+            # later comparison uses the same rows.
             reference = Path(tmp) / "reference_rows.parquet"
-            sample_rows(split.train).to_parquet(reference, index=False)
+            sample_rows(split.recent).to_parquet(reference, index=False)
             mlflow.log_artifact(str(reference), "data")
             info = _log_model(model, bundle, "model", name)
             for fallback in fallbacks:

@@ -61,14 +61,19 @@ class Split:
     valid: pd.DataFrame
     test: pd.DataFrame
     windows: dict[str, list[str]] = field(default_factory=dict)
+    # The last `REFERENCE_MONTHS` month ends the model was trained with, labelled or not:
+    # the population it is deployed on, which monitoring compares later months with.
+    recent: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 SAMPLE_ROWS = 20_000  # monitoring's sample of a population (drift's power: bench/bench_monitor.py)
+# Monitoring's reference: a whole year, so that every calendar month has its own season.
+REFERENCE_MONTHS = 12
 
 
 def sample_rows(frame: pd.DataFrame, rows: int = SAMPLE_ROWS, seed: int = 0) -> pd.DataFrame:
-    """At most `rows` rows, drawn without replacement (seeded): the training window's
-    reference kept with a model for monitoring, and the month end it is compared with."""
+    """At most `rows` rows, drawn without replacement (seeded): the reference kept with a
+    model for monitoring (`Split.recent`), and the month end it is compared with."""
     if len(frame) <= rows:
         return frame.reset_index(drop=True)
     return frame.sample(rows, random_state=seed).reset_index(drop=True)
@@ -102,9 +107,10 @@ def temporal_split(frame: pd.DataFrame, horizon_months: int, config: TrainConfig
     def names(part: pd.DataFrame) -> list[str]:
         return sorted(part["as_of"].dt.date.astype(str).unique())
 
-    return Split(
-        train, valid, test, {"train": names(train), "valid": names(valid), "test": names(test)}
-    )
+    every = month_index(frame["as_of"])
+    recent = frame[every > every.max() - REFERENCE_MONTHS]
+    windows = {"train": names(train), "valid": names(valid), "test": names(test)}
+    return Split(train, valid, test, windows | {"reference": names(recent)}, recent)
 
 
 @dataclass

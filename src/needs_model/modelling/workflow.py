@@ -238,7 +238,7 @@ def _write_served_instead(folder: Path, served: dict[str, Any], refusals: list[s
 
 
 def _reference_rows(run_id: str) -> bytes | None:
-    """The training window's sample the run kept for monitoring (runs logged before it was
+    """The reference year's sample the run kept for monitoring (runs logged before it was
     kept have none: their bundles cannot be monitored until retrained)."""
     from mlflow.exceptions import MlflowException
 

@@ -1,5 +1,13 @@
 """Drift of a service's inputs and scores with Evidently (0.7 API): the current month end's
-rows against the champion's reference, the training window stored in its bundle.
+rows against the champion's reference stored in its bundle.
+
+The reference is the year of month ends up to the newest one the champion was trained with
+(`training.Split.recent`, labelled or not): the population it was deployed on. Not the
+window its trees were fitted on: with a horizon's embargo before the validation window and
+another before the test window, a 12-month service's training window ends three years
+before its data do, and a comparison with it measures the years since, not a change (the
+stable twin in bench/scenario_table.py shows both). A whole year, so that each month is
+compared with the same calendar month (`seasonal_reference`).
 
 Tests, chosen per feature type and stated in every report:
 - numeric features: the Wasserstein distance normed by the reference's standard deviation,

@@ -112,7 +112,7 @@ def monitor_service(
     if not (folder / REFERENCE_FILE).exists():
         raise MonitoringError(
             f"{service_id}: the served version {version} was promoted before models kept "
-            "their training window's reference; retrain and promote to monitor it"
+            "their reference year; retrain and promote to monitor it"
         )
     if not snapshot_file(features_dir, service_id, as_of).exists():
         raise MonitoringError(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from needs_model.catalogue.legal import legal_value
+from needs_model.catalogue.legal import UnknownLegalParameterError, legal_value
 from needs_model.twin.population import count_deprivations
 from needs_model.twin.world import World, day_in_month, ym_to_date
 
@@ -81,6 +81,18 @@ def log_income_line(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
     day = ym_to_date(ym)
     rural = np.log(legal_value("poverty_income_line_rural_vnd", day))
     city = np.log(legal_value("poverty_income_line_urban_vnd", day))
+    return np.where(urban, float(city), float(rural)).astype(float)
+
+
+def log_income_floor(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
+    """The log income at or under which a household is poor whatever its deprivations
+    (Decision 59/2015, 2016-2020); minus infinity while no such floor is in force."""
+    day = ym_to_date(ym)
+    try:
+        rural = np.log(legal_value("poverty_income_floor_rural_vnd", day))
+        city = np.log(legal_value("poverty_income_floor_urban_vnd", day))
+    except UnknownLegalParameterError:
+        return np.full(len(urban), -np.inf)
     return np.where(urban, float(city), float(rural)).astype(float)
 
 
@@ -272,7 +284,10 @@ def annual_review(w: World) -> None:
     error = p.review_measurement_sd * g.standard_normal(n)
     below = flagged & (error <= gap + discretion)
     minimum = legal_value("poverty_min_deprivations_for_poor", ym_to_date(w.ym))
-    result = np.where(below, np.where(deprivations >= minimum, "poor", "near_poor"), "not_poor")
+    # As the commune measures it: under the floor (2016-2020 only) poor whatever it lacks.
+    floor_gap = log_income_floor(w, hh["urban"][here], w.ym) - hh["log_income"][here]
+    poor = (deprivations >= minimum) | (error <= floor_gap + discretion)
+    result = np.where(below, np.where(poor, "poor", "near_poor"), "not_poor")
     day = g.integers(1, 29, n)
     income = np.exp(hh["log_income"][here] + error)
     w.log.add(

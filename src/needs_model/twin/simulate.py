@@ -22,6 +22,11 @@ from needs_model.twin.world import World, month_end
 DEFAULT_PEOPLE = 75_000
 
 
+# The first month the twin can start from: its opening households were reviewed under the
+# poverty rules in force the month before (catalogue/legal.py knows them from 2016).
+EARLIEST_START = "2016-02"
+
+
 @dataclass(frozen=True)
 class SimulationSpec:
     people: int = DEFAULT_PEOPLE
@@ -31,7 +36,14 @@ class SimulationSpec:
 
     @property
     def start_ym(self) -> int:
-        return _parse_month(self.start)
+        ym = _parse_month(self.start)
+        if ym < _parse_month(EARLIEST_START):
+            raise ValueError(
+                f"--start {self.start} is before {EARLIEST_START}: the twin knows the poverty "
+                "rules from 2016 only (Decision 59/2015), and the households it starts with "
+                "were reviewed the month before"
+            )
+        return ym
 
     @property
     def end_ym(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -79,3 +80,22 @@ def test_simulate_records_its_scenarios_and_refuses_unknown_ones(tmp_path):
     (recorded,) = json.loads((out / "manifest.json").read_text())["scenarios"]
     assert recorded["name"] == "baby-boom" and recorded["start"] == "2021-02-01"
     assert set(SCENARIOS) >= {recorded["name"]}
+
+
+def test_a_take_up_campaign_brings_renewals_before_expiry_forward():
+    from needs_model.twin import careers
+
+    spec = SimulationSpec(people=20_000, seed=5, start="2021-01", end="2021-01")
+    campaign = TwinParameters().with_scenarios(parse_scenario("take-up-campaign@2021-01"))
+    plain_world, campaign_world = new_world(spec, TwinParameters()), new_world(spec, campaign)
+    for w in (plain_world, campaign_world):
+        careers.draw_year_factors(w)
+    active = np.flatnonzero(plain_world.licences["active"])
+    ym = spec.start_ym
+    plain = careers.licence_renewal_hazard(plain_world, active, ym)
+    brought = careers.licence_renewal_hazard(campaign_world, active, ym)
+    before_expiry = plain_world.licences["expiry_ym"][active] - ym >= 1
+    due = before_expiry & (plain > 0)
+    assert due.sum() > 10 and (~before_expiry & (plain > 0)).sum() > 0
+    np.testing.assert_allclose(brought[due], np.minimum(2 * plain[due], 0.97))
+    np.testing.assert_array_equal(brought[~before_expiry], plain[~before_expiry])

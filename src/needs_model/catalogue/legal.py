@@ -186,7 +186,8 @@ LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
         "VND per person per month",
         dt.date(2016, 1, 1),
         dt.date(2021, 3, 15),
-        "Decision 59/2015/QD-TTg (2016-2020; in force 2016-01-05, applied from 2016-01-01; the 10 indicators: hoidapphapluat.co; the amounts from memory [U])",
+        "Decision 59/2015/QD-TTg (2016-2020; in force 2016-01-05, applied from 2016-01-01; "
+        "its 10 indicators: hoidapphapluat.co; the amounts are not checked against the text)",
         "uncertain",
     ),
     LegalParameter(

@@ -36,9 +36,9 @@ def monitor_command(
         bool, typer.Option(help="Exit 3 if a service needs retraining or cannot be monitored.")
     ] = False,
 ) -> None:
-    """Compare each champion's newest month end with the year it was trained up to (Evidently), judge
-    matured labels, and write reports/monitoring/<as_of>/<service>/ (status ok, warn or
-    retrain, with the reasons)."""
+    """Compare each champion's newest month end with the year it was trained up to
+    (Evidently), judge matured labels, and write reports/monitoring/<as_of>/<service>/
+    (status ok, warn or retrain, with the reasons)."""
     from needs_model.modelling.promotion import current_version
     from needs_model.monitoring.run import available_snapshots, monitor
     from needs_model.settings import get_settings

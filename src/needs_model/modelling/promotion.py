@@ -32,8 +32,8 @@ BUNDLE_FILES = (
     "metadata.json",
     "evaluation.json",
 )
-# The reference year's sample (`training.Split.recent`) monitoring compares the population with (absent from bundles
-# promoted before it was kept; then listed in SHA256SUMS like every other file).
+# The reference year's sample (`training.Split.recent`) monitoring compares the population
+# with (absent from bundles promoted before it was kept; else listed in SHA256SUMS).
 REFERENCE_FILE = "reference.parquet"
 
 

@@ -332,14 +332,19 @@ def licence_renewal_hazard(
         if len(i) == 0:
             continue
         age = (ym - w.people["birth_ym"][lic["person"][i]]) // 12
-        out[of_kind] = hazards.licence_renewal_probability(
-            lic["expiry_ym"][i] - ym,
+        months_to_expiry = lic["expiry_ym"][i] - ym
+        probability = hazards.licence_renewal_probability(
+            months_to_expiry,
             requirement_met[of_kind],
             lic["engagement"][i],
             age,
             licence_parameters(w, kind),
             current_year_factor(w, kind, ym) if year_factor is None else year_factor,
         )
+        # A take-up campaign (scenario rate `renewal`) brings renewals before expiry forward.
+        campaign = w.factor("renewal", ym, w.person_mountain(lic["person"][i]))
+        campaign = np.where(months_to_expiry >= 1, campaign, 1.0)
+        out[of_kind] = np.minimum(probability * campaign, 0.97)
     return out
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 @dataclass(frozen=True)
 class Scenario:
     """Multiply rate `rate` by `factor` for months in [start, end], optionally only in the
-    mountain districts. Rates: storm, out_migration, in_migration, conception, income_drift."""
+    mountain districts. Rates: storm, out_migration, in_migration, conception, income_drift,
+    renewal (licence renewals before expiry)."""
 
     name: str
     rate: str

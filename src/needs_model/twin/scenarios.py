@@ -5,8 +5,7 @@ only in the mountain districts). Used to prove that monitoring sees what it shou
 Two changes the twin makes without being asked, so they are not scenarios here: the
 1 July 2025 reorganisation (Quang Nam into Đà Nẵng, new commune codes) and the 2027
 poverty line (VND 2.2 M rural / 2.8 M urban, announced in advance; simulate to 2027-12 to
-see it). A take-up campaign (renewals brought forward) needs a renewal-timing rate the
-twin does not scale yet.
+see it).
 """
 
 from __future__ import annotations
@@ -40,6 +39,13 @@ SCENARIOS: dict[str, ScenarioTemplate] = {
     ),
     "baby-boom": ScenarioTemplate(
         "conception", 1.5, 12, False, "conceptions half as likely again for 12 months"
+    ),
+    "take-up-campaign": ScenarioTemplate(
+        "renewal",
+        2.0,
+        6,
+        False,
+        "a reminder campaign: licence renewals before expiry twice as likely for 6 months",
     ),
     "income-slump": ScenarioTemplate(
         "income_drift", -2.0, 12, True, "real incomes falling in the mountain districts, 12 months"

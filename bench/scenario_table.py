@@ -1,0 +1,407 @@
+"""The monitor proven on the twin's scenarios: the table in the README's "Monitoring" part.
+
+    python bench/scenario_table.py [--people 50000] [--out data/scenarios]
+
+1. A twin from 2016-02 (a burn-in: the agencies' tables hold years of history before the
+   snapshots start, as real ones do) to 2025-12; monthly snapshots 2022-01..2025-12; every
+   service trained and promoted through the gate (`needs-model train`, `promote`): the
+   champions, whose reference year is 2025.
+2. The same twin (same seed, so the same province up to 2025-12) run on to 2027-03, once
+   with no change and once per scenario switched on from 2026-01 (`--scenario NAME@2026-01`).
+   Each is monitored month by month, 2026-01..2026-12 (no change: to 2027-03, through the
+   2027 poverty line), by the champions of step 1.
+3. Where the monitor of 2026-12 says `retrain`, `needs-model retrain --if-needed` on that
+   twin's snapshots (2022-01..2027-03) and the gate decides.
+4. The reorganisation of 1 July 2025 (inside step 1's period): the agencies' tables of
+   2025-07 against the year before, and the features of 2025-07 against 2024-07..2025-06.
+
+Every step writes under --out and is skipped when its output is complete (a killed run
+resumes). Prints the table as Markdown and writes table.json and table.md beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+SCENARIO_START = "2026-01"
+SCENARIOS = {
+    # name: (the services it should move, what should move)
+    "storm-season": (["poor_household_confirmation"], "incomes in the mountain districts"),
+    "out-migration-wave": (
+        ["birth_registration", "school_admission", "poor_household_confirmation"],
+        "who lives in the province",
+    ),
+    "take-up-campaign": (
+        [
+            "medical_license_renewal",
+            "tour_guide_card_renewal",
+            "veterinary_certificate_renewal",
+        ],
+        "when licences are renewed",
+    ),
+}
+STABLE_MONTHS = [f"2026-{m:02d}" for m in range(1, 13)]
+LINE_MONTHS = ["2027-01", "2027-02", "2027-03"]
+END = "2027-03"
+TRAIN_SNAPSHOTS = ("2022-01-31", "2025-12-31")
+MONITOR_SNAPSHOTS = ("2025-01-31", "2027-03-31")
+BIN = Path(sys.executable).parent
+
+
+def month_end(ym: str) -> dt.date:
+    year, month = (int(x) for x in ym.split("-"))
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> None:
+    command = [str(BIN / "needs-model"), *args]
+    print("$", " ".join(command), flush=True)
+    subprocess.run(command, check=True, env={**os.environ, **(env or {})})
+
+
+def store_env(store: Path, raw: Path, features: Path) -> dict[str, str]:
+    return {
+        "NEEDS_RAW_DIR": str(raw),
+        "NEEDS_FEATURES_DIR": str(features),
+        "NEEDS_MODELS_DIR": str(store / "models"),
+        "NEEDS_REPORTS_DIR": str(store / "reports"),
+        "NEEDS_MLFLOW_TRACKING_URI": f"sqlite:///{store.resolve()}/mlflow.db",
+        "NEEDS_MLFLOW_ARTIFACT_ROOT": str(store / "artifacts"),
+    }
+
+
+def settings_of(store: Path, raw: Path, features: Path):
+    from needs_model.settings import Settings
+
+    return Settings(
+        raw_dir=raw,
+        features_dir=features,
+        models_dir=store / "models",
+        reports_dir=store / "reports",
+        mlflow_tracking_uri=f"sqlite:///{store.resolve()}/mlflow.db",
+        mlflow_artifact_root=store / "artifacts",
+    )
+
+
+def simulate(folder: Path, people: int, seed: int, end: str, scenario: str | None) -> Path:
+    raw = folder / "raw"
+    if not (raw / "_SUCCESS").exists():
+        extra = ["--scenario", f"{scenario}@{SCENARIO_START}"] if scenario else []
+        cli(
+            "simulate",
+            "--people",
+            str(people),
+            "--seed",
+            str(seed),
+            "--start",
+            "2016-02",
+            "--end",
+            end,
+            "--out",
+            str(raw),
+            "--overwrite",
+            *extra,
+        )
+    return raw
+
+
+def features(raw: Path, out: Path, first: str, last: str) -> Path:
+    marker = out / f".complete-{first}-{last}"
+    if not marker.exists():
+        cli("features", "--raw", str(raw), "--as-of", first, "--through", last, "--out", str(out))
+        marker.touch()
+    return out
+
+
+def champions(base: Path, people: int, seed: int) -> Path:
+    """Step 1: the champions trained up to 2025-12 and promoted through the gate."""
+    raw = simulate(base, people, seed, "2025-12", None)
+    feats = features(raw, base / "features", *TRAIN_SNAPSHOTS)
+    store = base / "store"
+    if not (store / ".promoted").exists():
+        shutil.rmtree(store, ignore_errors=True)
+        env = store_env(store, raw, feats)
+        cli("train", "--features", str(feats), "--raw", str(raw), env=env)
+        cli("promote", env=env)
+        (store / ".promoted").touch()
+    return store
+
+
+def monitor_months(store: Path, raw: Path, feats: Path, months: list[str]) -> list[dict]:
+    """The monitor's record per served service and month (in-process, not logged to MLflow:
+    the table's runs would crowd the store's lineage)."""
+    from needs_model.monitoring.run import monitor
+
+    settings = settings_of(store, raw, feats)
+    served = sorted(p.name for p in settings.models_dir.iterdir() if (p / "CURRENT").exists())
+    out = []
+    for ym in months:
+        as_of = month_end(ym)
+        results, errors = monitor(as_of, served, settings, feats, log=False)
+        if errors:
+            raise RuntimeError(f"monitoring {as_of}: {errors}")
+        for result in results:
+            summary = json.loads((result.folder / "summary.json").read_text(encoding="utf-8"))
+            out.append(summary)
+        print(f"  {as_of}: " + ", ".join(f"{r.service_id} {r.status}" for r in results), flush=True)
+    return out
+
+
+def fired(record: dict) -> str:
+    """Which test fired, in a few words: the reasons' first clause each."""
+    return "; ".join(r.split(":")[0] if ":" in r[:60] else r[:60] for r in record["reasons"])
+
+
+def auc_of(record: dict) -> float | None:
+    p = record.get("performance")
+    return None if p is None else p["summary"].get("auc")
+
+
+def scenario_twin(
+    root: Path, name: str, people: int, seed: int, base_store: Path, months: list[str]
+) -> dict[str, Any]:
+    folder = root / name
+    raw = simulate(folder, people, seed, END, None if name == "no-change" else name)
+    # From 2025-01: the months whose labels mature in 2026 (the monitor's matured window).
+    feats = features(raw, folder / "features", MONITOR_SNAPSHOTS[0], month_end(END).isoformat())
+    store = folder / "store"
+    if not (store / ".copied").exists():
+        shutil.rmtree(store, ignore_errors=True)
+        shutil.copytree(base_store, store)
+        (store / ".copied").touch()
+    done = folder / "monitoring.json"
+    if done.exists():
+        records = json.loads(done.read_text(encoding="utf-8"))
+    else:
+        records = monitor_months(store, raw, feats, months)
+        done.write_text(json.dumps(records, default=str), encoding="utf-8")
+    return {"raw": raw, "features": feats, "store": store, "records": records}
+
+
+def retrain(root: Path, name: str, twin: dict[str, Any]) -> dict[str, Any]:
+    """Step 3 where the monitor of the last month said `retrain`."""
+    folder = root / name
+    flagged = [
+        r["service_id"]
+        for r in twin["records"]
+        if r["as_of"] == month_end(STABLE_MONTHS[-1]).isoformat() and r["status"] == "retrain"
+    ]
+    done = folder / "retrain.json"
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf-8"))
+    result: dict[str, Any] = {"flagged": flagged, "services": {}}
+    if flagged:
+        # The earlier snapshots too, in the same folder: the challengers train on them all.
+        feats = features(twin["raw"], folder / "features", TRAIN_SNAPSHOTS[0], "2024-12-31")
+        env = store_env(twin["store"], twin["raw"], feats)
+        cli("retrain", "--if-needed", "--features", str(feats), "--raw", str(twin["raw"]), env=env)
+        for service_id in flagged:
+            models = twin["store"] / "models" / service_id
+            served = (models / "CURRENT").read_text().strip()
+            evaluation = json.loads((models / served / "evaluation.json").read_text())
+            result["services"][service_id] = {
+                "served_version": served,
+                "test_auc": evaluation["results"]["model"]["auc"],
+                "test_window": evaluation["windows"]["test"],
+            }
+    done.write_text(json.dumps(result, default=str), encoding="utf-8")
+    return result
+
+
+def reorganisation(base: Path, store: Path) -> dict[str, Any]:
+    """Step 4: the 2025-07 tables and features against the year before."""
+    from needs_model.features.snapshots import read_snapshot
+    from needs_model.modelling.promotion import load_served
+    from needs_model.monitoring import drift
+    from needs_model.monitoring.sources import source_quality
+
+    raw, feats = base / "raw", base / "features"
+    as_of = dt.date(2025, 7, 31)
+    tables = source_quality(raw, as_of)
+    findings = [f"{t['table']}: {f}" for t in tables for f in t["findings"]]
+    services = {}
+    for folder in sorted((store / "models").iterdir()):
+        if not (folder / "CURRENT").exists():
+            continue
+        service_id = folder.name
+        model = load_served(store / "models", service_id)
+        year = [month_end(f"{2024 + (m + 6) // 12}-{(m + 6) % 12 + 1:02d}") for m in range(12)]
+        reference = pd.concat(
+            [read_snapshot(feats, service_id, d) for d in year], ignore_index=True
+        )
+        current = read_snapshot(feats, service_id, as_of)
+        ref = drift.scored_columns(reference, service_id, model.predict(reference))
+        cur = drift.scored_columns(current, service_id, model.predict(current))
+        snapshot, empty = drift.evidently_report(ref, cur, service_id)
+        summary = drift.summarise(snapshot, ref, cur, service_id)
+        services[service_id] = {
+            "drifted": [f["column"] for f in summary["features"] if f["drifted"]],
+            "empty": empty,
+            "missing_rises": [
+                c
+                for c, q in summary["quality"].items()
+                if q.get("missing_share", 0) - q.get("reference_missing_share", 0) >= 0.05
+            ],
+        }
+    return {"source_findings": findings, "services": services}
+
+
+def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: Path) -> list[dict]:
+    rows = []
+    served = sorted(
+        p.name for p in (champions_store / "models").iterdir() if (p / "CURRENT").exists()
+    )
+    for name, twin in twins.items():
+        by_service: dict[str, list[dict]] = {}
+        for r in twin["records"]:
+            by_service.setdefault(r["service_id"], []).append(r)
+        expected = SCENARIOS.get(name, ([], ""))[0]
+        for service_id in served:
+            records = sorted(by_service[service_id], key=lambda r: r["as_of"])
+            months = [r for r in records if r["as_of"] <= month_end(STABLE_MONTHS[-1]).isoformat()]
+            if name == "no-change":
+                line = [r for r in records if r not in months]
+                alarms = [r for r in months if r["status"] != "ok"]
+                first_line = next((r for r in line if r["status"] != "ok"), None)
+                rows.append(
+                    {
+                        "scenario": "no change (2026)",
+                        "service": service_id,
+                        "alarms": f"{len(alarms)} of {len(months)}",
+                        "first_alarm": alarms[0]["as_of"] if alarms else "",
+                        "fired": fired(alarms[0]) if alarms else "",
+                        "status_last": months[-1]["status"],
+                        "auc_before": months[-1]["performance"]["test_window_auc"]
+                        if months[-1]["performance"]
+                        else None,
+                        "auc_after": auc_of(months[-1]),
+                    }
+                )
+                if service_id == "poor_household_confirmation":
+                    rows.append(
+                        {
+                            "scenario": "2027 poverty line (2027-01..03)",
+                            "service": service_id,
+                            "alarms": f"{sum(r['status'] != 'ok' for r in line)} of {len(line)}",
+                            "first_alarm": first_line["as_of"] if first_line else "",
+                            "fired": fired(first_line) if first_line else "",
+                            "status_last": line[-1]["status"] if line else "",
+                            "auc_before": None,
+                            "auc_after": auc_of(line[-1]) if line else None,
+                        }
+                    )
+                continue
+            alarms = [r for r in months if r["status"] != "ok"]
+            first = alarms[0] if alarms else None
+            start = month_end(SCENARIO_START)
+            detected = None
+            if first is not None:
+                d = dt.date.fromisoformat(first["as_of"])
+                detected = (d.year - start.year) * 12 + d.month - start.month
+            after = retrained.get(name, {}).get("services", {}).get(service_id)
+            rows.append(
+                {
+                    "scenario": name,
+                    "service": service_id + ("" if service_id in expected else " (not targeted)"),
+                    "alarms": f"{len(alarms)} of {len(months)}",
+                    "first_alarm": first["as_of"] if first else "",
+                    "months_to_detection": detected,
+                    "fired": fired(first) if first else "",
+                    "status_last": months[-1]["status"],
+                    "auc_before": months[-1]["performance"]["test_window_auc"]
+                    if months[-1]["performance"]
+                    else None,
+                    "auc_after": auc_of(months[-1]),
+                    "auc_after_retraining": after["test_auc"] if after else None,
+                    "retrained_version": after["served_version"] if after else None,
+                }
+            )
+    return rows
+
+
+def markdown(rows: list[dict], reorg: dict[str, Any]) -> str:
+    def f(x: Any) -> str:
+        return "" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
+
+    head = [
+        "scenario",
+        "service",
+        "alarms (service-months)",
+        "first alarm",
+        "months to detection",
+        "test fired first",
+        "status 2026-12",
+        "AUC test window",
+        "AUC matured 2026-12",
+        "AUC after retraining",
+    ]
+    keys = [
+        "scenario",
+        "service",
+        "alarms",
+        "first_alarm",
+        "months_to_detection",
+        "fired",
+        "status_last",
+        "auc_before",
+        "auc_after",
+        "auc_after_retraining",
+    ]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append("| " + " | ".join(f(r.get(k)).replace("|", "/") for k in keys) + " |")
+    lines += ["", "Reorganisation (1 July 2025), 2025-07 against the year before:"]
+    lines += [f"- source tables: {x}" for x in reorg["source_findings"]] or [
+        "- source tables: none"
+    ]
+    for service_id, s in reorg["services"].items():
+        lines.append(
+            f"- {service_id}: drifted features {s['drifted'] or 'none'}; "
+            f"empty {s['empty'] or 'none'}; "
+            f"missing share up 5 points: {s['missing_rises'] or 'none'}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("data/scenarios"))
+    parser.add_argument("--scenario", action="append", help="Only these (default: all).")
+    args = parser.parse_args()
+    root = args.out
+    root.mkdir(parents=True, exist_ok=True)
+    base_store = champions(root / "base", args.people, args.seed)
+    names = ["no-change", *(args.scenario or SCENARIOS)]
+    twins, retrained = {}, {}
+    for name in names:
+        months = STABLE_MONTHS + (LINE_MONTHS if name == "no-change" else [])
+        twins[name] = scenario_twin(root, name, args.people, args.seed, base_store, months)
+        if name != "no-change":
+            retrained[name] = retrain(root, name, twins[name])
+    reorg = reorganisation(root / "base", base_store)
+    rows = table(twins, retrained, base_store)
+    (root / "table.json").write_text(
+        json.dumps(
+            {"rows": rows, "reorganisation": reorg, "retrained": retrained}, indent=2, default=str
+        ),
+        encoding="utf-8",
+    )
+    text = markdown(rows, reorg)
+    (root / "table.md").write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

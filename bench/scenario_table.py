@@ -33,6 +33,8 @@ from typing import Any
 
 import pandas as pd
 
+from needs_model.modelling.promotion import current_version
+
 SCENARIO_START = "2026-01"
 SCENARIOS = {
     # name: (the services it should move, what should move)
@@ -56,6 +58,10 @@ END = "2027-03"
 TRAIN_SNAPSHOTS = ("2022-01-31", "2025-12-31")
 MONITOR_SNAPSHOTS = ("2025-01-31", "2027-03-31")
 BIN = Path(sys.executable).parent
+
+
+def served_services(models_dir: Path) -> list[str]:
+    return sorted(p.name for p in models_dir.iterdir() if current_version(models_dir, p.name))
 
 
 def month_end(ym: str) -> dt.date:
@@ -143,7 +149,7 @@ def monitor_months(store: Path, raw: Path, feats: Path, months: list[str]) -> li
     from needs_model.monitoring.run import monitor
 
     settings = settings_of(store, raw, feats)
-    served = sorted(p.name for p in settings.models_dir.iterdir() if (p / "CURRENT").exists())
+    served = served_services(settings.models_dir)
     out = []
     for ym in months:
         as_of = month_end(ym)
@@ -177,7 +183,7 @@ def scenario_twin(
     store = folder / "store"
     if not (store / ".copied").exists():
         shutil.rmtree(store, ignore_errors=True)
-        shutil.copytree(base_store, store)
+        shutil.copytree(base_store, store, symlinks=True)  # `current` stays a link
         (store / ".copied").touch()
     done = folder / "monitoring.json"
     if done.exists():
@@ -206,9 +212,9 @@ def retrain(root: Path, name: str, twin: dict[str, Any]) -> dict[str, Any]:
         env = store_env(twin["store"], twin["raw"], feats)
         cli("retrain", "--if-needed", "--features", str(feats), "--raw", str(twin["raw"]), env=env)
         for service_id in flagged:
-            models = twin["store"] / "models" / service_id
-            served = (models / "CURRENT").read_text().strip()
-            evaluation = json.loads((models / served / "evaluation.json").read_text())
+            served = str(current_version(twin["store"] / "models", service_id))
+            folder = twin["store"] / "models" / service_id / served
+            evaluation = json.loads((folder / "evaluation.json").read_text())
             result["services"][service_id] = {
                 "served_version": served,
                 "test_auc": evaluation["results"]["model"]["auc"],
@@ -230,10 +236,7 @@ def reorganisation(base: Path, store: Path) -> dict[str, Any]:
     tables = source_quality(raw, as_of)
     findings = [f"{t['table']}: {f}" for t in tables for f in t["findings"]]
     services = {}
-    for folder in sorted((store / "models").iterdir()):
-        if not (folder / "CURRENT").exists():
-            continue
-        service_id = folder.name
+    for service_id in served_services(store / "models"):
         model = load_served(store / "models", service_id)
         year = [month_end(f"{2024 + (m + 6) // 12}-{(m + 6) % 12 + 1:02d}") for m in range(12)]
         reference = pd.concat(
@@ -256,11 +259,51 @@ def reorganisation(base: Path, store: Path) -> dict[str, Any]:
     return {"source_findings": findings, "services": services}
 
 
+def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dict[str, str]:
+    """The stable months' drift alarms had the reference been the window the trees were
+    fitted on (the issue's first reading), not the year trained up to: drift and quality
+    only (the matured labels do not depend on the reference)."""
+    from needs_model.features.snapshots import read_snapshot
+    from needs_model.modelling.promotion import load_served
+    from needs_model.modelling.training import sample_rows
+    from needs_model.monitoring import drift
+    from needs_model.monitoring.run import quality_findings
+    from needs_model.monitoring.status import OK, Thresholds, service_status
+
+    done = root / "no-change" / "training-window-alarms.json"
+    if done.exists():
+        return json.loads(done.read_text(encoding="utf-8"))
+    out = {}
+    for service_id in served_services(store / "models"):
+        folder = store / "models" / service_id / str(current_version(store / "models", service_id))
+        windows = json.loads((folder / "evaluation.json").read_text())["windows"]
+        fitted = [dt.date.fromisoformat(d) for d in windows["train"]]
+        base = root / "base" / "features"
+        window = sample_rows(
+            pd.concat([read_snapshot(base, service_id, d) for d in fitted], ignore_index=True)
+        )
+        model = load_served(store / "models", service_id)
+        alarms = 0
+        for ym in STABLE_MONTHS:
+            as_of = month_end(ym)
+            reference = drift.seasonal_reference(window, as_of.month)
+            current = sample_rows(read_snapshot(twin["features"], service_id, as_of))
+            ref = drift.scored_columns(reference, service_id, model.predict(reference))
+            cur = drift.scored_columns(current, service_id, model.predict(current))
+            snapshot, empty = drift.evidently_report(ref, cur, service_id)
+            summary = drift.summarise(snapshot, ref, cur, service_id)
+            findings = quality_findings(summary, empty, Thresholds())
+            status, _ = service_status(summary, {"findings": findings}, None, Thresholds())
+            alarms += status != OK
+        out[service_id] = f"{alarms} of {len(STABLE_MONTHS)}"
+        print(f"  fitted-window reference, {service_id}: {out[service_id]}", flush=True)
+    done.write_text(json.dumps(out), encoding="utf-8")
+    return out
+
+
 def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: Path) -> list[dict]:
     rows = []
-    served = sorted(
-        p.name for p in (champions_store / "models").iterdir() if (p / "CURRENT").exists()
-    )
+    served = served_services(champions_store / "models")
     for name, twin in twins.items():
         by_service: dict[str, list[dict]] = {}
         for r in twin["records"]:
@@ -360,6 +403,13 @@ def markdown(rows: list[dict], reorg: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join(f(r.get(k)).replace("|", "/") for k in keys) + " |")
+    stable = [r for r in rows if r["scenario"] == "no change (2026)"]
+    lines += [
+        "",
+        "No change, had the reference been the window the trees were fitted on (drift and "
+        "quality only): "
+        + ", ".join(f"{r['service']} {r.get('alarms_fitted_window_reference')}" for r in stable),
+    ]
     lines += ["", "Reorganisation (1 July 2025), 2025-07 against the year before:"]
     lines += [f"- source tables: {x}" for x in reorg["source_findings"]] or [
         "- source tables: none"
@@ -391,7 +441,11 @@ def main() -> None:
         if name != "no-change":
             retrained[name] = retrain(root, name, twins[name])
     reorg = reorganisation(root / "base", base_store)
+    fitted = training_window_alarms(root, base_store, twins["no-change"])
     rows = table(twins, retrained, base_store)
+    for row in rows:
+        if row["scenario"] == "no change (2026)":
+            row["alarms_fitted_window_reference"] = fitted.get(row["service"])
     (root / "table.json").write_text(
         json.dumps(
             {"rows": rows, "reorganisation": reorg, "retrained": retrained}, indent=2, default=str

@@ -2,7 +2,7 @@
 
     python bench/scenario_table.py [--people 50000] [--out data/scenarios]
 
-1. A twin from 2016-02 (a burn-in: the agencies' tables hold years of history before the
+1. A twin from 2011-02 (a burn-in: the agencies' tables hold years of history before the
    snapshots start, as real ones do) to 2025-12; monthly snapshots 2022-01..2025-12; every
    service trained and promoted through the gate (`needs-model train`, `promote`): the
    champions, whose reference year is 2025.

@@ -46,3 +46,13 @@ def test_decision_59_2015_has_two_lines_until_the_2021_standard():
     assert "59/2015" in legal_parameter("poverty_min_deprivations_for_poor", day).source
     with pytest.raises(UnknownLegalParameterError):
         legal_value("poverty_income_floor_rural_vnd", dt.date(2021, 12, 1))
+
+
+def test_decision_09_2011_counts_income_alone():
+    day = dt.date(2013, 12, 1)
+    assert legal_value("poverty_income_floor_rural_vnd", day) == 400_000
+    assert legal_value("poverty_income_line_rural_vnd", day) == 520_000
+    assert legal_value("poverty_income_floor_urban_vnd", day) == 500_000
+    assert legal_value("poverty_income_line_urban_vnd", day) == 650_000
+    with pytest.raises(UnknownLegalParameterError):
+        legal_value("poverty_min_deprivations_for_poor", day)

@@ -118,3 +118,17 @@ def test_a_month_is_compared_with_the_same_month_of_the_training_window_when_it_
     assert set(september["as_of"].dt.month) == {9} and len(september) == 400
     # Too few rows in that month (a single September of 200): the whole window.
     assert len(drift.seasonal_reference(reference.iloc[: 12 * 200], 9)) == 12 * 200
+
+
+def test_expected_demand_moves_only_beyond_the_months_of_the_reference_year():
+    rng = np.random.default_rng(4)
+    months = pd.Series(np.repeat(pd.to_datetime(["2024-01-31", "2024-02-29"]), 5000))
+    year = pd.Series(np.concatenate([rng.beta(1, 99, 5000), rng.beta(2, 98, 5000)]))  # 1 %, 2 %
+    inside = drift.expected_demand(year, months, pd.Series(rng.beta(1.5, 98.5, 5000)))
+    assert inside["relative_change"] == 0.0
+    above = drift.expected_demand(year, months, pd.Series(rng.beta(3, 97, 5000)))  # 3 %
+    assert above["edge"] == pytest.approx(0.02, rel=0.05)
+    assert above["relative_change"] == pytest.approx(0.5, abs=0.08)
+    assert 0 < above["noise_floor"] < 0.2
+    below = drift.expected_demand(year, months, pd.Series(rng.beta(0.5, 99.5, 5000)))  # 0.5 %
+    assert below["relative_change"] == pytest.approx(-0.5, abs=0.08)

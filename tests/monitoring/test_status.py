@@ -15,6 +15,8 @@ def _drift(drifted: int, of: int = 10, probability: float = 0.01) -> dict:
             "score": 0.3 if i < drifted else 0.01,
             "threshold": 0.1,
             "drifted": i < drifted,
+            "noise_floor": 0.05,
+            "gain_share": 0.05,
         }
         for i in range(of)
     ]
@@ -40,6 +42,23 @@ def _performance(auc: float, high: float, months_over: int = 0) -> dict:
         "calibration_by_month": months,
         "fairness_failures": [],
     }
+
+
+def test_one_drifted_feature_warns_only_when_the_model_leans_on_it():
+    minor = _drift(1)
+    assert service_status(minor, {"findings": []}, None, T) == (OK, [])
+    leaned_on = _drift(1)
+    leaned_on["features"][0]["gain_share"] = 0.4
+    status, reasons = service_status(leaned_on, {"findings": []}, None, T)
+    assert status == WARN
+    assert reasons == [
+        "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050) and carries 40% of the "
+        "model's gain (>= 10%)"
+    ]
+    # Not drifted, however important: nothing.
+    still = _drift(0)
+    still["features"][0]["gain_share"] = 0.9
+    assert service_status(still, {"findings": []}, None, T) == (OK, [])
 
 
 def test_nothing_moved_is_ok():

@@ -178,3 +178,6 @@ def test_a_burn_in_from_2016_reviews_households_under_decision_59(tmp_path):
     before = poverty.log_income_floor(world, urban, 2018 * 12 + 11)
     np.testing.assert_allclose(np.exp(before), [700_000, 900_000])
     assert np.isneginf(poverty.log_income_floor(world, urban, 2022 * 12 + 11)).all()
+    # Before 2016 income alone counted: no number of deprivations makes a household poor.
+    assert poverty.min_deprivations_for_poor(2014 * 12 + 11) == np.inf
+    assert poverty.min_deprivations_for_poor(2018 * 12 + 11) == 3

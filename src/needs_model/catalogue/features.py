@@ -277,7 +277,7 @@ FEATURES: tuple[Feature, ...] = (
         "Months since the last full survey",
         "welfare",
         "months",
-        "as-of date minus the last survey with income; missing when never surveyed",
+        "as-of date minus the last survey with income; missing when none in the last 10 years",
     ),
     F(
         "last_scorecard_points",

@@ -177,6 +177,46 @@ LEGAL_PARAMETERS: tuple[LegalParameter, ...] = (
         "Decree 07/2021/ND-CP (standard 2022-2025; reportedly kept for 2026)",
         "verified",
     ),
+    # Decision 09/2011 (2011-2015) measured income only: at or under the lower line poor, up
+    # to the upper one near-poor; no deprivation criterion (no `poverty_min_deprivations_
+    # for_poor` in force: the twin then counts income alone).
+    LegalParameter(
+        "poverty_income_line_rural_vnd",
+        520_000,
+        "VND per person per month",
+        dt.date(2011, 1, 1),
+        dt.date(2016, 1, 1),
+        "Decision 09/2011/QD-TTg (2011-2015; near-poor line; the amounts are not checked "
+        "against the text)",
+        "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_line_urban_vnd",
+        650_000,
+        "VND per person per month",
+        dt.date(2011, 1, 1),
+        dt.date(2016, 1, 1),
+        "Decision 09/2011/QD-TTg (2011-2015; near-poor line)",
+        "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_floor_rural_vnd",
+        400_000,
+        "VND per person per month (poor)",
+        dt.date(2011, 1, 1),
+        dt.date(2016, 1, 1),
+        "Decision 09/2011/QD-TTg (2011-2015; poverty line)",
+        "uncertain",
+    ),
+    LegalParameter(
+        "poverty_income_floor_urban_vnd",
+        500_000,
+        "VND per person per month (poor)",
+        dt.date(2011, 1, 1),
+        dt.date(2016, 1, 1),
+        "Decision 09/2011/QD-TTg (2011-2015; poverty line)",
+        "uncertain",
+    ),
     # Decision 59/2015 had two income lines: at or under the lower one a household is poor
     # whatever its deprivations; between the two it is poor with >= 3 deprivations, else
     # near-poor. The upper one is the line of the lists (poor or near-poor at or under it).

@@ -234,7 +234,10 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
         pd.to_datetime(last_full["survey_date"].reindex(hid.to_numpy())).to_numpy(),
         index=hid.index,
     )
-    households["months_since_last_full_survey"] = _months(as_of - last_full_survey)
+    # Capped like every "months since" feature: a register's history has a start, and
+    # beyond ten years the count would measure that start, not the household.
+    months = _months(as_of - last_full_survey)
+    households["months_since_last_full_survey"] = months.where(months <= 120)
     # The line of the next review, as announced by the as-of date (never a later decree).
     line = rules.income_line_vnd(households["is_urban"], dt.date(review_year, 12, 1), p.as_of)
     income = hid.map(last_full["per_capita_income_vnd"]).astype(float)

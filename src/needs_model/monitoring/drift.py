@@ -159,6 +159,9 @@ def summarise(
                 metric["value"]["share"]
             )
             quality[column]["outside_reference_count"] = int(metric["value"]["count"])
+            quality[column]["outside_reference_by_chance"] = outside_by_chance(
+                reference[column], int(current[column].notna().sum()), kind == "OutRangeValueCount"
+            )
     for column, values in quality.items():
         values["reference_missing_share"] = float(reference[column].isna().mean())
     for column, entry in drift.items():
@@ -174,6 +177,25 @@ def summarise(
         "quality": quality,
         "rows": {"reference": len(reference), "current": len(current)},
     }
+
+
+def outside_by_chance(reference: pd.Series, size: int, numeric: bool) -> int:
+    """The most values of `size` drawn from the reference's own population that fall
+    outside its range (numeric) or its categories, but for a chance of 1 in 1,000: a
+    binomial quantile at the chance of one new value doing so. That chance is 2 / (N + 1)
+    for N numeric values (the new one is the lowest or the highest of N + 1 with that
+    probability), and the share of categories seen once for categories (Good-Turing)."""
+    from scipy.stats import binom
+
+    values = reference.dropna()
+    if len(values) == 0 or size == 0:
+        return 0
+    if numeric:
+        chance = 2 / (len(values) + 1)
+    else:
+        counts = values.value_counts()
+        chance = float((counts == 1).sum()) / len(values)
+    return int(binom.ppf(0.999, size, chance))
 
 
 def noise_floor(reference: pd.Series, size: int, method: str, seed: int = 0) -> float:
@@ -200,6 +222,54 @@ def noise_floor(reference: pd.Series, size: int, method: str, seed: int = 0) -> 
         ]
     # A constant reference column: sampling moves nothing, the threshold alone decides.
     return float(np.nan_to_num(np.percentile(scores, 95), nan=0.0))
+
+
+DEMAND_DRAWS = 400
+
+
+def expected_demand(
+    year: pd.Series, months: pd.Series, current: pd.Series, seed: int = 0
+) -> dict[str, Any]:
+    """Expected demand, the mean calibrated probability (the share of the population
+    expected to need the service within its horizon), against the reference year's month
+    ends (`year`: their probabilities, `months`: each row's month end).
+
+    The month's demand counts as moved only outside the band of the year's monthly means
+    (a season the year has seen is no change), by its relative distance from the nearest
+    edge, and only past what sampling alone gives: the 99th percentile of |change| between
+    two samples of the sizes of that edge month and this one, drawn from both pooled.
+
+    For a rare service the distances above barely move when its demand rises by half (2 %
+    to 3 % of a population is a PSI of 0.004), yet planners staff for that half: expected
+    demand is the statistic that moves."""
+    cur = current.dropna().to_numpy(dtype=float)
+    frame = pd.DataFrame({"p": year.to_numpy(dtype=float), "month": months.to_numpy()})
+    means = frame.dropna().groupby("month")["p"].mean()
+    now = float(cur.mean()) if len(cur) else float("nan")
+    result: dict[str, Any] = {
+        "current": now,
+        "reference_months": {str(pd.Timestamp(m).date()): float(v) for m, v in means.items()},
+        "relative_change": 0.0,
+        "noise_floor": 0.0,
+    }
+    if not len(cur) or means.empty or means.min() <= 0:
+        return result
+    edge_month = means.idxmax() if now > means.max() else means.idxmin()
+    edge = float(means[edge_month])
+    result["edge"] = edge
+    if means.min() <= now <= means.max():
+        return result
+    ref = frame.loc[frame["month"] == edge_month, "p"].dropna().to_numpy()
+    rng = np.random.default_rng(seed)
+    pooled = np.concatenate([ref, cur])
+    changes = np.empty(DEMAND_DRAWS)
+    for i in range(DEMAND_DRAWS):
+        ref_draw = rng.choice(pooled, size=len(ref)).mean()
+        cur_draw = rng.choice(pooled, size=len(cur)).mean()
+        changes[i] = cur_draw / ref_draw - 1 if ref_draw > 0 else np.inf
+    result["relative_change"] = now / edge - 1
+    result["noise_floor"] = float(np.percentile(np.abs(changes), 99))
+    return result
 
 
 def save_html(snapshot: Any, path: Path) -> Path:

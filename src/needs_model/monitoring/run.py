@@ -63,10 +63,12 @@ def quality_findings(summary: dict[str, Any], empty: list[str], t: Thresholds) -
                 f"{t.missing_share_rise:.0%})"
             )
         outside = q.get("outside_reference_share", 0.0)
-        if outside >= t.out_of_range_share:
+        chance = q.get("outside_reference_by_chance", 0)
+        if outside >= t.out_of_range_share and q.get("outside_reference_count", 0) > chance:
             findings.append(
                 f"{column}: {outside:.1%} of values ({q['outside_reference_count']:,}) outside "
-                f"the reference's range or categories (>= {t.out_of_range_share:.0%})"
+                f"the reference's range or categories (>= {t.out_of_range_share:.0%}; "
+                f"sampling alone: up to {chance:,})"
             )
     return findings
 
@@ -129,6 +131,15 @@ def monitor_service(
     scored_current = drift.scored_columns(current, service_id, model.predict(current))
     snapshot, empty = drift.evidently_report(scored_reference, scored_current, service_id)
     summary = drift.summarise(snapshot, scored_reference, scored_current, service_id)
+    summary["expected_demand"] = drift.expected_demand(
+        pd.Series(model.predict(training_window)),
+        pd.to_datetime(training_window["as_of"]),
+        scored_current["probability"],
+    )
+    gains = dict(zip(model.features, model.booster.feature_importance("gain"), strict=True))
+    total = sum(gains.values()) or 1.0
+    for entry in summary["features"]:
+        entry["gain_share"] = float(gains.get(entry["column"], 0.0) / total)
 
     # Matured labels count only after the champion's test window: before it, they are
     # what it was judged on.

@@ -84,9 +84,18 @@ def log_income_line(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
     return np.where(urban, float(city), float(rural)).astype(float)
 
 
+def min_deprivations_for_poor(ym: int) -> float:
+    """Deprivations that make a household under the line poor; infinity before 2016, when
+    income alone counted (Decision 09/2011)."""
+    try:
+        return legal_value("poverty_min_deprivations_for_poor", ym_to_date(ym))
+    except UnknownLegalParameterError:
+        return np.inf
+
+
 def log_income_floor(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
     """The log income at or under which a household is poor whatever its deprivations
-    (Decision 59/2015, 2016-2020); minus infinity while no such floor is in force."""
+    (Decisions 09/2011 and 59/2015, 2011-2020); minus infinity while none is in force."""
     day = ym_to_date(ym)
     try:
         rural = np.log(legal_value("poverty_income_floor_rural_vnd", day))
@@ -283,10 +292,10 @@ def annual_review(w: World) -> None:
     discretion = commune_discretion(w)[hh["commune"][here]]
     error = p.review_measurement_sd * g.standard_normal(n)
     below = flagged & (error <= gap + discretion)
-    minimum = legal_value("poverty_min_deprivations_for_poor", ym_to_date(w.ym))
-    # As the commune measures it: under the floor (2016-2020 only) poor whatever it lacks.
+    # As the commune measures it: under the floor (before 2021) poor whatever it lacks;
+    # between the floor and the line poor by deprivations (from 2016), else near-poor.
     floor_gap = log_income_floor(w, hh["urban"][here], w.ym) - hh["log_income"][here]
-    poor = (deprivations >= minimum) | (error <= floor_gap + discretion)
+    poor = (deprivations >= min_deprivations_for_poor(w.ym)) | (error <= floor_gap + discretion)
     result = np.where(below, np.where(poor, "poor", "near_poor"), "not_poor")
     day = g.integers(1, 29, n)
     income = np.exp(hh["log_income"][here] + error)

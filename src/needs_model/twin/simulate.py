@@ -23,8 +23,8 @@ DEFAULT_PEOPLE = 75_000
 
 
 # The first month the twin can start from: its opening households were reviewed under the
-# poverty rules in force the month before (catalogue/legal.py knows them from 2016).
-EARLIEST_START = "2016-02"
+# poverty rules in force the month before (catalogue/legal.py knows them from 2011).
+EARLIEST_START = "2011-02"
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class SimulationSpec:
         if ym < _parse_month(EARLIEST_START):
             raise ValueError(
                 f"--start {self.start} is before {EARLIEST_START}: the twin knows the poverty "
-                "rules from 2016 only (Decision 59/2015), and the households it starts with "
+                "rules from 2011 only (Decision 09/2011), and the households it starts with "
                 "were reviewed the month before"
             )
         return ym

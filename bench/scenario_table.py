@@ -36,6 +36,7 @@ import pandas as pd
 from needs_model.modelling.promotion import current_version
 
 SCENARIO_START = "2026-01"
+BURN_IN_START = "2011-02"  # ten years of records before the first snapshot
 SCENARIOS = {
     # name: (the services it should move, what should move)
     "storm-season": (["poor_household_confirmation"], "incomes in the mountain districts"),
@@ -110,7 +111,7 @@ def simulate(folder: Path, people: int, seed: int, end: str, scenario: str | Non
             "--seed",
             str(seed),
             "--start",
-            "2016-02",
+            BURN_IN_START,
             "--end",
             end,
             "--out",

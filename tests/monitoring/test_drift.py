@@ -132,3 +132,15 @@ def test_expected_demand_moves_only_beyond_the_months_of_the_reference_year():
     assert 0 < above["noise_floor"] < 0.2
     below = drift.expected_demand(year, months, pd.Series(rng.beta(0.5, 99.5, 5000)))  # 0.5 %
     assert below["relative_change"] == pytest.approx(-0.5, abs=0.08)
+
+
+def test_a_small_reference_month_does_not_make_values_outside_its_range_a_finding():
+    """Nine reference values fix a narrow range that many new values leave together: the
+    chance allowance must hold that (a plain binomial at 2 / (N + 1) flags 26 of these 300)."""
+    rng = np.random.default_rng(11)
+    flagged = 0
+    for trial in range(300):
+        reference, current = rng.normal(size=9), rng.normal(size=50)
+        outside = int(((current < reference.min()) | (current > reference.max())).sum())
+        flagged += outside > drift.outside_by_chance(pd.Series(reference), 50, True, seed=trial)
+    assert flagged <= 3, flagged

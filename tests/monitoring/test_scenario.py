@@ -95,9 +95,7 @@ def test_the_province_without_the_boom_raises_nothing(champion, plain):
     assert all(status == OK for status, _ in statuses.values()), statuses
 
 
-def test_the_boom_is_seen_by_expected_demand_once_its_births_are_within_the_horizon(
-    champion, boom
-):
+def test_the_boom_is_seen_by_expected_demand_once_its_births_are_within_the_horizon(champion, boom):
     statuses = _statuses(champion, *boom)
     # Conceptions from April 2024 are births from January 2025: the first month end whose
     # two-month horizon holds them is December's, and that is where demand must move.

@@ -25,8 +25,8 @@ reference when the model is trained, the current month end when it is monitored)
 distance between samples is never zero, and on a small month end (a few dozen transport
 businesses or veterinarians) sampling alone moves it past 0.1. So a column counts as
 drifted only when its distance also exceeds its noise floor: the 95th percentile of the
-same distance (Evidently's own test function) between the reference and `NOISE_DRAWS`
-samples of the current month end's size drawn from the reference itself. Evidently's page
+same distance (Evidently's own test function) over `NOISE_DRAWS` pairs of samples drawn
+from the reference, one of its size and one of the current month end's. Evidently's page
 shows its fixed 0.1 verdict; the summary gives both.
 """
 
@@ -179,28 +179,35 @@ def summarise(
     }
 
 
-def outside_by_chance(reference: pd.Series, size: int, numeric: bool) -> int:
-    """The most values of `size` drawn from the reference's own population that fall
-    outside its range (numeric) or its categories, but for a chance of 1 in 1,000: a
-    binomial quantile at the chance of one new value doing so. That chance is 2 / (N + 1)
-    for N numeric values (the new one is the lowest or the highest of N + 1 with that
-    probability), and the share of categories seen once for categories (Good-Turing)."""
+def outside_by_chance(reference: pd.Series, size: int, numeric: bool, seed: int = 0) -> int:
+    """The most of `size` values from the reference's own population that fall outside its
+    range (numeric) or categories, but for a chance of 1 in 1,000.
+
+    Numeric: the reference's N values fix a range whose tails are themselves random (the
+    lowest and highest of N uniform ranks: Beta(1, N) each), and each new value falls past
+    them binomially: a quantile of that mixture (a reference month of nine values has a
+    narrow range that many new values leave together, so a plain binomial at 2 / (N + 1)
+    would cry wolf). Categories: binomial at the share of categories seen once
+    (Good-Turing's chance of an unseen one)."""
     from scipy.stats import binom
 
     values = reference.dropna()
     if len(values) == 0 or size == 0:
         return 0
-    if numeric:
-        chance = 2 / (len(values) + 1)
-    else:
+    if not numeric:
         counts = values.value_counts()
-        chance = float((counts == 1).sum()) / len(values)
-    return int(binom.ppf(0.999, size, chance))
+        return int(binom.ppf(0.999, size, float((counts == 1).sum()) / len(values)))
+    rng = np.random.default_rng(seed)
+    below, above = rng.beta(1, len(values), (2, OUTSIDE_DRAWS))
+    outside = rng.binomial(size, below) + rng.binomial(size, above)
+    return int(np.quantile(outside, 0.999))
 
 
 def noise_floor(reference: pd.Series, size: int, method: str, seed: int = 0) -> float:
-    """95th percentile of `method`'s distance between the reference and samples of `size`
-    rows drawn from it (with replacement): what sampling alone gives at that size."""
+    """95th percentile of `method`'s distance between two samples drawn from the reference
+    (with replacement), one of its own size and one of `size`: what sampling alone gives
+    between a reference month and a month end of that size (the reference is a sample
+    too: a floor from the current side alone is about 1/sqrt(2) of it when sizes match)."""
     from evidently.legacy.calculations.stattests.registry import get_stattest
     from evidently.legacy.core import ColumnType
 
@@ -213,7 +220,7 @@ def noise_floor(reference: pd.Series, size: int, method: str, seed: int = 0) -> 
     with np.errstate(divide="ignore", invalid="ignore"):  # a constant column: no spread
         scores = [
             test(
-                values,
+                values.iloc[rng.integers(0, len(values), len(values))].reset_index(drop=True),
                 values.iloc[rng.integers(0, len(values), size)].reset_index(drop=True),
                 kind,
                 THRESHOLD,
@@ -225,6 +232,7 @@ def noise_floor(reference: pd.Series, size: int, method: str, seed: int = 0) -> 
 
 
 DEMAND_DRAWS = 400
+OUTSIDE_DRAWS = 20_000
 
 
 def expected_demand(

@@ -180,8 +180,8 @@ def monitor_service(
             "probability": drift.SCORE_METHOD,
             "threshold": drift.THRESHOLD,
             "noise_floor": (
-                f"95th percentile of the distance to {drift.NOISE_DRAWS} samples of the current "
-                "size drawn from the reference"
+                f"95th percentile of the distance over {drift.NOISE_DRAWS} pairs of samples "
+                "drawn from the reference, of its size and of the current size"
             ),
         },
         "reference": {

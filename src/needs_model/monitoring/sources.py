@@ -31,6 +31,7 @@ REFERENCE_MONTHS = 12
 MISSING_RISE = 0.05
 OUT_OF_RANGE = 0.05
 MIN_MONTH_ROWS = 30  # fewer rows in the month (a small agency, an off-season month): not judged
+NEW_VALUE_SHARE = 0.01  # an allowed value new on fewer of the month's rows: not a finding
 SKIPPED_SUFFIXES = ("_id", "_name", "_cccd", "cccd", "name", "_note", "_text", "_no")
 
 
@@ -78,7 +79,11 @@ def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str,
                     # all: a small agency's commune codes are new by chance every month.
                     continue
                 new = now[now.notna() & ~now.isin(known)]
-                if len(new):
+                # A value the contract allows, new on a handful of rows, is the population
+                # (an in-migrant of a rare ethnicity), not a change of codes.
+                allowed = set(column.allowed or ())
+                rare = len(new) < NEW_VALUE_SHARE * len(now) and set(new.unique()) <= allowed
+                if len(new) and not rare:
                     examples = ", ".join(sorted(map(str, new.unique()))[:5])
                     findings.append(
                         f"{name}: {column.name} has {new.nunique():,} value(s) never recorded "

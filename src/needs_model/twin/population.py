@@ -106,9 +106,24 @@ def draw_ethnicity(district: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return out
 
 
+# The month the income parameters describe (the poverty review calibration, FACTS.md).
+INCOME_CALIBRATION_YM = ym_of(2021, 1)
+
+
+def burn_in_income_shift(start_ym: int, params: TwinParameters) -> float:
+    """Log income to add to the calibrated distribution for a twin starting at `start_ym`:
+    before 2021-01 the opening incomes are deflated by the twin's own nominal growth
+    (inflation plus real drift), so that a burn-in arrives at 2021 near the calibrated
+    incomes; from 2021-01 on nothing (later starts keep the 2021 distribution, as ever)."""
+    p = params.poverty
+    months = min(start_ym - INCOME_CALIBRATION_YM, 0)
+    return months * (p.monthly_inflation + p.monthly_drift)
+
+
 def initial_log_income(
     urban: np.ndarray, mountain: np.ndarray, params: TwinParameters, rng: np.random.Generator
 ) -> np.ndarray:
+    """Opening log incomes as calibrated for 2021-01 (`burn_in_income_shift` moves them)."""
     p = params.poverty
     mean = np.where(urban, p.log_income_mean_urban, p.log_income_mean_rural)
     mean = np.where(mountain & ~urban, p.log_income_mean_mountain, mean)
@@ -293,14 +308,16 @@ def build_initial_population(
     people["father"][with_father] = first_index[hh[with_father]] + 1
 
     households = empty_households(int(n_households * 1.4) + 1024)
-    log_income = initial_log_income(urban, mountain, params, rng)
+    calibrated = initial_log_income(urban, mountain, params, rng)
+    log_income = calibrated + burn_in_income_shift(start_ym, params)
     households.append(
         commune=commune,
         urban=urban,
         mountain=mountain,
         vulnerability=rng.gamma(2.0, 0.5, n_households),
         log_income=log_income,
-        deprivations=draw_deprivations(mountain, log_income, params, rng),
+        # Living conditions go with the real income (the calibrated, undeflated one).
+        deprivations=draw_deprivations(mountain, calibrated, params, rng),
         present=np.ones(n_households, bool),
         created_ym=np.full(n_households, start_ym - 1),
         exit_ym=np.full(n_households, -1),

@@ -370,12 +370,29 @@ class MonitoredService(BaseModel):
     report: str = Field(description="Evidently's page: GET /v1/monitoring/{service}/report.")
 
 
+class SourceRows(BaseModel):
+    month: int
+    reference: int
+
+
+class SourceQuality(BaseModel):
+    table: str = Field(description="agency/table of the data contract")
+    agency: str
+    rows: SourceRows = Field(description="Rows recorded in the month and the 12 months before.")
+    judged: bool = Field(description="False when the month had too few rows to judge.")
+    findings: list[str]
+
+
 class MonitoringResponse(BaseModel):
     as_of: str
     generated_at: str
     services: dict[str, MonitoredService]
     not_monitored: list[str] = Field(description="Services that could not be, with why.")
     runs: list[str] = Field(description="Every month end monitoring ran on.")
+    sources: list[SourceQuality] = Field(
+        default_factory=list,
+        description="The agencies' tables that month against the 12 months before.",
+    )
 
 
 class Document(BaseModel):

@@ -69,6 +69,7 @@ def monitoring(
         "services": status["services"],
         "not_monitored": status["not_monitored"],
         "runs": runs,
+        "sources": status.get("sources", []),
     }
 
 

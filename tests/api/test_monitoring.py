@@ -67,6 +67,15 @@ def _write_run(settings, as_of):
             }
         },
         "not_monitored": [],
+        "sources": [
+            {
+                "table": "registry/people",
+                "agency": "registry",
+                "rows": {"month": 1200, "reference": 14000},
+                "judged": True,
+                "findings": ["registry/people: province_code has 1 value(s) never recorded"],
+            }
+        ],
     }
     for path in (root / as_of / "status.json", root / "latest.json"):
         path.write_text(json.dumps(status), encoding="utf-8")
@@ -85,6 +94,8 @@ def test_auditors_and_data_scientists_read_the_status_and_the_page(app):
         body = _get(app, "/v1/monitoring", role).json()
         assert body["services"]["birth_registration"]["status"] == "warn"
         assert body["runs"] == ["2025-09-30"]
+        (table,) = body["sources"]
+        assert table["table"] == "registry/people" and table["findings"][0].endswith("recorded")
     page = _get(app, "/v1/monitoring/birth_registration/report", "auditor")
     assert page.status_code == 200 and page.text == PAGE
     policy = page.headers["content-security-policy"]

@@ -351,7 +351,7 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
                 rows.append(
                     {
                         "scenario": "no change (2026)",
-                        "service": service_id,
+                        "service": label(service_id),
                         "alarms": f"{len(alarms)} of {len(months)}",
                         "first_alarm": alarms[0]["as_of"] if alarms else "",
                         "fired": fired(alarms[0]) if alarms else "",
@@ -366,7 +366,7 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
                     rows.append(
                         {
                             "scenario": "2027 poverty line (2027-01..03)",
-                            "service": service_id,
+                            "service": label(service_id),
                             "alarms": f"{sum(r['status'] != 'ok' for r in line)} of {len(line)}",
                             "first_alarm": first_line["as_of"] if first_line else "",
                             "fired": fired(first_line) if first_line else "",

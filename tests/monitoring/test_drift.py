@@ -144,3 +144,18 @@ def test_a_small_reference_month_does_not_make_values_outside_its_range_a_findin
         outside = int(((current < reference.min()) | (current > reference.max())).sum())
         flagged += outside > drift.outside_by_chance(pd.Series(reference), 50, True, seed=trial)
     assert flagged <= 3, flagged
+
+
+def test_a_feature_with_a_handful_of_reference_values_is_not_judged():
+    reference, current = _rows(2000, 1), _rows(2000, 2)
+    column = features_for(SERVICE)[0]
+    reference[column] = np.nan
+    reference.loc[:4, column] = 7.0  # five identical values: no spread to norm by
+    current[column] = current[column] + 50
+    ref = drift.scored_columns(reference, SERVICE, np.full(len(reference), 0.1))
+    cur = drift.scored_columns(current, SERVICE, np.full(len(current), 0.1))
+    snapshot, _ = drift.evidently_report(ref, cur, SERVICE)
+    entry = next(
+        f for f in drift.summarise(snapshot, ref, cur, SERVICE)["features"] if f["column"] == column
+    )
+    assert entry["reference_values"] == 5 and not entry["drifted"]

@@ -95,6 +95,14 @@ def test_calibration_failing_on_most_matured_months_asks_for_retraining():
     assert service_status(_drift(0), {"findings": []}, _performance(0.9, 0.91, 1), T)[0] == OK
 
 
+def test_one_matured_month_over_its_floor_warns_until_three_have_matured():
+    performance = _performance(0.9, 0.91, 1)
+    performance["calibration_by_month"] = performance["calibration_by_month"][:1]
+    status, reasons = service_status(_drift(0), {"findings": []}, performance, T)
+    assert status == WARN
+    assert reasons[0].endswith("judged from 3 matured month ends"), reasons
+
+
 def test_retrain_reasons_come_first_and_keep_the_warnings():
     status, reasons = service_status(_drift(5), {"findings": []}, _performance(0.8, 0.82), T)
     assert status == RETRAIN

@@ -46,6 +46,7 @@ NUMERIC_METHOD, CATEGORICAL_METHOD, SCORE_METHOD = "wasserstein", "jensenshannon
 THRESHOLD = 0.1
 NOISE_DRAWS = 100
 MIN_SEASONAL_ROWS = 300
+MIN_REFERENCE_VALUES = 30  # fewer values in the reference: a feature's drift is not judged
 PREDICTION_COLUMNS = {"probability": SCORE_METHOD, "band": CATEGORICAL_METHOD}
 _UNITS = {f.name: f.unit for f in FEATURES}
 
@@ -168,7 +169,11 @@ def summarise(
         floor = noise_floor(reference[column], current[column].notna().sum(), entry["method"])
         entry["noise_floor"] = floor
         entry["evidently_drifted"] = entry["drifted"]
-        entry["drifted"] = entry["drifted"] and entry["score"] > floor
+        # A handful of reference values (a rare record in one calendar month) has no spread
+        # to norm a distance by: not compared, and said so.
+        entry["reference_values"] = int(reference[column].notna().sum())
+        too_few = entry["reference_values"] < MIN_REFERENCE_VALUES
+        entry["drifted"] = entry["drifted"] and entry["score"] > floor and not too_few
     features = [drift[c] for c in features_for(service_id) if c in drift]
     return {
         "features": features,

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from needs_model.modelling.promotion import calibration_fails, months_over_floor
+from needs_model.monitoring.performance import MATURED_MONTHS
 
 OK, WARN, RETRAIN = "ok", "warn", "retrain"
 
@@ -108,12 +109,18 @@ def service_status(
         months = performance["calibration_by_month"]
         if calibration_fails(months):
             over = months_over_floor(months)
-            retrain.append(
+            words = (
                 f"calibration: ECE above the gate's floor on {len(over)} of {len(months)} "
                 "matured month ends ("
                 + ", ".join(f"{m['as_of']}: {m['ece']:.4f} > {m['floor']:.4f}" for m in over)
                 + ")"
             )
+            # A floor is a 95th percentile: one month over it is a 1-in-20 chance. Judged
+            # (as the gate does, on more than half) once `MATURED_MONTHS` have matured.
+            if len(months) >= MATURED_MONTHS:
+                retrain.append(words)
+            else:
+                warn.append(f"{words}; judged from {MATURED_MONTHS} matured month ends")
         retrain.extend(f"on matured labels, {f}" for f in performance["fairness_failures"])
     if retrain:
         return RETRAIN, retrain + warn

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from scipy.stats import binom
 
 from needs_model.extracts import contract
 from needs_model.extracts.sources import read_as_of
@@ -31,8 +32,13 @@ REFERENCE_MONTHS = 12
 MISSING_RISE = 0.05
 OUT_OF_RANGE = 0.05
 MIN_MONTH_ROWS = 30  # fewer rows in the month (a small agency, an off-season month): not judged
-NEW_VALUE_SHARE = 0.01  # an allowed value new on fewer of the month's rows: not a finding
+NEW_VALUE_SHARE = 0.01  # values new on fewer of the month's rows: not a finding
 SKIPPED_SUFFIXES = ("_id", "_name", "_cccd", "cccd", "name", "_note", "_text", "_no")
+# Periods (a school year, a review year) are new every year by design: not categories.
+PERIOD_SUFFIXES = ("_year",)
+# A share of missing values or values outside the months before counts only past what
+# sampling from the months before gives at the month's size, but for 1 in 1,000.
+CHANCE = 0.999
 
 
 def _month_start(as_of: dt.date, months_back: int) -> dt.date:
@@ -46,6 +52,7 @@ def _checked(column: contract.Column) -> bool:
         or column.dtype in ("date", "bool")
         or column.name == "recorded_at"
         or column.name.endswith(SKIPPED_SUFFIXES)
+        or column.name.endswith(PERIOD_SUFFIXES)
     )
 
 
@@ -65,7 +72,8 @@ def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str,
             now, before = current[column.name], reference[column.name]
             if column.nullable:
                 rise = now.isna().mean() - before.isna().mean()
-                if rise >= MISSING_RISE:
+                by_chance = binom.ppf(CHANCE, len(now), before.isna().mean())
+                if rise >= MISSING_RISE and now.isna().sum() > by_chance:
                     findings.append(
                         f"{name}: {column.name} missing on {now.isna().mean():.1%} of the "
                         f"month's rows against {before.isna().mean():.1%} before (+{rise:.1%})"
@@ -79,11 +87,14 @@ def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str,
                     # all: a small agency's commune codes are new by chance every month.
                     continue
                 new = now[now.notna() & ~now.isin(known)]
-                # A value the contract allows, new on a handful of rows, is the population
-                # (an in-migrant of a rare ethnicity), not a change of codes.
-                allowed = set(column.allowed or ())
-                rare = len(new) < NEW_VALUE_SHARE * len(now) and set(new.unique()) <= allowed
-                if len(new) and not rare:
+                # New values on a handful of rows are the population (an in-migrant of a
+                # rare ethnicity), not a change of codes; a value the contract forbids is
+                # always a finding.
+                forbidden = column.allowed is not None and not set(new.unique()) <= set(
+                    column.allowed
+                )
+                rare = len(new) < NEW_VALUE_SHARE * len(now)
+                if len(new) and (forbidden or not rare):
                     examples = ", ".join(sorted(map(str, new.unique()))[:5])
                     findings.append(
                         f"{name}: {column.name} has {new.nunique():,} value(s) never recorded "

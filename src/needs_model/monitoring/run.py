@@ -180,8 +180,8 @@ def monitor_service(
             "probability": drift.SCORE_METHOD,
             "threshold": drift.THRESHOLD,
             "noise_floor": (
-                f"95th percentile of the distance over {drift.NOISE_DRAWS} pairs of samples "
-                "drawn from the reference, of its size and of the current size"
+                f"{drift.NOISE_PERCENTILE}th percentile of the distance over {drift.NOISE_DRAWS} "
+                "pairs of samples drawn from the reference, of its size and of the current size"
             ),
         },
         "reference": {

@@ -327,6 +327,15 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
     return out
 
 
+def retrained_auc(after: dict | None, store: Path, service_id: str) -> str | None:
+    """The new champion's test-window AUC, or why there is none."""
+    if after is None:
+        return None
+    if after["served_version"] == current_version(store / "models", service_id):
+        return "refused by the gate"
+    return f"{after['test_auc']:.3f} (v{after['served_version']})"
+
+
 def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: Path) -> list[dict]:
     rows = []
     served = served_services(champions_store / "models")
@@ -398,7 +407,7 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
                     if months[-1]["performance"]
                     else None,
                     "auc_after": auc_of(months[-1]),
-                    "auc_after_retraining": after["test_auc"] if after else None,
+                    "auc_after_retraining": retrained_auc(after, champions_store, service_id),
                     "retrained_version": after["served_version"] if after else None,
                 }
             )

@@ -227,6 +227,10 @@ def log_to_mlflow(record: dict[str, Any], folder: Path, settings: Settings) -> s
         }
         for name, block in record["drift"]["prediction"].items():
             metrics[f"{name}_drift"] = block["score"]
+        demand = record["drift"].get("expected_demand", {})
+        if demand.get("current") == demand.get("current"):  # not NaN
+            metrics["expected_demand"] = float(demand["current"])
+            metrics["expected_demand_change"] = float(demand["relative_change"])
         performance = record["performance"]
         if performance is not None:
             for key in ("auc", "ece", "brier"):

@@ -353,3 +353,13 @@ def _in_force(name: str, on: dt.date) -> LegalParameter:
 def legal_value(name: str, on: dt.date, known_on: dt.date | None = None) -> float:
     """The value of `name` in force on day `on` (as known on `known_on`, if given)."""
     return legal_parameter(name, on, known_on).value
+
+
+def legal_value_or(name: str, on: dt.date, absent: float) -> float:
+    """The value of `name` in force on day `on`, or `absent` when the law of that day has
+    no such rule (the poverty floor before 2011 and after 2020, a deprivation count before
+    2016)."""
+    try:
+        return legal_value(name, on)
+    except UnknownLegalParameterError:
+        return absent

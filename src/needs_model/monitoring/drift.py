@@ -47,7 +47,7 @@ THRESHOLD = 0.1
 NOISE_DRAWS = 200
 # A service-month runs about five tests that raise a warning alone (the probability, the
 # bands, the features the model leans on): at the 99th percentile each, about 5 % of
-# stable service-months warn by chance (at the 95th, the stable twin warned on a fifth).
+# stable service-months would warn by chance (at the 95th, about a fifth).
 NOISE_PERCENTILE = 99
 MIN_SEASONAL_ROWS = 300
 MIN_REFERENCE_VALUES = 30  # fewer values in the reference: a feature's drift is not judged

@@ -123,17 +123,22 @@ def monitor_service(
         )
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
-    training_window = pd.read_parquet(folder / REFERENCE_FILE)
-    reference = drift.seasonal_reference(training_window, as_of.month)
+    # The reference year, scored once: its seasonal part is compared, all of it gives the
+    # band of expected demand.
+    reference_year = pd.read_parquet(folder / REFERENCE_FILE)
+    reference_year["_probability"] = model.predict(reference_year)
+    reference = drift.seasonal_reference(reference_year, as_of.month)
     current = sample_rows(read_snapshot(features_dir, service_id, as_of))
 
-    scored_reference = drift.scored_columns(reference, service_id, model.predict(reference))
+    scored_reference = drift.scored_columns(
+        reference, service_id, reference["_probability"].to_numpy()
+    )
     scored_current = drift.scored_columns(current, service_id, model.predict(current))
     snapshot, empty = drift.evidently_report(scored_reference, scored_current, service_id)
     summary = drift.summarise(snapshot, scored_reference, scored_current, service_id)
     summary["expected_demand"] = drift.expected_demand(
-        pd.Series(model.predict(training_window)),
-        pd.to_datetime(training_window["as_of"]),
+        reference_year["_probability"],
+        pd.to_datetime(reference_year["as_of"]),
         scored_current["probability"],
     )
     gains = dict(zip(model.features, model.booster.feature_importance("gain"), strict=True))
@@ -187,7 +192,7 @@ def monitor_service(
         "reference": {
             "rows": len(reference),
             "month_ends": sorted(pd.to_datetime(reference["as_of"]).dt.date.astype(str).unique()),
-            "seasonal": len(reference) < len(training_window),
+            "seasonal": len(reference) < len(reference_year),
         },
         "drift": {k: v for k, v in summary.items() if k != "quality"},
         "quality": {"features": summary["quality"], "findings": findings},

@@ -71,12 +71,13 @@ def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str,
         for column in columns:
             now, before = current[column.name], reference[column.name]
             if column.nullable:
-                rise = now.isna().mean() - before.isna().mean()
-                by_chance = binom.ppf(CHANCE, len(now), before.isna().mean())
-                if rise >= MISSING_RISE and now.isna().sum() > by_chance:
+                missing, missing_before = now.isna(), before.isna().mean()
+                rise = missing.mean() - missing_before
+                by_chance = binom.ppf(CHANCE, len(now), missing_before)
+                if rise >= MISSING_RISE and missing.sum() > by_chance:
                     findings.append(
-                        f"{name}: {column.name} missing on {now.isna().mean():.1%} of the "
-                        f"month's rows against {before.isna().mean():.1%} before (+{rise:.1%})"
+                        f"{name}: {column.name} missing on {missing.mean():.1%} of the "
+                        f"month's rows against {missing_before:.1%} before (+{rise:.1%})"
                     )
             if column.dtype == "string":
                 known = set(before.dropna().unique())

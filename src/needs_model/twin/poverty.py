@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr
 
-from needs_model.catalogue.legal import UnknownLegalParameterError, legal_value
+from needs_model.catalogue.legal import legal_value, legal_value_or
 from needs_model.twin.population import count_deprivations
 from needs_model.twin.world import World, day_in_month, ym_to_date
 
@@ -77,32 +77,33 @@ def drift(w: World, mountain: np.ndarray, ym: int) -> np.ndarray:
     return p.monthly_inflation + p.monthly_drift * w.factor("income_drift", ym, mountain)
 
 
+def _log_by_area(urban: np.ndarray, rural_vnd: float, urban_vnd: float) -> np.ndarray:
+    return np.where(urban, float(np.log(urban_vnd)), float(np.log(rural_vnd))).astype(float)
+
+
 def log_income_line(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
     day = ym_to_date(ym)
-    rural = np.log(legal_value("poverty_income_line_rural_vnd", day))
-    city = np.log(legal_value("poverty_income_line_urban_vnd", day))
-    return np.where(urban, float(city), float(rural)).astype(float)
+    return _log_by_area(
+        urban,
+        legal_value("poverty_income_line_rural_vnd", day),
+        legal_value("poverty_income_line_urban_vnd", day),
+    )
 
 
 def min_deprivations_for_poor(ym: int) -> float:
     """Deprivations that make a household under the line poor; infinity before 2016, when
     income alone counted (Decision 09/2011)."""
-    try:
-        return legal_value("poverty_min_deprivations_for_poor", ym_to_date(ym))
-    except UnknownLegalParameterError:
-        return np.inf
+    return legal_value_or("poverty_min_deprivations_for_poor", ym_to_date(ym), np.inf)
 
 
 def log_income_floor(w: World, urban: np.ndarray, ym: int) -> np.ndarray:
     """The log income at or under which a household is poor whatever its deprivations
     (Decisions 09/2011 and 59/2015, 2011-2020); minus infinity while none is in force."""
     day = ym_to_date(ym)
-    try:
-        rural = np.log(legal_value("poverty_income_floor_rural_vnd", day))
-        city = np.log(legal_value("poverty_income_floor_urban_vnd", day))
-    except UnknownLegalParameterError:
-        return np.full(len(urban), -np.inf)
-    return np.where(urban, float(city), float(rural)).astype(float)
+    rural = legal_value_or("poverty_income_floor_rural_vnd", day, 0.0)
+    city = legal_value_or("poverty_income_floor_urban_vnd", day, 0.0)
+    with np.errstate(divide="ignore"):  # log(0) = -inf: no floor
+        return _log_by_area(urban, rural, city)
 
 
 # -- the review's stages: each probability as the simulator draws it ---------------------

@@ -7,7 +7,8 @@
    service trained and promoted through the gate (`needs-model train`, `promote`): the
    champions, whose reference year is 2025.
 2. The same twin (same seed, so the same province up to 2025-12) run on to 2027-03, once
-   with no change and once per scenario switched on from 2026-01 (`--scenario NAME@2026-01`).
+   with no change and once per scenario switched on from 2026-01 (`--scenario NAME@2026-01`;
+   the storm season from 2026-06, so that its six months hold the Sep-Nov season).
    Each is monitored month by month, 2026-01..2026-12 (no change: to 2027-03, through the
    2027 poverty line), by the champions of step 1.
 3. Where the monitor of 2026-12 says `retrain`, `needs-model retrain --if-needed` on that
@@ -36,6 +37,9 @@ import pandas as pd
 from needs_model.modelling.promotion import current_version
 
 SCENARIO_START = "2026-01"
+# Where a scenario starts when not in January: storms come only in Sep-Nov, so the storm
+# season runs 2026-06..2026-11 (from January its six months would hold no storm month).
+STARTS = {"storm-season": "2026-06"}
 BURN_IN_START = "2011-02"  # ten years of records before the first snapshot
 SCENARIOS = {
     # name: (the services it should move, what should move)
@@ -103,7 +107,8 @@ def settings_of(store: Path, raw: Path, features: Path):
 def simulate(folder: Path, people: int, seed: int, end: str, scenario: str | None) -> Path:
     raw = folder / "raw"
     if not (raw / "_SUCCESS").exists():
-        extra = ["--scenario", f"{scenario}@{SCENARIO_START}"] if scenario else []
+        start = STARTS.get(scenario or "", SCENARIO_START)
+        extra = ["--scenario", f"{scenario}@{start}"] if scenario else []
         cli(
             "simulate",
             "--people",
@@ -199,11 +204,12 @@ def kinds(record: dict) -> set[str]:
     return out
 
 
-def first_new_alarm(records: list[dict], stable: dict[str, dict]) -> dict | None:
-    """The first month end whose alarm has a test the twin without the scenario did not
-    raise that month (what the scenario, not the stable province, set off)."""
+def first_new_alarm(records: list[dict], stable: dict[str, dict], start: dt.date) -> dict | None:
+    """The first month end from the scenario's first (`start`) whose alarm has a test the
+    twin without the scenario did not raise that month (what the scenario, not the stable
+    province, set off)."""
     for record in records:
-        if record["status"] == "ok":
+        if record["status"] == "ok" or record["as_of"] < start.isoformat():
             continue
         same = stable.get(record["as_of"])
         if same is None or kinds(record) - kinds(same):
@@ -413,8 +419,8 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
                 for r in twins["no-change"]["records"]
                 if r["service_id"] == service_id
             }
-            first = first_new_alarm(records, stable)
-            start = month_end(SCENARIO_START)
+            start = month_end(STARTS.get(name, SCENARIO_START))
+            first = first_new_alarm(records, stable, start)
             detected = None
             if first is not None:
                 d = dt.date.fromisoformat(first["as_of"])

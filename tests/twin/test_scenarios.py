@@ -21,6 +21,15 @@ def test_a_scenario_runs_for_its_months_from_the_month_given():
     assert (storm.rate, storm.factor, storm.mountain_only) == ("storm", 4.0, True)
     assert (storm.start, storm.end) == (dt.date(2024, 9, 1), dt.date(2025, 2, 28))
     assert parse_scenario("out-migration-wave").start == dt.date(2025, 1, 1)
+    # A bare storm season starts in time for the season (Sep-Nov) to fall in its months.
+    assert parse_scenario("storm-season").start == dt.date(2025, 6, 1)
+
+
+def test_a_scenario_that_could_change_nothing_is_refused():
+    # Storms come only in Sep-Nov: six months from January hold none of them.
+    with pytest.raises(ValueError, match=r"2026-01..2026-06 holds no month in which storm acts"):
+        parse_scenario("storm-season@2026-01")
+    assert parse_scenario("storm-season@2026-04").end == dt.date(2026, 9, 30)
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,8 @@ def simulate(
     scenario: Annotated[
         list[str] | None,
         typer.Option(
-            help="NAME[@YYYY-MM] (repeatable): a change from that month (default 2025-01); "
+            help="NAME[@YYYY-MM] (repeatable): a change from that month (default 2025-01; "
+            "storm-season 2025-06, in time for the Sep-Nov season); "
             "names in needs_model.twin.scenarios (storm-season, out-migration-wave, ...)."
         ),
     ] = None,

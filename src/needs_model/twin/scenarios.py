@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from needs_model.twin.params import Scenario
+from needs_model.twin.params import PovertyParameters, Scenario
 
 DEFAULT_START = "2025-01"
+MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,22 @@ class ScenarioTemplate:
     months: int
     mountain_only: bool
     description: str
+    # The calendar months in which the rate acts at all (storms: the season); a window
+    # without one of them would change nothing, so it is refused.
+    acts_in: tuple[int, ...] | None = None
+    # Where a bare NAME starts: in time for its months to act.
+    default_start: str = DEFAULT_START
 
 
 SCENARIOS: dict[str, ScenarioTemplate] = {
     "storm-season": ScenarioTemplate(
-        "storm", 4.0, 6, True, "storms four times as likely in the mountain districts, 6 months"
+        "storm",
+        4.0,
+        6,
+        True,
+        "storms four times as likely in the mountain districts, 6 months",
+        acts_in=PovertyParameters().storm_season_months,
+        default_start="2025-06",
     ),
     "out-migration-wave": ScenarioTemplate(
         "out_migration", 3.0, 12, False, "out-migration three times its rate for 12 months"
@@ -60,20 +72,24 @@ def _add_months(first: dt.date, months: int) -> dt.date:
 
 
 def parse_scenario(text: str) -> Scenario:
-    """`NAME` (from `DEFAULT_START`) or `NAME@YYYY-MM`; a clear ValueError otherwise."""
+    """`NAME` (from its template's `default_start`) or `NAME@YYYY-MM`; a clear ValueError
+    otherwise, also for a window in which the scenario's rate never acts."""
     name, _, start = text.partition("@")
     template = SCENARIOS.get(name)
     if template is None:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
     try:
-        first = dt.datetime.strptime(start or DEFAULT_START, "%Y-%m").date()
+        first = dt.datetime.strptime(start or template.default_start, "%Y-%m").date()
     except ValueError as error:
         raise ValueError(f"scenario {text!r}: the start must be YYYY-MM") from error
-    return Scenario(
-        name,
-        template.rate,
-        template.factor,
-        first,
-        _add_months(first, template.months),
-        template.mountain_only,
-    )
+    last = _add_months(first, template.months)
+    if template.acts_in is not None:
+        covered = {(first.month - 1 + k) % 12 + 1 for k in range(template.months)}
+        if not covered & set(template.acts_in):
+            season = ", ".join(MONTH_NAMES[m - 1] for m in template.acts_in)
+            raise ValueError(
+                f"scenario {text!r}: {first:%Y-%m}..{last:%Y-%m} holds no month in which "
+                f"{template.rate} acts ({season}), so it would change nothing; start it "
+                f"within {template.months} months before one of them"
+            )
+    return Scenario(name, template.rate, template.factor, first, last, template.mountain_only)

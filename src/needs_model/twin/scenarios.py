@@ -10,13 +10,13 @@ see it).
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 
 from needs_model.twin.params import PovertyParameters, Scenario
 
 DEFAULT_START = "2025-01"
-MONTH_NAMES = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def parse_scenario(text: str) -> Scenario:
     if template.acts_in is not None:
         covered = {(first.month - 1 + k) % 12 + 1 for k in range(template.months)}
         if not covered & set(template.acts_in):
-            season = ", ".join(MONTH_NAMES[m - 1] for m in template.acts_in)
+            season = ", ".join(calendar.month_abbr[m] for m in template.acts_in)
             raise ValueError(
                 f"scenario {text!r}: {first:%Y-%m}..{last:%Y-%m} holds no month in which "
                 f"{template.rate} acts ({season}), so it would change nothing; start it "

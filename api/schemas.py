@@ -365,6 +365,11 @@ class ForecastResponse(BaseModel):
 class MonitoredService(BaseModel):
     status: Literal["ok", "warn", "retrain"]
     reasons: list[str] = Field(description="Why, in words, with the thresholds behind them.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Drift to look at that raised no alarm: features the model leans on "
+        "that drifted while its scores stayed put.",
+    )
     champion_version: str
     summary: str = Field(description="The run's summary.json, under reports/monitoring/.")
     report: str = Field(description="Evidently's page: GET /v1/monitoring/{service}/report.")
@@ -375,12 +380,24 @@ class SourceRows(BaseModel):
     reference: int
 
 
+class SourceVolume(BaseModel):
+    rows: str = Field(description='"all rows" or one row type, e.g. "event=emigration"')
+    month: int = Field(description="Rows of that kind recorded in the month.")
+    reference_low: int = Field(description="The fewest in any of the 12 months before.")
+    reference_high: int = Field(description="The most in any of the 12 months before.")
+
+
 class SourceQuality(BaseModel):
     table: str = Field(description="agency/table of the data contract")
     agency: str
     rows: SourceRows = Field(description="Rows recorded in the month and the 12 months before.")
     judged: bool = Field(description="False when the month had too few rows to judge.")
     findings: list[str]
+    volume: list[SourceVolume] = Field(
+        default_factory=list,
+        description="Rows recorded in the month against the 12 months before (judged on "
+        "every month, small ones too: a month without rows is a finding).",
+    )
 
 
 class MonitoringResponse(BaseModel):

@@ -159,3 +159,20 @@ def test_a_feature_with_a_handful_of_reference_values_is_not_judged():
         f for f in drift.summarise(snapshot, ref, cur, SERVICE)["features"] if f["column"] == column
     )
     assert entry["reference_values"] == 5 and not entry["drifted"]
+
+
+def test_effect_size_is_cohens_d_for_a_shift_and_cohens_w_for_categories():
+    from needs_model.monitoring.drift import effect_size
+
+    rng = np.random.default_rng(0)
+    before = pd.Series(rng.normal(10.0, 2.0, 20_000))
+    # Shifted by one standard deviation's half: d = 0.5, whatever the sample's size.
+    assert effect_size(before, before + 1.0, "wasserstein") == pytest.approx(0.5, abs=0.02)
+    assert effect_size(before, before.iloc[:500] + 1.0, "wasserstein") == pytest.approx(
+        0.5, abs=0.1
+    )
+    # Half and half becoming 80 / 20: w = sqrt(2 * 0.3**2 / 0.5) = 0.6.
+    halves = pd.Series(["a", "b"] * 500)
+    skewed = pd.Series(["a"] * 800 + ["b"] * 200)
+    assert effect_size(halves, skewed, "jensenshannon") == pytest.approx(0.6, abs=1e-9)
+    assert effect_size(halves, halves, "jensenshannon") == 0.0

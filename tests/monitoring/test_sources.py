@@ -62,3 +62,74 @@ def test_periods_are_not_categories():
             c for c in contract.table("education", "enrolments").columns if c.name == "school_year"
         )
     )
+
+
+def test_a_month_well_beyond_every_month_before_is_a_volume_finding():
+    from needs_model.monitoring.sources import volume_findings
+
+    steady = [60, 55, 65, 58, 62, 60, 57, 63, 61, 59, 64, 56]
+    findings, counts = volume_findings(
+        "registry/people", {"event=emigration": 180}, {"event=emigration": steady}
+    )
+    assert counts == [
+        {"rows": "event=emigration", "month": 180, "reference_low": 55, "reference_high": 65}
+    ]
+    assert len(findings) == 1 and "more than the busiest" in findings[0], findings
+    # Inside the year's range, or a fifth beyond it by chance on small counts: no finding.
+    assert volume_findings("t", {"all rows": 64}, {"all rows": steady})[0] == []
+    assert (
+        volume_findings("t", {"all rows": 5}, {"all rows": [2, 1, 3, 2, 2, 1, 3, 2, 2, 1, 2, 3]})[0]
+        == []
+    )
+    # A rare row type never seen in the year: a handful is not news, dozens are.
+    assert volume_findings("t", {"event=lapsed": 3}, {"event=lapsed": [0] * 12})[0] == []
+    assert volume_findings("t", {"event=lapsed": 40}, {"event=lapsed": [0] * 12})[0]
+
+
+def test_an_agency_that_stopped_sending_rows_is_a_volume_finding():
+    from needs_model.monitoring.sources import volume_findings
+
+    findings, _ = volume_findings("health/births", {}, {"all rows": [300 + k for k in range(12)]})
+    assert len(findings) == 1 and "fewer than the quietest" in findings[0], findings
+    # A season (no rows most months) is not a drop: its quietest month is zero.
+    seasonal = [0] * 7 + [500, 40, 0, 0, 0]
+    assert volume_findings("education/enrolments", {}, {"all rows": seasonal})[0] == []
+
+
+def test_households_moving_together_widen_what_chance_gives():
+    from needs_model.monitoring.sources import volume_findings
+
+    # 40 % above the busiest month: beyond chance for steady one-by-one counts (four
+    # standard deviations of a Poisson count of 100), within it for counts that swing by
+    # whole households month to month.
+    steady = [95, 100, 98, 97, 99, 100, 96, 98, 97, 100, 99, 98]
+    swinging = [40, 100, 45, 95, 50, 100, 42, 98, 47, 96, 44, 100]
+    assert volume_findings("t", {"all rows": 140}, {"all rows": steady})[0]
+    assert volume_findings("t", {"all rows": 140}, {"all rows": swinging})[0] == []
+
+
+def test_an_emigration_wave_is_seen_in_the_registry_in_its_first_month(province, tmp_path):
+    import pandas as pd
+
+    _, raw = province
+    table = contract.table("registry", "people")
+    people = pd.read_parquet(raw / table.path)
+    month = pd.to_datetime(people["recorded_at"]).dt.to_period("M")
+    emigrations = month[(people["event"] == "emigration") & (month.dt.year == 2025)]
+    last = emigrations.value_counts().idxmax()  # 2025's busiest month for emigration
+    as_of = last.to_timestamp(how="end").date()
+    calm = table_quality(raw, table, as_of)
+    assert not any("emigration recorded" in f for f in calm["findings"]), calm["findings"]
+    # The same registry with three times the month's emigrations (copies of its rows).
+    leaving = people[(month == last) & (people["event"] == "emigration")]
+    assert len(leaving) >= 10, len(leaving)
+    (tmp_path / "registry").mkdir()
+    pd.concat([people, leaving, leaving], ignore_index=True).to_parquet(
+        tmp_path / table.path, index=False
+    )
+    wave = table_quality(tmp_path, table, as_of)
+    assert any("event=emigration recorded" in f and "more than" in f for f in wave["findings"]), (
+        wave["findings"]
+    )
+    volume = {v["rows"]: v for v in wave["volume"]}
+    assert volume["event=emigration"]["month"] == 3 * len(leaving)

@@ -44,21 +44,50 @@ def _performance(auc: float, high: float, months_over: int = 0) -> dict:
     }
 
 
-def test_one_drifted_feature_warns_only_when_the_model_leans_on_it():
-    minor = _drift(1)
-    assert service_status(minor, {"findings": []}, None, T) == (OK, [])
+def test_a_feature_the_model_leans_on_warns_alone_when_it_moved_by_a_medium_effect():
+    from needs_model.monitoring.status import drift_notes
+
     leaned_on = _drift(1)
-    leaned_on["features"][0]["gain_share"] = 0.4
+    leaned_on["features"][0].update(gain_share=0.4, effect_size=0.6)
     status, reasons = service_status(leaned_on, {"findings": []}, None, T)
     assert status == WARN
     assert reasons == [
-        "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050) and carries 40% of the "
-        "model's gain (>= 10%)"
+        "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050; effect 0.60) and carries "
+        "40% of the model's gain (>= 10%), a medium effect or more"
     ]
-    # Not drifted, however important: nothing.
+    assert drift_notes(leaned_on, T) == []
+    # A category's scale is Cohen's w: 0.3 is medium.
+    category = _drift(1)
+    category["features"][0].update(method="jensenshannon", gain_share=0.4, effect_size=0.35)
+    assert service_status(category, {"findings": []}, None, T)[0] == WARN
+
+
+def test_a_small_drift_of_a_feature_the_model_leans_on_is_a_note_until_the_scores_move():
+    from needs_model.monitoring.status import drift_notes
+
+    leaned_on = _drift(1)
+    leaned_on["features"][0].update(gain_share=0.4, effect_size=0.2)
+    # The scores stayed put: no alarm, but a note a data scientist reads.
+    assert service_status(leaned_on, {"findings": []}, None, T) == (OK, [])
+    assert drift_notes(leaned_on, T) == [
+        "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050; effect 0.20) and carries "
+        "40% of the model's gain (>= 10%), a small effect"
+    ]
+    # The scores moved: the warning names the drifted feature as the likely cause.
+    leaned_on["prediction"]["probability"]["score"] = 0.3
+    status, reasons = service_status(leaned_on, {"findings": []}, None, T)
+    assert status == WARN
+    assert reasons == [
+        "the probability moved: psi 0.300 >= 0.1 (sampling alone: up to 0.000); drifted "
+        "features it leans on: f0 (40% of the gain)"
+    ]
+    # Drifted but hardly used, or used but not drifted: no note.
+    minor = _drift(1)
+    minor["features"][0]["effect_size"] = 0.9
+    assert drift_notes(minor, T) == [] and service_status(minor, {"findings": []}, None, T)[0] == OK
     still = _drift(0)
-    still["features"][0]["gain_share"] = 0.9
-    assert service_status(still, {"findings": []}, None, T) == (OK, [])
+    still["features"][0].update(gain_share=0.9, effect_size=0.9)
+    assert drift_notes(still, T) == []
 
 
 def test_nothing_moved_is_ok():

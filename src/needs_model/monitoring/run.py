@@ -31,7 +31,7 @@ from needs_model.modelling.training import sample_rows
 from needs_model.monitoring import drift
 from needs_model.monitoring.performance import matured_performance, matured_window
 from needs_model.monitoring.sources import source_quality
-from needs_model.monitoring.status import RETRAIN, Thresholds, service_status
+from needs_model.monitoring.status import RETRAIN, Thresholds, drift_notes, service_status
 from needs_model.settings import Settings
 
 MONITORING_DIR = "monitoring"
@@ -172,6 +172,7 @@ def monitor_service(
         "as_of": as_of.isoformat(),
         "status": status,
         "reasons": reasons,
+        "notes": drift_notes(summary, thresholds),
         "champion": {
             "version": version,
             "run_id": metadata.get("run_id"),
@@ -276,6 +277,7 @@ def monitor(
         records[service_id] = {
             "status": record["status"],
             "reasons": record["reasons"],
+            "notes": record["notes"],
             "champion_version": record["champion"]["version"],
             "summary": f"{as_of.isoformat()}/{service_id}/summary.json",
             "report": f"{as_of.isoformat()}/{service_id}/report.html",

@@ -7,7 +7,14 @@ out: they are meant to be new every month):
   `MAX_CATEGORIES` distinct values in the reference and `ROWS_PER_CATEGORY` reference rows
   for each): values never seen in the reference;
 - nullable columns: a rise of the missing share;
-- numbers: values outside the reference's range.
+- numbers: values outside the reference's range;
+- volume: the rows recorded in the month, all of them and per row type (`event`), against
+  the same count in each of the twelve months before (`volume_findings`).
+
+Volume is where a change in who lives in the province shows first: an out-migration wave
+is a jump in the registry's emigration rows in its first month, long before the features'
+distributions move by more than sampling does. It is also where an agency that stopped
+sending rows shows.
 
 This is where a reorganisation shows: on 1 July 2025 every commune code changed (Quang Nam
 into Đà Nẵng), which the features absorb through the one geography key of the converter,
@@ -20,8 +27,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from scipy.stats import binom
+from scipy.stats import binom, poisson
 
 from needs_model.extracts import contract
 from needs_model.extracts.sources import read_as_of
@@ -39,6 +47,16 @@ PERIOD_SUFFIXES = ("_year",)
 # A share of missing values or values outside the months before counts only past what
 # sampling from the months before gives at the month's size, but for 1 in 1,000.
 CHANCE = 0.999
+# Volume: a month's count more than a fifth beyond every month of the year before (above
+# the busiest or below the quietest), and beyond what a count at that month's rate gives
+# but for 1 in 1,000: Poisson, widened by the year's own dispersion (variance over mean,
+# at least 1), since people move, marry and emigrate as households, not one by one. A
+# fifth, as for expected demand (`status.Thresholds`): the change an office's capacity
+# feels. The year's own range absorbs the seasons (school enrolment in August, the
+# review's surveys in the fourth quarter).
+VOLUME_CHANGE = 0.2
+# The column naming a row's type, counted value by value as well as in total.
+ROW_TYPE_COLUMN = "event"
 
 
 def _month_start(as_of: dt.date, months_back: int) -> dt.date:
@@ -54,6 +72,62 @@ def _checked(column: contract.Column) -> bool:
         or column.name.endswith(SKIPPED_SUFFIXES)
         or column.name.endswith(PERIOD_SUFFIXES)
     )
+
+
+def volume_findings(
+    name: str, month_counts: dict[str, int], reference_counts: dict[str, list[int]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """(findings, every count beside its reference range). `month_counts`: rows in the
+    month per kind ("all rows", "event=emigration"); `reference_counts`: the same kinds'
+    counts in each month before, zeros included."""
+    findings, counts = [], []
+    for kind, before in reference_counts.items():
+        now = month_counts.get(kind, 0)
+        low, high = min(before), max(before)
+        counts.append({"rows": kind, "month": now, "reference_low": low, "reference_high": high})
+        mean = float(np.mean(before))
+        spread = max(float(np.var(before, ddof=1)) / mean, 1.0) if mean > 0 else 1.0
+        # Above the busiest month: P(Poisson(high) >= now), below the quietest:
+        # P(Poisson(low) <= now), both on counts divided by `spread` (quasi-Poisson). A
+        # kind absent all year is taken at one a month: a handful of a rare kind is no news.
+        more = now > high * (1 + VOLUME_CHANGE) and (
+            poisson.sf(np.ceil(now / spread) - 1, max(high, 1) / spread) < 1 - CHANCE
+        )
+        fewer = now < low * (1 - VOLUME_CHANGE) and (
+            poisson.cdf(np.floor(now / spread), low / spread) < 1 - CHANCE
+        )
+        if more or fewer:
+            edge = high if more else low
+            findings.append(
+                f"{name}: {now:,} {kind} recorded in the month, "
+                f"{'more than the busiest' if more else 'fewer than the quietest'} of the "
+                f"{len(before)} months before ({edge:,}; {now / edge - 1:+.0%}, "
+                f"beyond {VOLUME_CHANGE:.0%} and beyond chance)"
+                if edge
+                else f"{name}: {now:,} {kind} recorded in the month, none in any of the "
+                f"{len(before)} months before"
+            )
+    return findings, counts
+
+
+def _monthly_counts(
+    recorded: pd.Series, kinds: pd.Series | None, as_of: dt.date
+) -> tuple[dict[str, int], dict[str, list[int]]]:
+    """Rows per kind in the month ending `as_of` and in each of the `REFERENCE_MONTHS`
+    before it (zeros for months without rows)."""
+    months = recorded.dt.to_period("M")
+    current = pd.Period(as_of, "M")
+    before = [current - k for k in range(REFERENCE_MONTHS, 0, -1)]
+    groups: dict[str, pd.Series] = {"all rows": pd.Series(True, index=recorded.index)}
+    if kinds is not None:
+        for value in sorted(kinds.dropna().unique()):
+            groups[f"{ROW_TYPE_COLUMN}={value}"] = kinds == value
+    month_counts, reference_counts = {}, {}
+    for kind, rows in groups.items():
+        per_month = months[rows].value_counts()
+        month_counts[kind] = int(per_month.get(current, 0))
+        reference_counts[kind] = [int(per_month.get(m, 0)) for m in before]
+    return month_counts, reference_counts
 
 
 def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str, Any]:
@@ -111,12 +185,23 @@ def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str,
                         f"{name}: {column.name} outside its range of the months before "
                         f"({low:g}..{high:g}) on {outside:.1%} of the month's rows"
                     )
+    volume: list[dict[str, Any]] = []
+    if len(reference):
+        # Judged even on a small month: a month with (almost) no rows is the finding.
+        kinds = frame.get(ROW_TYPE_COLUMN)
+        in_window = recorded >= reference_start
+        month_counts, reference_counts = _monthly_counts(
+            recorded[in_window], None if kinds is None else kinds[in_window], as_of
+        )
+        more, volume = volume_findings(name, month_counts, reference_counts)
+        findings += more
     return {
         "table": name,
         "agency": table.agency,
         "rows": {"month": len(current), "reference": len(reference)},
         "judged": len(current) >= MIN_MONTH_ROWS and len(reference) > 0,
         "findings": findings,
+        "volume": volume,
     }
 
 

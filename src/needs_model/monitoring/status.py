@@ -5,6 +5,14 @@
 more than `Thresholds.auc_drop` from its test window. Drift of the inputs or of the scores,
 and data-quality findings, raise `warn`: they say where to look before the labels can say
 whether it matters.
+
+A feature the model leans on that drifted by less than a medium effect, while the scores
+stayed put, is a note, not an alarm (`drift_notes`): who is reached and how many are
+unchanged, and only matured labels can say whether the model still ranks them well. On
+the stable twin, the months since a household's last full survey drift every month by the
+calendar alone (the survey is every five years: 0.10-0.24 standard deviations a year), and
+the poverty model's matured AUC held. When the scores or the expected demand do move, the
+drifted features the model leans on are named beside it as the likely cause.
 """
 
 from __future__ import annotations
@@ -23,9 +31,13 @@ class Thresholds:
     # Share of a service's features whose drift score reaches its test's threshold.
     feature_drift_share: float = 0.3
     # A drifted feature carrying at least this share of the model's split gain warns by
-    # itself: one feature the scores lean on can move them while the others stay put (a
-    # baby boom moves the pregnancy records and nothing else).
+    # itself when it moved by a medium effect or more (`drift.effect_size`, Cohen's
+    # conventions: d 0.5 for a number, w 0.3 for a category): the model leans on it and
+    # its values are no longer those it learnt from. A smaller drift of such a feature is
+    # a note, and named as the likely cause when the scores or the expected demand move.
     important_feature_gain_share: float = 0.1
+    medium_effect_numeric: float = 0.5
+    medium_effect_categorical: float = 0.3
     # Drift score of the calibrated probabilities (population stability index) or of the
     # band counts (Jensen-Shannon distance) at which scores are said to have moved, when it
     # also exceeds what sampling alone gives at the month's size (`drift.noise_floor`).
@@ -49,6 +61,46 @@ class Thresholds:
         return asdict(self)
 
 
+def medium_or_more(feature: dict[str, Any], thresholds: Thresholds) -> bool:
+    """Whether a feature's drift is at least a medium effect (`drift.effect_size`)."""
+    medium = (
+        thresholds.medium_effect_numeric
+        if feature["method"] == "wasserstein"
+        else thresholds.medium_effect_categorical
+    )
+    return feature.get("effect_size", 0.0) >= medium
+
+
+def leaned_on(drift: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
+    """The drifted features carrying at least `important_feature_gain_share` of the
+    model's split gain, the heaviest first."""
+    heavy = [
+        f
+        for f in drift["features"]
+        if f["drifted"] and f.get("gain_share", 0.0) >= thresholds.important_feature_gain_share
+    ]
+    return sorted(heavy, key=lambda f: -f.get("gain_share", 0.0))
+
+
+def _leaned_words(f: dict[str, Any], thresholds: Thresholds) -> str:
+    return (
+        f"{f['column']} drifted ({f['method']} {f['score']:.3f}, sampling alone: up to "
+        f"{f['noise_floor']:.3f}; effect {f.get('effect_size', 0.0):.2f}) and carries "
+        f"{f.get('gain_share', 0.0):.0%} of the model's gain "
+        f"(>= {thresholds.important_feature_gain_share:.0%})"
+    )
+
+
+def drift_notes(drift: dict[str, Any], thresholds: Thresholds) -> list[str]:
+    """What a data scientist should look at without being alarmed: the drifted features the
+    model leans on that moved by less than a medium effect, in words."""
+    return [
+        _leaned_words(f, thresholds) + ", a small effect"
+        for f in leaned_on(drift, thresholds)
+        if not medium_or_more(f, thresholds)
+    ]
+
+
 def service_status(
     drift: dict[str, Any],
     quality: dict[str, Any],
@@ -69,19 +121,24 @@ def service_status(
             f"({share:.0%} >= {thresholds.feature_drift_share:.0%}): "
             + ", ".join(f"{f['column']} ({f['method']} {f['score']:.3f})" for f in drifted[:5])
         )
+    leaned = leaned_on(drift, thresholds)
     if share < thresholds.feature_drift_share:
-        for f in drifted:
-            gain = f.get("gain_share", 0.0)
-            if gain >= thresholds.important_feature_gain_share:
-                warn.append(
-                    f"{f['column']} drifted ({f['method']} {f['score']:.3f}, sampling alone: up "
-                    f"to {f['noise_floor']:.3f}) and carries {gain:.0%} of the model's gain "
-                    f"(>= {thresholds.important_feature_gain_share:.0%})"
-                )
+        warn.extend(
+            _leaned_words(f, thresholds) + ", a medium effect or more"
+            for f in leaned
+            if medium_or_more(f, thresholds)
+        )
+    cause = (
+        "; drifted features it leans on: "
+        + ", ".join(f"{f['column']} ({f.get('gain_share', 0.0):.0%} of the gain)" for f in leaned)
+        if leaned
+        else ""
+    )
+    moved: list[str] = []
     for name, block in drift["prediction"].items():
         floor = block.get("noise_floor", 0.0)
         if block["score"] >= thresholds.prediction_drift and block["score"] > floor:
-            warn.append(
+            moved.append(
                 f"the {name} moved: {block['method']} {block['score']:.3f} "
                 f">= {thresholds.prediction_drift} (sampling alone: up to {floor:.3f})"
             )
@@ -89,12 +146,15 @@ def service_status(
     if demand is not None:
         change = demand["relative_change"]
         if abs(change) >= thresholds.expected_demand_change and abs(change) > demand["noise_floor"]:
-            warn.append(
+            moved.append(
                 f"expected demand moved {change:+.0%} beyond the reference year's months "
                 f"(mean probability {demand['current']:.4f} against {demand['edge']:.4f}; "
                 f">= {thresholds.expected_demand_change:.0%}, sampling alone: up to "
                 f"{demand['noise_floor']:.0%})"
             )
+    if moved:
+        moved[-1] += cause
+    warn.extend(moved)
     for finding in quality["findings"]:
         warn.append(finding)
 

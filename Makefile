@@ -25,7 +25,7 @@ AS_OF ?= 2024-12-31
 FIRST_SNAPSHOT ?= 2021-04-30
 LAST_SNAPSHOT ?= 2025-09-30
 
-run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, features, train, promote, score, monitor, serve
+run: $(STAMP) ## Main job: simulate the demo province (reused if present), validate, link, features, train, promote, score, monitor, report, serve
 	@if [ -f $(RAW)/_SUCCESS ]; then \
 	  echo "Reusing the simulated province in $(RAW) (delete it to simulate again)."; \
 	  if [ -n "$$(find src/needs_model/twin -name '*.py' -newer $(RAW)/_SUCCESS)" ]; then \
@@ -47,6 +47,7 @@ run: $(STAMP) ## Main job: simulate the demo province (reused if present), valid
 	$(BIN)/needs-model promote
 	$(BIN)/needs-model score --raw $(RAW)
 	$(BIN)/needs-model monitor
+	$(BIN)/needs-model report
 	@$(MAKE) --no-print-directory serve
 
 SERVE_KEY ?= data/service/make-serve.key

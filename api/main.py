@@ -23,7 +23,7 @@ from api.errors import install
 from api.headers import SecurityHeaders
 from api.logs import install_log_masking
 from api.routes import audit as audit_routes
-from api.routes import citizens, monitoring, outcomes, planning, predictions
+from api.routes import citizens, monitoring, outcomes, planning, predictions, reports
 from api.routes import service as service_routes
 from api.schemas import API_VERSION, ERRORS, NOTICE
 from api.security import Authenticate, BodyLimit, RateLimiter, check_every_route_declares_roles
@@ -41,6 +41,7 @@ ROUTERS = (
     outcomes.router,
     audit_routes.router,
     monitoring.router,
+    reports.router,
 )
 
 

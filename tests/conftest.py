@@ -13,8 +13,10 @@ import pytest
 from api.store import Store, load_store
 from needs_model.catalogue.services import service
 from needs_model.features.snapshots import build_snapshots, load_service, month_ends
-from needs_model.modelling.promotion import switch_current, write_bundle
+from needs_model.modelling.promotion import Gate, switch_current, write_bundle
 from needs_model.modelling.training import FAST, fit_service, temporal_split
+from needs_model.modelling.workflow import promote_service, train_services
+from needs_model.monitoring.run import monitor
 from needs_model.scoring.batch import score
 from needs_model.scoring.snapshot import ScoredSnapshot
 from needs_model.settings import Settings, get_settings
@@ -128,3 +130,36 @@ def served(province, snapshots, tmp_path_factory) -> Served:
 def subjects(served) -> dict[str, pd.DataFrame]:
     snapshot = ScoredSnapshot(served.snapshot)
     return {s: snapshot.read("subjects", s) for s in SERVED}
+
+
+# --- a model as served in production, for the auditors' reports ----------------------
+REPORTED_SERVICE = "school_admission"  # hundreds of positives on the small province
+PROMOTER = "Trần Thị Mai (Sở Giáo dục)"
+MONITORED = dt.date(2025, 9, 30)
+
+
+@pytest.fixture(scope="session")
+def promoted(province, snapshots, tmp_path_factory) -> Settings:
+    """A promoted, monitored model on the small province, through the production path
+    (MLflow, the gate, the bundle, one monitoring run): what a model card reads."""
+    _, raw = province
+    root = tmp_path_factory.mktemp("reports_state")
+    settings = Settings(
+        raw_dir=raw,
+        linked_dir=root / "linked",
+        features_dir=snapshots,
+        mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+        mlflow_artifact_root=root / "artifacts",
+        models_dir=root / "models",
+        reports_dir=root / "reports",
+    )
+    config = replace(FAST, test_months=6, valid_months=6)
+    train_services(snapshots, [REPORTED_SERVICE], config, settings, raw)
+    # The small province's test window is small: a lenient gate so that a version is
+    # served (what the card shows of the gate is read back from the bundle either way).
+    gate = Gate(auc_tolerance=1.0, brier_tolerance=1.0, max_ece=1.0, max_group_gap=1.0)
+    result = promote_service(REPORTED_SERVICE, settings, gate, by=PROMOTER)
+    assert result.promoted, result.failures
+    results, errors = monitor(MONITORED, [REPORTED_SERVICE], settings, snapshots, log=False)
+    assert results and not errors, errors
+    return settings

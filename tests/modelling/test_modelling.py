@@ -203,8 +203,21 @@ def test_rollback_serves_the_previous_version(province, snapshots, settings, tra
     lenient = Gate(auc_tolerance=1.0, brier_tolerance=1.0, max_ece=1.0, max_group_gap=1.0)
     first = promote_service("school_admission", settings, lenient)
     train_services(snapshots, ["school_admission"], replace(FAST, seed=7), settings, raw)
-    second = promote_service("school_admission", settings, lenient)
+    second = promote_service(
+        "school_admission", settings, lenient, by="Lê Văn An (planning office)"
+    )
     assert first.promoted and second.promoted and first.version != second.version
+    # The bundle says who promoted it and which checks it passed, with the thresholds.
+    metadata = json.loads(
+        (settings.models_dir / "school_admission" / second.version / "metadata.json").read_text()
+    )
+    assert metadata["promoted_by"] == "Lê Văn An (planning office)"
+    assert metadata["gate"]["champion_before"] == first.version
+    assert metadata["gate"]["thresholds"]["auc_tolerance"] == 1.0
+    assert any(
+        c.startswith("the champion: AUC not more than 1.0 below")
+        for c in metadata["gate"]["passed"]
+    )
     back = rollback_service("school_admission", settings)
     assert back.promoted and back.version == first.version
     assert current_version(settings.models_dir, "school_admission") == first.version

@@ -110,9 +110,13 @@ def validate(
     ] = None,
 ) -> None:
     """Validate extracts against the contract; quarantine bad rows with their reasons."""
-    from needs_model.extracts.validate import ContractViolation, validate_folder
+    from needs_model.extracts.validate import (
+        ContractViolation,
+        default_report_dir,
+        validate_folder,
+    )
 
-    report_dir = report or folder.with_name(f"{folder.name}_validation")
+    report_dir = report or default_report_dir(folder)
     try:
         result = validate_folder(folder, report_dir)
     except ContractViolation as violation:

@@ -2,7 +2,8 @@
 
 - `cli/data.py`: simulate, validate, link, features, score (and the generated docs);
 - `cli/models.py`: train, promote, rollback;
-- `cli/monitoring.py`: monitor;
+- `cli/monitoring.py`: monitor, retrain;
+- `cli/reports.py`: report (what auditors read);
 - `cli/admin.py`: keys, audit.
 """
 
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from needs_model.cli import admin, data, models, monitoring
+from needs_model.cli import admin, data, models, monitoring, reports
 
 app = typer.Typer(
     help="Needs: who will need which proactive public service soon.", no_args_is_help=True
@@ -31,6 +32,7 @@ def main(
 data.register(app)
 models.register(app)
 monitoring.register(app)
+reports.register(app)
 admin.register(app)
 
 if __name__ == "__main__":  # `python -m needs_model.cli.main`

@@ -110,6 +110,13 @@ def promote_command(
         list[str] | None, typer.Option("--service", help="Service(s); default all.")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 3 if any promotion is refused.")] = False,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Who promotes, for the model card (default NEEDS_OPERATOR, else the "
+            "operating-system user)."
+        ),
+    ] = None,
 ) -> None:
     """Move `champion` to the newest `challenger` when it passes the gate; serve its bundle."""
     from needs_model.modelling.workflow import promote_service
@@ -118,7 +125,7 @@ def promote_command(
     settings = get_settings()
     refused = False
     for service_id in known_services(services):
-        refused |= print_promotion(promote_service(service_id, settings))
+        refused |= print_promotion(promote_service(service_id, settings, by=by))
     if refused and strict:
         raise typer.Exit(3)
 

@@ -188,6 +188,12 @@ def row_reasons(t: contract.Table, frame: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=frame.index, dtype=object)
 
 
+def default_report_dir(folder: Path) -> Path:
+    """Where a folder's validation report and quarantine go unless told: `<folder>_validation`
+    beside it."""
+    return folder.with_name(f"{folder.name}_validation")
+
+
 def validate_folder(folder: Path, report_dir: Path) -> ValidationReport:
     """Check every contract table in `folder`; quarantine bad rows under `report_dir`."""
     if not folder.is_dir():

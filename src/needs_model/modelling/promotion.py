@@ -147,6 +147,28 @@ def fairness_failures(groups: list[dict[str, Any]], gate: Gate) -> list[str]:
     return failures
 
 
+def gate_checks(gate: Gate, against_champion: bool) -> list[str]:
+    """The checks `gate_failures` applies, in words with their thresholds: what a model card
+    says a served version passed."""
+    checks = [
+        f"calibration, month end by month end: the ECE at most {gate.max_ece} or the ECE a "
+        "perfectly calibrated model shows at that size (95th percentile), on at least half "
+        "of the test window's month ends",
+        f"fairness: no judged group (sex, ethnicity, area, mountain, age band) with a "
+        f"calibration gap beyond {gate.max_group_gap} whose 95 % interval excludes zero",
+        "baselines: not ranking worse than the rule's rate or the logistic regression (the "
+        f"95 % interval of the paired AUC difference, {gate.baseline_draws} subject "
+        "resamples, wholly below zero), when the test window holds "
+        f"{BASELINE_MIN_POSITIVES} positives or more",
+    ]
+    if against_champion:
+        checks.append(
+            f"the champion: AUC not more than {gate.auc_tolerance} below it, Brier not more "
+            f"than {gate.brier_tolerance} above it, on the same test rows"
+        )
+    return checks
+
+
 def gate_failures(
     evaluation: dict,
     test: pd.DataFrame,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from needs_model.modelling.evaluate import Evaluation, evaluate, fairness
 from needs_model.modelling.promotion import (
     Gate,
     current_version,
+    gate_checks,
     gate_failures,
     previous_version,
     switch_current,
@@ -118,9 +119,11 @@ def _download(uri: str) -> Path:
 
 
 def promote_service(
-    service_id: str, settings: Settings, gate: Gate | None = None
+    service_id: str, settings: Settings, gate: Gate | None = None, by: str | None = None
 ) -> PromotionResult:
-    """Move `champion` to the newest `challenger` if it passes the gate; write the bundle."""
+    """Move `champion` to the newest `challenger` if it passes the gate; write the bundle.
+    `by`: who promotes (recorded with the gate's checks in the bundle's metadata; default
+    the operating-system user)."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
@@ -199,6 +202,13 @@ def promote_service(
         "test_window": evaluation["windows"]["test"],
         "test_mean_prediction": float(np.mean(served_p)),
         "trained_on": _training_data(str(challenger.run_id)),
+        "promoted_by": by or _operator(),
+        "gate": {
+            "passed": gate_checks(gate, champion is not None),
+            "thresholds": asdict(gate),
+            "champion_before": None if champion is None else str(champion.version),
+            "challenger_refused": failures,
+        },
     }
     write_bundle(
         settings.models_dir,
@@ -214,6 +224,15 @@ def promote_service(
     return PromotionResult(
         service_id, True, served_version, [], f"version {served_version}{note} is now the champion"
     )
+
+
+def _operator() -> str:
+    """Who runs this process: NEEDS_OPERATOR when set (a name for the record), else the
+    operating-system user."""
+    import getpass
+    import os
+
+    return os.environ.get("NEEDS_OPERATOR") or getpass.getuser()
 
 
 def _write_served_instead(folder: Path, served: dict[str, Any], refusals: list[str]) -> None:

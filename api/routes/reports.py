@@ -1,0 +1,138 @@
+"""What auditors read, as pages (`needs_model.reports`): the index, a served model's card
+and an agency extract's data sheet. Cards are for every role (a planner reads what the
+score is for and what it must never be used for); the index and the data sheets for
+auditors, data scientists and admins. Aggregates only: no citizen's data. Every read goes
+to the audit log.
+
+Pages are rendered on first request and kept per served version and monitoring date (a
+card draws seven images from the model's exact contributions: a few seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import HTMLResponse
+
+from api.deps import AnyRole, SettingsDep, TrailDep
+from api.errors import ApiError
+from api.schemas import ServiceId
+from api.security import allow
+from needs_model.governance.access import Principal
+from needs_model.modelling.promotion import current_version
+from needs_model.monitoring.run import LATEST, MONITORING_DIR
+from needs_model.reports.build import render_index, served
+from needs_model.reports.data_sheet import find_table, render_data_sheet, sheet_data
+from needs_model.reports.model_card import Links, card_data, render_model_card
+from needs_model.settings import Settings
+
+router = APIRouter(tags=["reports"])
+Readers = Annotated[Principal, Depends(allow("auditor", "data_scientist", "admin"))]
+# The pages carry their styles and images inline and no script: nothing may run, be
+# fetched, sent or framed.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "frame-ancestors 'none'; form-action 'none'"
+)
+HTML: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A page (HTML)", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
+API_LINKS = Links(
+    model=lambda s: f"/v1/reports/models/{s}",
+    source=lambda t: f"/v1/reports/sources/{t.replace('/', '__')}",
+    monitoring_report=lambda s, as_of: f"/v1/monitoring/{s}/report?as_of={as_of}",
+    index="/v1/reports",
+)
+
+
+def _latest(settings: Settings) -> str | None:
+    path = settings.reports_dir / MONITORING_DIR / LATEST
+    return json.loads(path.read_text(encoding="utf-8"))["as_of"] if path.exists() else None
+
+
+def _page(text: str) -> HTMLResponse:
+    return HTMLResponse(text, headers={"content-security-policy": PAGE_POLICY})
+
+
+@lru_cache(maxsize=32)
+def _card(
+    models_dir: str, reports_dir: str, service_id: str, version: str, latest: str | None
+) -> str:
+    """One card per (served version, latest monitoring date): both are in the key."""
+    data = card_data(service_id, FilePath(models_dir), FilePath(reports_dir))
+    return render_model_card(data, API_LINKS)
+
+
+@router.get("/v1/reports", response_model=None, responses=HTML)
+def reports_index(principal: Readers, settings: SettingsDep, trail: TrailDep) -> HTMLResponse:
+    """The auditors' index: every served model's card and monitoring status, every agency
+    extract's data sheet, and how to ask for one citizen's explanation."""
+    trail.record(principal, action="read_reports_index", route="GET /v1/reports")
+    return _page(render_index(settings, API_LINKS))
+
+
+@router.get("/v1/reports/models/{service_id}", response_model=None, responses=HTML)
+def model_card(
+    principal: AnyRole,
+    settings: SettingsDep,
+    trail: TrailDep,
+    service_id: Annotated[ServiceId, Path()],
+) -> HTMLResponse:
+    """The served model's card: intended use and the uses it must never have, data and
+    period, features in plain words, metrics against the baselines and the twin's oracle,
+    calibration, fairness by group, global explanations, the gate and its monitoring."""
+    version = current_version(settings.models_dir, service_id)
+    if version is None:
+        raise ApiError(404, "not_served", f"{service_id}: no model is served", None)
+    text = _card(
+        str(settings.models_dir),
+        str(settings.reports_dir),
+        service_id,
+        version,
+        _latest(settings),
+    )
+    trail.record(
+        principal,
+        action="read_model_card",
+        route="GET /v1/reports/models/{service_id}",
+        details={"service": service_id, "version": version},
+    )
+    return _page(text)
+
+
+@router.get("/v1/reports/sources/{table}", response_model=None, responses=HTML)
+def data_sheet(
+    principal: Readers,
+    settings: SettingsDep,
+    trail: TrailDep,
+    table: Annotated[
+        str,
+        Path(
+            description="agency__table of the data contract, e.g. registry__people",
+            pattern=r"^[a-z_]+__[a-z_]+$",
+            examples=["registry__people"],
+        ),
+    ],
+) -> HTMLResponse:
+    """An agency extract's data sheet: what it holds, its columns, how it is linked, its lag
+    and coverage, its validation quarantine, its consistency figures and monitoring."""
+    try:
+        found = find_table(table)
+    except KeyError as error:
+        raise ApiError(404, "unknown_table", str(error.args[0]), "table") from error
+    text = render_data_sheet(
+        sheet_data(found, settings.raw_dir, settings.linked_dir, settings.reports_dir),
+        API_LINKS,
+        served(settings.models_dir),
+    )
+    trail.record(
+        principal,
+        action="read_data_sheet",
+        route="GET /v1/reports/sources/{table}",
+        details={"table": f"{found.agency}/{found.name}"},
+    )
+    return _page(text)

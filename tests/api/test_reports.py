@@ -1,0 +1,108 @@
+"""The auditors' pages over the API: the index and the data sheets for auditors, data
+scientists and admins, the model card for every role (planners included), every read in
+the audit log, a policy that lets nothing run or be fetched; and, in a real browser, an
+auditor browsing from the index to a card whose every image renders, offline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from needs_model.governance import audit
+from needs_model.governance.access import Scope, create_key
+from needs_model.governance.db import make_engine
+from tests.api.test_docs_offline import Visit, chromium, serving  # noqa: F401 (fixture)
+from tests.conftest import PROMOTER, REPORTED_SERVICE
+
+ROLES = ("planner", "auditor", "data_scientist", "admin")
+
+
+def _settings(promoted, folder):
+    return promoted.model_copy(
+        update={
+            "database_url": f"sqlite:///{folder / 'service.db'}",
+            "audit_checkpoint_dir": folder / "checkpoints",
+            "audit_signing_key": "test-signing-key",
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def app(promoted, served, tmp_path_factory):
+    settings = _settings(promoted, tmp_path_factory.mktemp("reports-api"))
+    engine = make_engine(settings.database_url)
+    keys = {role: create_key(engine, role, Scope("province"))[1] for role in ROLES}
+    with TestClient(create_app(settings, store=served.store, engine=engine)) as client:
+        yield client, keys, engine
+
+
+def _get(app, path, role):
+    client, keys, _ = app
+    return client.get(path, headers={"Authorization": f"Bearer {keys[role]}"})
+
+
+def test_auditors_read_the_index_a_card_and_a_sheet_and_each_read_is_logged(app):
+    _, _, engine = app
+    index = _get(app, "/v1/reports", "auditor")
+    assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+    assert f'href="/v1/reports/models/{REPORTED_SERVICE}"' in index.text
+    assert 'href="/v1/reports/sources/registry__people"' in index.text
+    card = _get(app, f"/v1/reports/models/{REPORTED_SERVICE}", "auditor")
+    assert card.status_code == 200 and PROMOTER in card.text
+    assert f"/v1/monitoring/{REPORTED_SERVICE}/report?as_of=2025-09-30" in card.text
+    sheet = _get(app, "/v1/reports/sources/registry__people", "auditor")
+    assert sheet.status_code == 200 and "registry/people" in sheet.text
+    policy = card.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script-src" not in policy
+    actions = [e["action"] for e in audit.read(engine, after_seq=0, limit=100)]
+    assert {"read_reports_index", "read_model_card", "read_data_sheet"} <= set(actions)
+
+
+def test_planners_read_the_model_card_only(app):
+    assert _get(app, f"/v1/reports/models/{REPORTED_SERVICE}", "planner").status_code == 200
+    assert _get(app, "/v1/reports", "planner").status_code == 403
+    assert _get(app, "/v1/reports/sources/registry__people", "planner").status_code == 403
+
+
+def test_what_is_not_there_is_named(app):
+    missing = _get(app, "/v1/reports/models/birth_registration", "auditor")
+    assert missing.status_code == 404 and "birth_registration: no model is served" in missing.text
+    unknown = _get(app, "/v1/reports/sources/health__x", "auditor")
+    assert unknown.status_code == 404 and "unknown table 'health__x'" in unknown.text
+    assert _get(app, "/v1/reports/sources/..%2Fetc", "auditor").status_code in (404, 422)
+
+
+# --- a real browser: from the index to a card, offline -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(promoted, served, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    settings = _settings(promoted, tmp_path_factory.mktemp("reports-browser"))
+    engine = make_engine(settings.database_url)
+    key = create_key(engine, "auditor", Scope("province"))[1]
+    with serving(create_app(settings, store=served.store, engine=engine)) as origin:
+        yield origin, key
+
+
+@pytest.mark.browser
+def test_an_auditor_browses_from_the_index_to_a_model_card_offline(chromium, live):  # noqa: F811
+    origin, key = live
+    visit = Visit(chromium, origin)
+    visit.context.set_extra_http_headers({"Authorization": f"Bearer {key}"})
+    page = visit.open("/v1/reports")
+    page.get_by_role("link", name=re.compile("Tuyển sinh|School", re.I)).first.click()
+    page.wait_for_url(re.compile(f"/v1/reports/models/{REPORTED_SERVICE}$"))
+    page.wait_for_load_state("networkidle")
+    widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+    Path("test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path="test-artifacts/model-card.png", full_page=True)
+    visit.context.close()
+    assert len(widths) >= 6 and all(w > 0 for w in widths), widths
+    assert visit.refused == [] and visit.failed == []
+    assert all(visit.same_origin(u) for u in visit.requests), visit.requests
+    assert visit.problems() == []

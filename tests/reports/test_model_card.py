@@ -1,0 +1,138 @@
+"""The model card: what it is for and must never be for, every feature in plain words with
+the sensitive attributes kept out, the metrics against the baselines, the gate it passed and
+who promoted it, its monitoring, and images that are real pictures with their numbers
+beside them. Self-contained: nothing in it points off the page but its own links."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from needs_model.catalogue.features import AUDIT_COLUMNS
+from needs_model.modelling.promotion import REFERENCE_FILE, Gate, current_version, load_served
+from needs_model.reports.explanations import global_explanation, plain_name
+from needs_model.reports.model_card import card_data, render_model_card
+from tests.conftest import MONITORED, PROMOTER
+from tests.conftest import REPORTED_SERVICE as SERVICE
+
+
+def _card(settings) -> tuple[dict, str]:
+    data = card_data(SERVICE, settings.models_dir, settings.reports_dir)
+    return data, render_model_card(data)
+
+
+def _images(html: str) -> list[Image.Image]:
+    found = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    return [Image.open(io.BytesIO(base64.b64decode(b))) for b in found]
+
+
+def test_the_card_says_what_the_score_is_for_and_what_it_must_never_be_used_for(promoted):
+    _, html = _card(promoted)
+    assert "Never to deny or delay a service" in html
+    assert "AI Law 134/2025/QH15, art. 27" in html
+    assert "Không bao giờ dùng để từ chối" in html
+
+
+def test_every_feature_is_named_in_plain_words_and_the_sensitive_ones_are_kept_out(promoted):
+    data, html = _card(promoted)
+    features = data["model"].features
+    assert features
+    for feature in features:
+        assert plain_name(feature, "vi") in html and plain_name(feature, "en") in html
+    assert not set(AUDIT_COLUMNS) & set(features)
+    assert "Kept out of the model&#x27;s inputs, for fairness audits only" in html
+    for words in ("ethnicity", "religion"):
+        assert words in html
+
+
+def test_metrics_stand_beside_the_baselines_and_the_oracle(promoted):
+    data, html = _card(promoted)
+    results = data["evaluation"]["results"]
+    assert {"model", "rule", "logistic"} <= set(results)
+    for label in ("served model", "rule baseline", "logistic baseline"):
+        assert label in html
+    assert f"{results['model']['auc']:,.4f}" in html
+    if "oracle" in results:
+        assert "the twin&#x27;s oracle" in html
+
+
+def test_the_card_records_who_promoted_it_and_the_checks_it_passed(promoted):
+    data, html = _card(promoted)
+    assert PROMOTER in html
+    assert data["metadata"]["gate"]["passed"]
+    for check in data["metadata"]["gate"]["passed"]:
+        assert check.replace("'", "&#x27;") in html
+    # What the bundle says was the gate is the gate promote used (lenient here), not the
+    # defaults: a card that reprinted Gate() would show 0.01.
+    assert data["metadata"]["gate"]["thresholds"]["auc_tolerance"] == 1.0
+    assert Gate().auc_tolerance != 1.0
+
+
+def test_the_card_links_each_monitoring_run_and_its_report(promoted):
+    _, html = _card(promoted)
+    assert MONITORED.isoformat() in html
+    href = f"../monitoring/{MONITORED.isoformat()}/{SERVICE}/report.html"
+    assert href in html
+    assert (promoted.reports_dir / "models" / href).resolve().exists()
+
+
+def test_every_image_is_a_picture_with_its_numbers_beside_it(promoted):
+    _, html = _card(promoted)
+    images = _images(html)
+    # Calibration, fairness, importance, beeswarm and three dependence plots.
+    assert len(images) >= 6
+    for image in images:
+        assert image.format == "PNG" and image.width >= 300 and image.height >= 150
+        # Not blank: a drawn plot has many colours.
+        assert len(image.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 20
+    # Every figure carries a table of its numbers.
+    figures = re.findall(r"<figure>(.*?)</figure>", html, flags=re.S)
+    assert len(figures) == len(images)
+    assert all("<table>" in f for f in figures)
+
+
+def test_nothing_on_the_card_is_fetched_from_elsewhere(promoted):
+    _, html = _card(promoted)
+    assert not re.search(r"(src|href)=\"(https?:)?//", html)
+    assert "<script" not in html and "@import" not in html and "url(" not in html
+
+
+def test_the_global_explanation_is_the_models_exact_contributions(promoted):
+    model = load_served(promoted.models_dir, SERVICE)
+    folder = promoted.models_dir / SERVICE / current_version(promoted.models_dir, SERVICE)
+    reference = pd.read_parquet(folder / REFERENCE_FILE)
+    explained = global_explanation(model, reference)
+    # Exactness: for every explained row, the base value plus its contributions is the
+    # model's margin for that row (in whatever order the card shows the features).
+    sample = (
+        reference.sample(n=explained.rows, random_state=0)
+        if len(reference) > explained.rows
+        else reference
+    )
+    margin = model.margin(sample)
+    assert np.allclose(explained.contributions.sum(axis=1) + explained.bias, margin, atol=1e-6)
+    # Ordered by mean |SHAP|, largest first, and each column's values are that feature's.
+    assert np.all(np.diff(explained.mean_abs) <= 1e-12)
+    first = explained.features[0]
+    assert np.allclose(
+        np.nan_to_num(explained.values[:, 0], nan=-1.0),
+        np.nan_to_num(sample[first].to_numpy(dtype=float), nan=-1.0),
+    )
+
+
+def test_a_bundle_without_its_evaluation_still_gets_an_honest_card(served):
+    # The served fixture's bundles hold a model and nothing else about it.
+    service_id = "birth_registration"
+    data = card_data(service_id, served.settings.models_dir, served.settings.reports_dir)
+    html = render_model_card(data)
+    assert "promoted before the gate&#x27;s checks were recorded" in html
+    assert "Not monitored yet" in html
+    assert json.loads(
+        (served.settings.models_dir / service_id / "1" / "metadata.json").read_text()
+    ) == {"test": True}

@@ -22,6 +22,7 @@ from needs_model.catalogue.rules import TRIGGERS
 from needs_model.modelling.promotion import verify_bundle
 from needs_model.modelling.training import ServiceModel
 from needs_model.scoring.explain import contributions
+from needs_model.scoring.prefill import flags_index
 from needs_model.scoring.snapshot import ScoredSnapshot
 
 
@@ -104,15 +105,6 @@ class Store:
         shap_values = contributions(table.model, matrix)
         margin = shap_values.sum(axis=1)
         return table.model.calibrator(margin), shap_values
-
-
-def _records(frame: pd.DataFrame, key: str) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {}
-    columns = ["type", "agency_a", "agency_b", "record_id", "note"]
-    for row in frame.dropna(subset=[key])[[key, *columns]].itertuples(index=False):
-        entry = {c: (None if pd.isna(v) else v) for c, v in zip(columns, row[1:], strict=True)}
-        out.setdefault(str(row[0]), []).append(entry)
-    return out
 
 
 def _codes(column: pd.Series) -> np.ndarray:
@@ -205,8 +197,8 @@ def load_store(folder: Path, models_dir: Path) -> Store:
         services=services,
         people=people,
         by_cccd=by_cccd,
-        flags_by_record=_records(consistency, "record_id"),
-        flags_by_cccd=_records(consistency, "cccd"),
+        flags_by_record=flags_index(consistency, "record_id"),
+        flags_by_cccd=flags_index(consistency, "cccd"),
         forecast=snapshot.read("forecast"),
         communes=communes,
         commune_codes=set(communes["commune_code"].astype(str)),

@@ -14,11 +14,11 @@ import numpy as np
 
 from api.errors import ApiError, not_found
 from api.store import ServiceTable, Store
-from needs_model.catalogue.dossiers import DOSSIERS
 from needs_model.catalogue.services import service
 from needs_model.governance.access import Principal, Scope
 from needs_model.scoring.bands import band
 from needs_model.scoring.explain import top_reasons
+from needs_model.scoring.prefill import dossier_components
 
 PREDICTION_ID = re.compile(r"pr_([0-9]{8})_([0-9A-Za-z.-]{1,16})_([0-9a-f]{24})")
 
@@ -251,33 +251,11 @@ def prefilled_dossier(
 ) -> list[dict[str, Any]]:
     """The dossier's components with their prefilled values and flags; the components read
     through the contact are left empty when the contact is withheld (`contact_view`)."""
-    row = table.dossiers.get(subject_id) or {}
-    components = []
-    for component in DOSSIERS[table.service_id]:
-        withheld = component.key == "contact" and bool(contact["outside_scope"])
-        record_id = None if withheld else row.get(f"{component.name}.record_id")
-        on_record = store.flags_by_record.get(record_id, []) if record_id else []
-        fields = []
-        for name in component.fields:
-            value = None if withheld else row.get(f"{component.name}.{name}")
-            flags = list(on_record)
-            if name == "cccd" and isinstance(value, str):
-                flags += store.flags_by_cccd.get(value, [])
-            fields.append({"field": name, "value": value, "flags": flags})
-        held = any(f["value"] is not None for f in fields)
-        supplied_by = None
-        if not held and not withheld:
-            supplied_by = "citizen" if component.source == "citizen" else "the issuing agency"
-        components.append(
-            {
-                "component": component.name,
-                "name": component.label_vi if lang == "vi" else component.label_en,
-                "source": component.source,
-                "recorded_at": None if withheld else row.get(f"{component.name}.recorded_at"),
-                "prefilled": held,
-                "supplied_by": supplied_by,
-                "outside_scope": withheld,
-                "fields": fields,
-            }
-        )
-    return components
+    return dossier_components(
+        table.service_id,
+        table.dossiers.get(subject_id) or {},
+        lang,
+        store.flags_by_record,
+        store.flags_by_cccd,
+        contact_withheld=bool(contact["outside_scope"]),
+    )

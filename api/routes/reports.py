@@ -1,8 +1,8 @@
 """What auditors read, as pages (`needs_model.reports`): the index, a served model's card
 and an agency extract's data sheet. Cards are for every role (a planner reads what the
 score is for and what it must never be used for); the index and the data sheets for
-auditors, data scientists and admins. Aggregates only: no citizen's data. Every read goes
-to the audit log.
+auditors, data scientists and admins; one citizen's explanation for auditors and admins
+(a personal read, within the key's scope). Every read goes to the audit log.
 
 Pages are rendered on first request and kept per served version and monitoring date (a
 card draws seven images from the model's exact contributions: a few seconds).
@@ -15,17 +15,34 @@ from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
-from api.deps import AnyRole, SettingsDep, TrailDep
-from api.errors import ApiError
+from api.deps import (
+    AnyRole,
+    AuditorReads,
+    CccdPath,
+    EngineDep,
+    PurposeQuery,
+    SettingsDep,
+    StoreDep,
+    TrailDep,
+)
+from api.errors import ApiError, not_found
 from api.schemas import ServiceId
 from api.security import allow
+from api.views import citizen_in_scope
 from needs_model.governance.access import Principal
 from needs_model.modelling.promotion import current_version
 from needs_model.monitoring.run import LATEST, MONITORING_DIR
 from needs_model.reports.build import render_index, served
+from needs_model.reports.citizen import (
+    CaseError,
+    OutOfScope,
+    citizen_file,
+    read_access_log,
+    render_citizen_file,
+)
 from needs_model.reports.data_sheet import find_table, render_data_sheet, sheet_data
 from needs_model.reports.model_card import Links, card_data, render_model_card
 from needs_model.settings import Settings
@@ -136,3 +153,38 @@ def data_sheet(
         details={"table": f"{found.agency}/{found.name}"},
     )
     return _page(text)
+
+
+@router.get("/v1/citizens/{cccd}/explanation", response_model=None, responses=HTML)
+def citizen_explanation(
+    principal: AuditorReads,
+    cccd: CccdPath,
+    store: StoreDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    trail: TrailDep,
+    service: Annotated[ServiceId, Query(description="The service to explain.")],
+    purpose: PurposeQuery = None,
+) -> HTMLResponse:
+    """One citizen's printable explanation for one service: score and band, the waterfall
+    of the model's exact contributions, the reasons in Vietnamese and English, every source
+    with its as-of date, the pre-filled dossier with its flags, what to do if a record is
+    wrong, and who read this citizen's data (this read included)."""
+    citizen_in_scope(store, principal, cccd, "cccd")
+    try:
+        file = citizen_file(store.folder, settings.models_dir, cccd, service, principal.scope)
+    except OutOfScope as error:
+        raise not_found(f"citizen {cccd}", "cccd", attempted=cccd) from error
+    except CaseError as error:
+        raise ApiError(404, "not_found", str(error), "service") from error
+    subjects = [c.subject_id for c in file.cases]
+    trail.record(
+        principal,
+        action="explain_citizen",
+        route="GET /v1/citizens/{cccd}/explanation",
+        subjects=[cccd, *subjects],
+        purpose=purpose,
+        details={"service": service, "as_of": file.as_of},
+        personal_reads=len(file.cases),
+    )
+    return _page(render_citizen_file(file, read_access_log(engine, cccd, subjects), API_LINKS))

@@ -106,3 +106,100 @@ def test_an_auditor_browses_from_the_index_to_a_model_card_offline(chromium, liv
     assert visit.refused == [] and visit.failed == []
     assert all(visit.same_origin(u) for u in visit.requests), visit.requests
     assert visit.problems() == []
+
+
+# --- one citizen's explanation --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served_app(served, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("explanation-api")
+    settings = served.settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{folder / 'service.db'}",
+            "audit_checkpoint_dir": folder / "checkpoints",
+        }
+    )
+    engine = make_engine(settings.database_url)
+    keys = {role: create_key(engine, role, Scope("province"))[1] for role in ROLES}
+    with TestClient(create_app(settings, store=served.store, engine=engine)) as client:
+        yield client, keys, engine
+
+
+def _prepared(served) -> str:
+    table = served.store.services["birth_registration"]
+    return next(
+        str(table.subject_ids[r])
+        for r in table.order
+        if str(table.subject_ids[r]) in table.dossiers
+    )
+
+
+def test_an_auditor_reads_a_citizens_explanation_and_the_read_is_logged(served, served_app):
+    cccd = _prepared(served)
+    path = f"/v1/citizens/{cccd}/explanation?service=birth_registration&purpose=complaint"
+    page = _get(served_app, path, "auditor")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "If a record is wrong" in page.text and cccd in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    (entry,) = audit.read(served_app[2], subject=cccd, actions=["explain_citizen"])
+    assert entry["purpose"] == "complaint" and entry["role"] == "auditor"
+    # The page lists the read that produced it.
+    assert "GET /v1/citizens/{cccd}/explanation" in page.text
+
+
+def test_only_auditors_and_admins_read_explanations(served, served_app):
+    cccd = _prepared(served)
+    path = f"/v1/citizens/{cccd}/explanation?service=birth_registration"
+    assert _get(served_app, path, "planner").status_code == 403
+    assert _get(served_app, path, "data_scientist").status_code == 403
+    assert _get(served_app, path, "admin").status_code == 200
+
+
+def test_a_citizen_without_that_service_or_a_bad_service_is_named(served, served_app):
+    cccd = _prepared(served)
+    other = _get(
+        served_app,
+        f"/v1/citizens/{cccd}/explanation?service=veterinary_certificate_renewal",
+        "auditor",
+    )
+    assert other.status_code == 404 and "veterinary_certificate_renewal" in other.text
+    bad = _get(served_app, f"/v1/citizens/{cccd}/explanation?service=passport", "auditor")
+    assert bad.status_code == 422
+
+
+@pytest.fixture(scope="module")
+def live_served(served, tmp_path_factory) -> Iterator[tuple[str, str]]:
+    folder = tmp_path_factory.mktemp("explanation-browser")
+    settings = served.settings.model_copy(
+        update={
+            "database_url": f"sqlite:///{folder / 'service.db'}",
+            "audit_checkpoint_dir": folder / "checkpoints",
+        }
+    )
+    engine = make_engine(settings.database_url)
+    key = create_key(engine, "auditor", Scope("province"))[1]
+    with serving(create_app(settings, store=served.store, engine=engine)) as origin:
+        yield origin, key
+
+
+@pytest.mark.browser
+def test_an_auditor_opens_a_citizens_explanation_offline(chromium, served, live_served):  # noqa: F811
+    origin, key = live_served
+    cccd = _prepared(served)
+    visit = Visit(chromium, origin)
+    visit.context.set_extra_http_headers({"Authorization": f"Bearer {key}"})
+    page = visit.open(f"/v1/citizens/{cccd}/explanation?service=birth_registration")
+    page.get_by_text("If a record is wrong").wait_for()
+    page.wait_for_load_state("networkidle")
+    widths = page.evaluate("Array.from(document.images).map(i => i.naturalWidth)")
+    Path("test-artifacts").mkdir(exist_ok=True)
+    page.screenshot(path="test-artifacts/citizen-explanation.png", full_page=True)
+    # Its links lead to the data sheets and the model card, which open too.
+    page.get_by_role("link", name="registry/people").first.click()
+    page.wait_for_url(re.compile("/v1/reports/sources/registry__people$"))
+    visit.context.close()
+    assert widths and all(w > 0 for w in widths), widths
+    assert visit.refused == [] and visit.failed == []
+    assert all(visit.same_origin(u) for u in visit.requests), visit.requests
+    assert visit.problems() == []

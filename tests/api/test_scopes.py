@@ -171,6 +171,10 @@ def _requests(api, people: dict[str, str]) -> dict[tuple[str, str], list[dict[st
         ("GET", "/v1/reports"): [{"html": True}],
         ("GET", "/v1/reports/models/{service_id}"): [{"html": True}],
         ("GET", "/v1/reports/sources/{table}"): [{"html": True, "table": "registry__people"}],
+        # A citizen's page: every person named in it (CCCD, subject) must be in scope.
+        ("GET", "/v1/citizens/{cccd}/explanation"): [
+            {**call, "params": {"service": SERVICE}, "page": True} for call in citizen
+        ],
     }
 
 
@@ -204,7 +208,17 @@ def test_nothing_outside_the_scope_comes_back(
             if level in call.get("refused", ()) and response.status_code != 403:
                 # Refused whole, whatever the role: 404 (citizens) or 403 (communes, the log).
                 assert response.status_code in (403, 404), (role, level, method, concrete, call)
-            if response.status_code in (200, 201) and call.get("html"):
+            if response.status_code == 200 and call.get("page"):
+                answered += 1
+                text = response.text
+                found = leaks(api, {"page": text}, place, subject_communes)
+                found += [
+                    f"subject {token}"
+                    for token in set(re.findall(r"\b[A-Z]{2,}\d{6,}\b", text))
+                    if token in subject_communes and subject_communes[token] not in place.communes
+                ]
+                assert not found, (role, level, concrete, found[:5])
+            elif response.status_code in (200, 201) and call.get("html"):
                 # A page: no CCCD (twelve digits) anywhere in it.
                 assert not re.search(r"(?<!\d)\d{12}(?!\d)", response.text), (role, concrete)
             elif response.status_code in (200, 201):

@@ -40,6 +40,7 @@ EXPECTED_ROLES = {
     ("GET", "/v1/reports"): {"auditor", "data_scientist", "admin"},
     ("GET", "/v1/reports/models/{service_id}"): {"planner", "auditor", "data_scientist", "admin"},
     ("GET", "/v1/reports/sources/{table}"): {"auditor", "data_scientist", "admin"},
+    ("GET", "/v1/citizens/{cccd}/explanation"): {"auditor", "admin"},
 }
 
 

@@ -3,7 +3,7 @@
 - `cli/data.py`: simulate, validate, link, features, score (and the generated docs);
 - `cli/models.py`: train, promote, rollback;
 - `cli/monitoring.py`: monitor, retrain;
-- `cli/reports.py`: report (what auditors read);
+- `cli/reports.py`: report, explain (what auditors read);
 - `cli/admin.py`: keys, audit.
 """
 

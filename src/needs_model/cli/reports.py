@@ -1,5 +1,6 @@
 """The auditors' commands: report (model cards, data sheets and their index as offline
-HTML)."""
+HTML) and explain (one citizen's printable explanation, read with an auditor's key and
+written to the access log)."""
 
 from __future__ import annotations
 
@@ -46,5 +47,100 @@ def report_command(
     )
 
 
+EXPLAINERS = ("auditor", "admin")
+
+
+def explain_command(
+    cccd: Annotated[str, typer.Option(help="The citizen's 12-digit CCCD.")],
+    service: Annotated[str, typer.Option(help="The service (a catalogue id).")],
+    key: Annotated[
+        str,
+        typer.Option(
+            envvar="NEEDS_KEY",
+            help="An auditor's or admin's API key (or NEEDS_KEY): the read is logged under it "
+            "and limited to its scope.",
+        ),
+    ],
+    purpose: Annotated[
+        str | None, typer.Option(help="Why you ask (kept in the access log).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The page to write (default explanation-<service>-<cccd>.html here)."),
+    ] = None,
+) -> None:
+    """Write one citizen's explanation for one service on the newest scored snapshot: score,
+    band, the waterfall of contributions, reasons, sources, the dossier with its flags, what
+    to do if a record is wrong, and who read this citizen's data (this read included)."""
+    import re
+
+    from needs_model.governance import audit
+    from needs_model.governance.access import authenticate
+    from needs_model.governance.db import make_engine
+    from needs_model.reports.build import write_page
+    from needs_model.reports.citizen import (
+        CaseError,
+        citizen_file,
+        read_access_log,
+        render_citizen_file,
+    )
+    from needs_model.reports.model_card import Links
+    from needs_model.scoring.snapshot import latest_snapshot
+    from needs_model.settings import get_settings
+
+    (service_id,) = known_services([service])
+    if not re.fullmatch(r"\d{12}", cccd):
+        err_console.print(f"[red]error:[/] --cccd must be 12 digits, got {cccd!r}")
+        raise typer.Exit(2)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    principal = authenticate(engine, key)
+    if isinstance(principal, str):
+        err_console.print(f"[red]error:[/] the key is {principal}")
+        raise typer.Exit(1)
+    if principal.role not in EXPLAINERS:
+        err_console.print(
+            f"[red]error:[/] a {principal.role}'s key cannot read a citizen's explanation "
+            f"({' or '.join(EXPLAINERS)} only)"
+        )
+        raise typer.Exit(1)
+    folder = latest_snapshot(settings.scores_dir)
+    if folder is None:
+        err_console.print(f"[red]error:[/] no scored snapshot under {settings.scores_dir}")
+        raise typer.Exit(1)
+    try:
+        # Outside the key's scope is answered as an unknown citizen: a scope does not learn
+        # who is outside it.
+        file = citizen_file(folder, settings.models_dir, cccd, service_id, principal.scope)
+    except CaseError as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(1) from error
+    subjects = [c.subject_id for c in file.cases]
+    audit.append(
+        engine,
+        key_id=principal.key_id,
+        role=principal.role,
+        action="explain_citizen",
+        route="needs-model explain",
+        subjects=[cccd, *subjects],
+        purpose=purpose,
+        details={"service": service_id, "as_of": file.as_of},
+        personal_reads=len(file.cases),
+    )
+    # Links to the report set on this machine, wherever the page is saved.
+    reports = settings.reports_dir.resolve()
+    links = Links(
+        model=lambda s: (reports / "models" / f"{s}.html").as_uri(),
+        source=lambda t: (reports / "sources" / f"{t.replace('/', '__')}.html").as_uri(),
+        monitoring_report=lambda s, d: (reports / "monitoring" / d / s / "report.html").as_uri(),
+        index=(reports / "index.html").as_uri(),
+    )
+    page = render_citizen_file(file, read_access_log(engine, cccd, subjects), links)
+    target = out or Path(f"explanation-{service_id}-{cccd}.html")
+    write_page(target, page)
+    console.print(f"Wrote {target} ({len(file.cases)} subject(s); the read is in the access log).")
+
+
 def register(app: typer.Typer) -> None:
     app.command("report")(report_command)
+    app.command("explain")(explain_command)

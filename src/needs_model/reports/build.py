@@ -97,7 +97,8 @@ def render_index(settings: Settings, links: Links, index_links: Links | None = N
     return page("Báo cáo cho kiểm toán viên", "Reports for auditors", body)
 
 
-def _write(path: Path, text: str) -> None:
+def write_page(path: Path, text: str) -> None:
+    """Write a page whole: to a hidden partial file, then renamed into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
@@ -112,7 +113,7 @@ def write_reports(
 
     def timed(path: Path, render: Callable[[], str]) -> None:
         start = time.perf_counter()
-        _write(path, render())
+        write_page(path, render())
         written.append(Written(path, time.perf_counter() - start))
 
     served_now = served(settings.models_dir)

@@ -97,8 +97,10 @@ def figure(png: bytes, alt: str, caption_vi: str, caption_en: str, numbers: str 
     )
 
 
-def link(href: str, vi: str, en: str) -> str:
-    return f'<a href="{esc(href)}">{both(vi, en)}</a>'
+def link(href: str, vi: str, en: str | None = None) -> str:
+    """A link; its text in both languages, or once when it is a name (`en` None)."""
+    text = esc(vi) if en is None or en == vi else both(vi, en)
+    return f'<a href="{esc(href)}">{text}</a>'
 
 
 def page(title_vi: str, title_en: str, body: str, nav: str = "") -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -195,3 +196,60 @@ def build_dossiers(
         if pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].dt.strftime("%Y-%m-%d")
     return out.reset_index(drop=True)
+
+
+# -- reading a prepared dossier back: what the API and the auditors' pages show ------------
+Flags = dict[str, list[dict[str, Any]]]
+FLAG_COLUMNS = ["type", "agency_a", "agency_b", "record_id", "note"]
+
+
+def flags_index(consistency: pd.DataFrame, key: str) -> Flags:
+    """The consistency report's rows by `key` (record_id or cccd): each field of a dossier
+    shows the disagreements found on its record or its person."""
+    out: Flags = {}
+    for row in consistency.dropna(subset=[key])[[key, *FLAG_COLUMNS]].itertuples(index=False):
+        entry = {c: (None if pd.isna(v) else v) for c, v in zip(FLAG_COLUMNS, row[1:], strict=True)}
+        out.setdefault(str(row[0]), []).append(entry)
+    return out
+
+
+def dossier_components(
+    service_id: str,
+    row: dict[str, Any],
+    lang: str,
+    by_record: Flags,
+    by_cccd: Flags,
+    contact_withheld: bool = False,
+) -> list[dict[str, Any]]:
+    """A prepared dossier (`row`: its stored columns, `component.field`) as its components
+    with their prefilled values, sources and flags; the components read through the contact
+    are left empty when the contact is withheld from the caller."""
+    components = []
+    for component in DOSSIERS[service_id]:
+        withheld = component.key == "contact" and contact_withheld
+        record_id = None if withheld else row.get(f"{component.name}.record_id")
+        on_record = by_record.get(record_id, []) if record_id else []
+        fields = []
+        for name in component.fields:
+            value = None if withheld else row.get(f"{component.name}.{name}")
+            flags = list(on_record)
+            if name == "cccd" and isinstance(value, str):
+                flags += by_cccd.get(value, [])
+            fields.append({"field": name, "value": value, "flags": flags})
+        held = any(f["value"] is not None for f in fields)
+        supplied_by = None
+        if not held and not withheld:
+            supplied_by = "citizen" if component.source == "citizen" else "the issuing agency"
+        components.append(
+            {
+                "component": component.name,
+                "name": component.label_vi if lang == "vi" else component.label_en,
+                "source": component.source,
+                "recorded_at": None if withheld else row.get(f"{component.name}.recorded_at"),
+                "prefilled": held,
+                "supplied_by": supplied_by,
+                "outside_scope": withheld,
+                "fields": fields,
+            }
+        )
+    return components

@@ -65,3 +65,16 @@ def test_only_the_flagged_service_is_retrained_and_goes_through_the_gate(setting
     assert [m.name for m in registered] == ["needs-birth_registration"]
     # Whatever the gate decided, it decided: promoted (a champion alias) or refused, said.
     assert "birth_registration: version 1" in result.output or "refused" in result.output
+
+
+def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_the_gate(settings):
+    # The small province has too few veterinarians to train on.
+    _latest(
+        settings, {"veterinary_certificate_renewal": "retrain", "birth_registration": "retrain"}
+    )
+    result = runner.invoke(app, ["retrain", "--if-needed", "--fast"])
+    assert result.exit_code == 1, result.output
+    assert "Not retrained: veterinary_certificate_renewal" in result.output
+    assert "birth_registration: version 1" in result.output or "refused" in result.output
+    registered = MlflowClient(settings.mlflow_tracking_uri).search_registered_models()
+    assert "needs-birth_registration" in [m.name for m in registered]

@@ -132,16 +132,23 @@ def retrain_command(
     features = features or settings.features_dir
     raw = raw or settings.raw_dir
     config = replace(FAST if fast else FULL, seed=seed)
-    try:
-        with console.status("Training"):
-            results = train_services(
-                features, chosen, config, settings, raw if raw.exists() else None
-            )
-    except (FileNotFoundError, ValueError) as error:
-        err_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from error
-    for trained in results:
-        print_promotion(promote_service(trained.service_id, settings))
+    # One service at a time: a service that cannot be trained (too few rows, one class) is
+    # named and skipped, and the others still reach the gate.
+    failed = []
+    for service_id in chosen:
+        try:
+            with console.status(f"Training {service_id}"):
+                train_services(
+                    features, [service_id], config, settings, raw if raw.exists() else None
+                )
+        except (FileNotFoundError, ValueError) as error:
+            err_console.print(f"[red]error:[/] {error}")
+            failed.append(service_id)
+            continue
+        print_promotion(promote_service(service_id, settings))
+    if failed:
+        err_console.print(f"[red]Not retrained:[/] {', '.join(failed)} (see above).")
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

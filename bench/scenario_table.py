@@ -11,8 +11,8 @@
    the storm season from 2026-06, so that its six months hold the Sep-Nov season).
    Each is monitored month by month, 2026-01..2026-12 (no change: to 2027-03, through the
    2027 poverty line), by the champions of step 1.
-3. Where the monitor of 2026-12 says `retrain`, `needs-model retrain --if-needed` on that
-   twin's snapshots (2022-01..2027-03) and the gate decides.
+3. Where the last month monitored says `retrain`, `needs-model retrain --if-needed` on that
+   twin's snapshots (2022-01..2027-03), one service at a time, and the gate decides.
 4. The reorganisation of 1 July 2025 (inside step 1's period): the agencies' tables of
    2025-07 against the year before, and the features of 2025-07 against 2024-07..2025-06.
 
@@ -74,10 +74,11 @@ def month_end(ym: str) -> dt.date:
     return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> None:
+def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> int:
     command = [str(BIN / "needs-model"), *args]
     print("$", " ".join(command), flush=True)
-    subprocess.run(command, check=True, env={**os.environ, **(env or {})})
+    done = subprocess.run(command, check=check, env={**os.environ, **(env or {})})
+    return done.returncode
 
 
 def store_env(store: Path, raw: Path, features: Path) -> dict[str, str]:
@@ -249,27 +250,40 @@ def scenario_twin(
 
 
 def retrain(root: Path, name: str, twin: dict[str, Any]) -> dict[str, Any]:
-    """Step 3 where the monitor of the last month said `retrain`."""
+    """Step 3 where the last month monitored said `retrain` (what `retrain --if-needed`
+    reads), one service at a time so that each one's outcome is known."""
     folder = root / name
+    last = max(r["as_of"] for r in twin["records"])
     flagged = [
-        r["service_id"]
-        for r in twin["records"]
-        if r["as_of"] == month_end(STABLE_MONTHS[-1]).isoformat() and r["status"] == "retrain"
+        r["service_id"] for r in twin["records"] if r["as_of"] == last and r["status"] == "retrain"
     ]
     done = folder / "retrain.json"
     if done.exists():
         return json.loads(done.read_text(encoding="utf-8"))
-    result: dict[str, Any] = {"flagged": flagged, "services": {}}
+    result: dict[str, Any] = {"as_of": last, "flagged": flagged, "services": {}}
     if flagged:
         # The earlier snapshots too, in the same folder: the challengers train on them all.
         feats = features(twin["raw"], folder / "features", TRAIN_SNAPSHOTS[0], "2024-12-31")
         env = store_env(twin["store"], twin["raw"], feats)
-        cli("retrain", "--if-needed", "--features", str(feats), "--raw", str(twin["raw"]), env=env)
         for service_id in flagged:
+            # Exit 1: the service could not be trained (the log says why).
+            code = cli(
+                "retrain",
+                "--if-needed",
+                "--service",
+                service_id,
+                "--features",
+                str(feats),
+                "--raw",
+                str(twin["raw"]),
+                env=env,
+                check=False,
+            )
             served = str(current_version(twin["store"] / "models", service_id))
-            folder = twin["store"] / "models" / service_id / served
-            evaluation = json.loads((folder / "evaluation.json").read_text())
+            bundle = twin["store"] / "models" / service_id / served
+            evaluation = json.loads((bundle / "evaluation.json").read_text())
             result["services"][service_id] = {
+                "trained": code == 0,
                 "served_version": served,
                 "test_auc": evaluation["results"]["model"]["auc"],
                 "test_window": evaluation["windows"]["test"],
@@ -359,6 +373,8 @@ def retrained_auc(after: dict | None, store: Path, service_id: str) -> str | Non
     """The new champion's test-window AUC, or why there is none."""
     if after is None:
         return None
+    if not after.get("trained", True):
+        return "could not be trained"
     if after["served_version"] == current_version(store / "models", service_id):
         return "refused by the gate"
     return f"{after['test_auc']:.3f} (v{after['served_version']})"

@@ -27,7 +27,15 @@ from api.errors import ApiError, body
 from api.logs import mask_path
 from needs_model.governance.access import ROLES, Principal, Role, authenticate, seconds_to_next_day
 
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json"}) | PUBLIC_DOCS_PATHS
+# A browser cannot send a header: an auditor signs in once with a form, and the key rides
+# in a cookie (HttpOnly, SameSite=Strict, path /v1) that counts for GET and HEAD only, so a
+# page read is the most it can do and another site's page cannot send it.
+SIGN_IN_URL = "/v1/reports/sign-in"
+SIGN_OUT_URL = "/v1/reports/sign-out"
+KEY_COOKIE = "needs_key"
+PUBLIC_PATHS = (
+    frozenset({"/health", "/openapi.json", SIGN_IN_URL, SIGN_OUT_URL}) | PUBLIC_DOCS_PATHS
+)
 PUBLIC_PREFIXES = (STATIC_URL + "/",)
 # Declared for the OpenAPI document (the `Authenticate` middleware does the checking).
 bearer_scheme = HTTPBearer(auto_error=False, description="`Authorization: Bearer needs_<id>_<s>`")
@@ -44,14 +52,28 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def presented_key(headers: dict[bytes, bytes]) -> str | None:
-    """The key from `Authorization: Bearer ...` or `X-API-Key` (None when neither is sent)."""
+def presented_key(headers: dict[bytes, bytes], method: str = "GET") -> str | None:
+    """The key from `Authorization: Bearer ...` or `X-API-Key`, else (GET and HEAD only)
+    from the sign-in cookie; None when none is sent."""
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     scheme, _, credentials = authorization.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
     key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
-    return key or None
+    if key:
+        return key
+    if method in ("GET", "HEAD"):
+        return cookie_key(headers.get(b"cookie", b"").decode("latin-1"))
+    return None
+
+
+def cookie_key(cookie_header: str) -> str | None:
+    """The key in the sign-in cookie of a `Cookie` header, if any."""
+    for part in cookie_header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == KEY_COOKIE and value:
+            return value
+    return None
 
 
 class RateLimiter:
@@ -92,7 +114,7 @@ class Authenticate:
             await self.app(scope, receive, send)
             return
         state = scope["app"].state
-        key = presented_key(dict(scope.get("headers") or []))
+        key = presented_key(dict(scope.get("headers") or []), scope.get("method", "GET"))
         # The lookup is a database read: off the event loop (SQLite's busy handler sleeps,
         # and a sleep here would stall every request in flight).
         found = await run_in_threadpool(authenticate, state.engine, key) if key else "missing"

@@ -14,9 +14,11 @@ import json
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import (
     AnyRole,
@@ -30,9 +32,9 @@ from api.deps import (
 )
 from api.errors import ApiError, not_found
 from api.schemas import ServiceId
-from api.security import allow
+from api.security import KEY_COOKIE, SIGN_IN_URL, SIGN_OUT_URL, allow
 from api.views import citizen_in_scope
-from needs_model.governance.access import Principal
+from needs_model.governance.access import Principal, authenticate
 from needs_model.modelling.promotion import current_version
 from needs_model.monitoring.run import LATEST, MONITORING_DIR
 from needs_model.reports.build import render_index, served
@@ -45,6 +47,7 @@ from needs_model.reports.citizen import (
 )
 from needs_model.reports.data_sheet import find_table, render_data_sheet, sheet_data
 from needs_model.reports.model_card import Links, card_data, render_model_card
+from needs_model.reports.page import page, paragraph
 from needs_model.settings import Settings
 
 router = APIRouter(tags=["reports"])
@@ -89,7 +92,12 @@ def reports_index(principal: Readers, settings: SettingsDep, trail: TrailDep) ->
     """The auditors' index: every served model's card and monitoring status, every agency
     extract's data sheet, and how to ask for one citizen's explanation."""
     trail.record(principal, action="read_reports_index", route="GET /v1/reports")
-    return _page(render_index(settings, API_LINKS))
+    # The one page with a form (sign out): it may post to this server, nowhere else.
+    policy = PAGE_POLICY.replace("form-action 'none'", "form-action 'self'")
+    return HTMLResponse(
+        render_index(settings, API_LINKS, sign_out=SIGN_OUT_URL),
+        headers={"content-security-policy": policy},
+    )
 
 
 @router.get("/v1/reports/models/{service_id}", response_model=None, responses=HTML)
@@ -188,3 +196,76 @@ def citizen_explanation(
         personal_reads=len(file.cases),
     )
     return _page(render_citizen_file(file, read_access_log(engine, cccd, subjects), API_LINKS))
+
+
+# --- signing in from a browser ----------------------------------------------------------------
+SESSION_SECONDS = 12 * 3600
+FORM_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+)
+FORM = (
+    f'<form method="post" action="{SIGN_IN_URL}"><p><label>Khoá API / API key '
+    '<input type="password" name="key" autocomplete="off" size="60" required></label></p>'
+    '<p><button type="submit">Đăng nhập / Sign in</button></p></form>'
+)
+
+
+def _form(reason: str | None = None, status: int = 200) -> HTMLResponse:
+    note = (
+        paragraph(f"Không đăng nhập được: {reason}.", f"Not signed in: {reason}.", "note")
+        if reason
+        else ""
+    )
+    body = (
+        paragraph(
+            "Nhập khoá API của bạn để đọc các báo cáo trong trình duyệt. Khoá được giữ trong "
+            "một cookie chỉ dùng để đọc trang (12 giờ); mọi lần đọc được ghi vào nhật ký.",
+            "Enter your API key to read the reports in a browser. The key is kept in a cookie "
+            "that only reads pages (12 hours); every read goes to the audit log.",
+        )
+        + note
+        + FORM
+    )
+    text = page("Đăng nhập", "Sign in", body)
+    return HTMLResponse(text, status_code=status, headers={"content-security-policy": FORM_POLICY})
+
+
+@router.get(SIGN_IN_URL, response_model=None, responses=HTML)
+def sign_in_form() -> HTMLResponse:
+    """The sign-in form for reading the reports in a browser (public: it holds nothing)."""
+    return _form()
+
+
+@router.post(
+    SIGN_IN_URL,
+    response_model=None,
+    status_code=303,
+    responses={303: {"description": "Signed in: to the reports"}, 401: HTML[200]},
+)
+async def sign_in(request: Request, engine: EngineDep, trail: TrailDep) -> Response:
+    """Check the key sent by the form (`key`, form-encoded) and keep it in a read-only
+    cookie; then to the index (a planner: to the first model card)."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    key = (form.get("key") or [""])[0].strip()
+    found = await run_in_threadpool(authenticate, engine, key) if key else "missing"
+    if not isinstance(found, Principal):
+        reason = {"missing": "no key was given"}.get(str(found), f"the key is {found}")
+        return _form(reason, 401)
+    await run_in_threadpool(trail.record, found, action="sign_in", route=f"POST {SIGN_IN_URL}")
+    landing = "/v1/reports"
+    if found.role == "planner":
+        first = served(request.app.state.settings.models_dir)
+        landing = f"/v1/reports/models/{first[0]}" if first else SIGN_IN_URL
+    response = RedirectResponse(landing, status_code=303)
+    response.set_cookie(
+        KEY_COOKIE, key, max_age=SESSION_SECONDS, path="/v1", httponly=True, samesite="strict"
+    )
+    return response
+
+
+@router.post(SIGN_OUT_URL, response_model=None, status_code=303)
+def sign_out() -> Response:
+    """Forget the key kept by the browser."""
+    response = RedirectResponse(SIGN_IN_URL, status_code=303)
+    response.delete_cookie(KEY_COOKIE, path="/v1", httponly=True, samesite="strict")
+    return response

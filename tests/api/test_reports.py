@@ -93,8 +93,11 @@ def live(promoted, served, tmp_path_factory) -> Iterator[tuple[str, str]]:
 def test_an_auditor_browses_from_the_index_to_a_model_card_offline(chromium, live):  # noqa: F811
     origin, key = live
     visit = Visit(chromium, origin)
-    visit.context.set_extra_http_headers({"Authorization": f"Bearer {key}"})
-    page = visit.open("/v1/reports")
+    # As an auditor would: the sign-in form, then the index from the cookie.
+    page = visit.open("/v1/reports/sign-in")
+    page.fill("input[name=key]", key)
+    page.get_by_role("button", name=re.compile("Sign in")).click()
+    page.wait_for_url(re.compile("/v1/reports$"))
     page.get_by_role("link", name=re.compile("Tuyển sinh|School", re.I)).first.click()
     page.wait_for_url(re.compile(f"/v1/reports/models/{REPORTED_SERVICE}$"))
     page.wait_for_load_state("networkidle")
@@ -203,3 +206,51 @@ def test_an_auditor_opens_a_citizens_explanation_offline(chromium, served, live_
     assert visit.refused == [] and visit.failed == []
     assert all(visit.same_origin(u) for u in visit.requests), visit.requests
     assert visit.problems() == []
+
+
+# --- signing in from a browser ----------------------------------------------------------------
+
+
+def test_signing_in_keeps_the_key_in_a_cookie_that_only_reads_pages(app):
+    client, keys, engine = app
+    form = client.get("/v1/reports/sign-in")
+    assert form.status_code == 200 and 'name="key"' in form.text
+    client.cookies.clear()
+    answer = client.post(
+        "/v1/reports/sign-in",
+        content=f"key={keys['auditor']}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/v1/reports"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/v1" in cookie
+    # A page reads with the cookie alone; a write does not.
+    index = client.get("/v1/reports")
+    assert index.status_code == 200 and "Sign out" in index.text
+    write = client.post("/v1/outcomes", json={"outcomes": []})
+    assert write.status_code == 401
+    assert "sign_in" in [e["action"] for e in audit.read(engine, after_seq=0, limit=1000)]
+    out = client.post("/v1/reports/sign-out", follow_redirects=False)
+    assert out.status_code == 303 and 'needs_key=""' in out.headers["set-cookie"]
+    client.cookies.clear()
+    assert client.get("/v1/reports").status_code == 401
+
+
+def test_a_wrong_key_is_told_on_the_form_and_a_planner_lands_on_a_card(app):
+    client, keys, _ = app
+    client.cookies.clear()
+    wrong = client.post(
+        "/v1/reports/sign-in",
+        content="key=needs_0000_nothing",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert wrong.status_code == 401 and "Not signed in: the key is unknown." in wrong.text
+    planner = client.post(
+        "/v1/reports/sign-in",
+        content=f"key={keys['planner']}",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        follow_redirects=False,
+    )
+    assert planner.headers["location"] == f"/v1/reports/models/{REPORTED_SERVICE}"
+    client.cookies.clear()

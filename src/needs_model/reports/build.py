@@ -45,9 +45,15 @@ def served(models_dir: Path) -> list[str]:
     return [s for s in SERVICE_IDS if current_version(models_dir, s) is not None]
 
 
-def render_index(settings: Settings, links: Links, index_links: Links | None = None) -> str:
+def render_index(
+    settings: Settings,
+    links: Links,
+    index_links: Links | None = None,
+    sign_out: str | None = None,
+) -> str:
     """The page an auditor starts from: every served model's card and status, every agency
-    extract's data sheet, and how to ask for one citizen's explanation."""
+    extract's data sheet, and how to ask for one citizen's explanation (and, served to a
+    browser, a button to the `sign_out` route)."""
     here = index_links or links
     latest_file = settings.reports_dir / MONITORING_DIR / LATEST
     latest = json.loads(latest_file.read_text(encoding="utf-8")) if latest_file.exists() else None
@@ -94,7 +100,13 @@ def render_index(settings: Settings, links: Links, index_links: Links | None = N
         "--service SERVICE, or GET /v1/citizens/{cccd}/explanation?service=… with an "
         "auditor's key. Every read goes to the access log.",
     )
-    return page("Báo cáo cho kiểm toán viên", "Reports for auditors", body)
+    nav = (
+        f'<form method="post" action="{esc(sign_out)}"><button type="submit">'
+        "Đăng xuất / Sign out</button></form>"
+        if sign_out
+        else ""
+    )
+    return page("Báo cáo cho kiểm toán viên", "Reports for auditors", body, nav)
 
 
 def write_page(path: Path, text: str) -> None:

@@ -63,6 +63,7 @@ HTML: dict[int | str, dict[str, Any]] = {
 }
 API_LINKS = Links(
     model=lambda s: f"/v1/reports/models/{s}",
+    version=lambda s, v: f"/v1/reports/models/{s}?version={v}",
     source=lambda t: f"/v1/reports/sources/{t.replace('/', '__')}",
     monitoring_report=lambda s, as_of: f"/v1/monitoring/{s}/report?as_of={as_of}",
     index="/v1/reports",
@@ -80,10 +81,16 @@ def _page(text: str) -> HTMLResponse:
 
 @lru_cache(maxsize=32)
 def _card(
-    models_dir: str, reports_dir: str, service_id: str, version: str, latest: str | None
+    models_dir: str,
+    reports_dir: str,
+    service_id: str,
+    version: str,
+    served_now: str,
+    latest: str | None,
 ) -> str:
-    """One card per (served version, latest monitoring date): both are in the key."""
-    data = card_data(service_id, FilePath(models_dir), FilePath(reports_dir))
+    """One card per (version, version served now, latest monitoring date): all are in the
+    key, so a promotion or a monitoring run renders it again."""
+    data = card_data(service_id, FilePath(models_dir), FilePath(reports_dir), version)
     return render_model_card(data, API_LINKS)
 
 
@@ -106,18 +113,27 @@ def model_card(
     settings: SettingsDep,
     trail: TrailDep,
     service_id: Annotated[ServiceId, Path()],
+    version: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9]{1,6}$", description="A version served before (default: now)."),
+    ] = None,
 ) -> HTMLResponse:
-    """The served model's card: intended use and the uses it must never have, data and
-    period, features in plain words, metrics against the baselines and the twin's oracle,
-    calibration, fairness by group, global explanations, the gate and its monitoring."""
-    version = current_version(settings.models_dir, service_id)
-    if version is None:
+    """The served model's card (or a past version's): intended use and the uses it must
+    never have, data and period, features in plain words, metrics against the baselines and
+    the twin's oracle, calibration, fairness by group, global explanations, the gate, the
+    versions served and its monitoring."""
+    served_now = current_version(settings.models_dir, service_id)
+    if served_now is None:
         raise ApiError(404, "not_served", f"{service_id}: no model is served", None)
+    version = version or served_now
+    if not (settings.models_dir / service_id / version / "metadata.json").exists():
+        raise ApiError(404, "not_found", f"{service_id}: no version {version}", "version")
     text = _card(
         str(settings.models_dir),
         str(settings.reports_dir),
         service_id,
         version,
+        served_now,
         _latest(settings),
     )
     trail.record(

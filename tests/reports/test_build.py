@@ -57,3 +57,35 @@ def test_asking_for_a_service_that_is_not_served_is_an_error(promoted, monkeypat
         get_settings.cache_clear()
     assert result.exit_code == 1 and "birth_registration: no model is served" in result.output
     assert unknown.exit_code == 2 and "unknown service(s) passport" in unknown.output
+
+
+def test_each_version_keeps_its_own_card(promoted, tmp_path):
+    import json
+    import shutil
+
+    from needs_model.modelling.promotion import switch_current
+    from needs_model.reports.build import write_reports
+
+    # A second version served after the first (the same bundle under another number: what
+    # is tested is which card says what, not the model).
+    models = tmp_path / "models"
+    shutil.copytree(promoted.models_dir, models, symlinks=True)
+    shutil.copytree(models / SERVICE / "1", models / SERVICE / "2")
+    history = json.loads((models / SERVICE / "history.json").read_text())
+    (models / SERVICE / "history.json").write_text(
+        json.dumps([*history, {"version": "2", "at": "2026-12-05T08:00:00+00:00"}])
+    )
+    switch_current(models, SERVICE, "2")
+    settings = promoted.model_copy(update={"models_dir": models})
+    out = tmp_path / "set"
+    write_reports(settings, out)
+    old = (out / "models" / SERVICE / "v1.html").read_text(encoding="utf-8")
+    new = (out / "models" / SERVICE / "v2.html").read_text(encoding="utf-8")
+    assert "This version is no longer served." in old and "(version 1)" in old
+    assert "This version is no longer served." not in new and "(version 2)" in new
+    current = (out / "models" / f"{SERVICE}.html").read_text(encoding="utf-8")
+    assert "(version 2)" in current and f'href="../models/{SERVICE}/v1.html"' in current
+    # A version card's links lead somewhere from its own folder.
+    for href in re.findall(r'href="([^"]+)"', old):
+        if not href.startswith("../../monitoring"):
+            assert (out / "models" / SERVICE / href).resolve().exists(), href

@@ -131,6 +131,7 @@ def explain_command(
     reports = settings.reports_dir.resolve()
     links = Links(
         model=lambda s: (reports / "models" / f"{s}.html").as_uri(),
+        version=lambda s, v: (reports / "models" / s / f"v{v}.html").as_uri(),
         source=lambda t: (reports / "sources" / f"{t.replace('/', '__')}.html").as_uri(),
         monitoring_report=lambda s, d: (reports / "monitoring" / d / s / "report.html").as_uri(),
         index=(reports / "index.html").as_uri(),

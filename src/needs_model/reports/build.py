@@ -34,6 +34,15 @@ from needs_model.reports.model_card import (
 from needs_model.reports.page import esc, heading, link, page, paragraph, table
 from needs_model.settings import Settings
 
+# Links from a version's card, one folder deeper (models/<service>/v<version>.html).
+VERSION_LINKS = Links(
+    model=lambda s: f"../../models/{s}.html",
+    version=lambda s, v: f"../../models/{s}/v{v}.html",
+    source=lambda t: f"../../sources/{t.replace('/', '__')}.html",
+    monitoring_report=lambda s, as_of: f"../../monitoring/{as_of}/{s}/report.html",
+    index="../../index.html",
+)
+
 
 @dataclass(frozen=True)
 class Written:
@@ -138,6 +147,20 @@ def write_reports(
                 raise
             continue
         timed(out / "models" / f"{service_id}.html", partial(render_model_card, data, FILE_LINKS))
+        # Each version's own card, kept: an auditor looking into a past decision reads the
+        # card of the version served then. A version's bundle never changes, so a card
+        # written once is not written again (the served one is, for its monitoring).
+        timed(
+            out / "models" / service_id / f"v{data['version']}.html",
+            partial(render_model_card, data, VERSION_LINKS),
+        )
+        for entry in data["history"]:
+            path = out / "models" / service_id / f"v{entry['version']}.html"
+            if not path.exists() and (settings.models_dir / service_id / entry["version"]).exists():
+                old = card_data(
+                    service_id, settings.models_dir, settings.reports_dir, entry["version"]
+                )
+                timed(path, partial(render_model_card, old, VERSION_LINKS))
     for t in contract.TABLES:
         ident = table_id(t)
         timed(
@@ -151,6 +174,7 @@ def write_reports(
         )
     index_links = Links(
         model=lambda s: f"models/{s}.html",
+        version=lambda s, v: f"models/{s}/v{v}.html",
         source=lambda t: f"sources/{t.replace('/', '__')}.html",
         monitoring_report=lambda s, as_of: f"monitoring/{as_of}/{s}/report.html",
         index="index.html",

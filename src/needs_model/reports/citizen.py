@@ -405,10 +405,13 @@ def render_citizen_file(
         raw_columns=(0, 1),
     )
     body += _recourse(file) + _access_log(access_log)
-    body += paragraph(
-        f"Mô hình: xem thẻ mô hình “{s.name_vi}”.",
-        f"The model: see the model card of “{s.name_en}”.",
-    ).replace("</p>", f" {link(links.model(file.service_id), 'thẻ mô hình', 'model card')}</p>", 1)
+    if file.cases:
+        card = link(
+            links.version(file.service_id, file.cases[0].version),
+            "thẻ mô hình của phiên bản đã chấm điểm",
+            "the card of the version that scored it",
+        )
+        body += f"<p>{both('Mô hình: xem', 'The model: see')} {card}.</p>"
     return page(
         f"Giải thích cho một người: {s.name_vi}",
         f"One citizen's explanation: {s.name_en}",

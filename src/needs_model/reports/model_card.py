@@ -22,7 +22,8 @@ import pandas as pd
 
 from needs_model.catalogue.features import AUDIT_COLUMNS
 from needs_model.catalogue.services import SERVICE_SOURCES, service
-from needs_model.modelling.promotion import REFERENCE_FILE, Gate, current_version, load_served
+from needs_model.modelling.promotion import REFERENCE_FILE, Gate, current_version, verify_bundle
+from needs_model.modelling.training import ServiceModel
 from needs_model.monitoring.run import LATEST, MONITORING_DIR
 from needs_model.reports import plots
 from needs_model.reports.explanations import (
@@ -40,7 +41,8 @@ class Links:
     """Where a page's links go: files beside each other (`needs-model report`) or the API's
     routes (`/v1/reports/...`). None: not reachable from there."""
 
-    model: Callable[[str], str]
+    model: Callable[[str], str]  # the served version's card
+    version: Callable[[str, str], str]  # a given version's card
     source: Callable[[str], str]
     monitoring_report: Callable[[str, str], str | None]
     index: str
@@ -48,6 +50,7 @@ class Links:
 
 FILE_LINKS = Links(
     model=lambda s: f"../models/{s}.html",
+    version=lambda s, v: f"../models/{s}/v{v}.html",
     source=lambda t: f"../sources/{t.replace('/', '__')}.html",
     monitoring_report=lambda s, as_of: f"../monitoring/{as_of}/{s}/report.html",
     index="../index.html",
@@ -82,21 +85,30 @@ def monitoring_history(reports_dir: Path, service_id: str) -> list[dict[str, Any
     return out
 
 
-def card_data(service_id: str, models_dir: Path, reports_dir: Path) -> dict[str, Any]:
-    """What the card shows, from the served bundle and the monitoring reports."""
-    version = current_version(models_dir, service_id)
+def card_data(
+    service_id: str, models_dir: Path, reports_dir: Path, version: str | None = None
+) -> dict[str, Any]:
+    """What the card of a version (default the served one) shows, from its bundle and the
+    monitoring reports."""
+    served = current_version(models_dir, service_id)
+    version = version or served
     if version is None:
         raise ModelCardError(f"{service_id}: no model is served (promote one first)")
     folder = models_dir / service_id / version
+    if not (folder / "metadata.json").exists():
+        raise ModelCardError(f"{service_id}: no version {version} in {models_dir}")
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
-    model = load_served(models_dir, service_id)
+    verify_bundle(folder)
+    model = ServiceModel.load(folder, service_id)
     explanation = None
     if (folder / REFERENCE_FILE).exists():
         explanation = global_explanation(model, pd.read_parquet(folder / REFERENCE_FILE))
     return {
         "service": service(service_id),
         "version": version,
+        "served": version == served,
+        "history": _history(models_dir, service_id),
         "metadata": metadata,
         "evaluation": evaluation,
         "model": model,
@@ -104,6 +116,15 @@ def card_data(service_id: str, models_dir: Path, reports_dir: Path) -> dict[str,
         "monitoring": monitoring_history(reports_dir, service_id),
         "latest_monitoring": _latest(reports_dir),
     }
+
+
+def _history(models_dir: Path, service_id: str) -> list[dict[str, str]]:
+    """Every version served, oldest first (`history.json`: version and when)."""
+    path = models_dir / service_id / "history.json"
+    if not path.exists():
+        return []
+    entries: list[dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+    return entries
 
 
 def _latest(reports_dir: Path) -> str | None:
@@ -465,6 +486,10 @@ def _gate(data: dict[str, Any]) -> str:
         ],
         raw_columns=(0, 1),
     )
+    if not data["served"]:
+        body += paragraph(
+            "Phiên bản này không còn được phục vụ.", "This version is no longer served.", "note"
+        )
     if gate is None:
         return body + paragraph(
             "Phiên bản này được thăng hạng trước khi cổng được ghi lại cùng mô hình.",
@@ -561,6 +586,24 @@ def _limits(data: dict[str, Any]) -> str:
     )
 
 
+def _versions(data: dict[str, Any], links: Links) -> str:
+    service_id = data["service"].service_id
+    rows = [
+        (
+            link(links.version(service_id, e["version"]), e["version"])
+            if e["version"] != data["version"]
+            else f"<strong>{esc(e['version'])}</strong>",
+            esc(e.get("at", "–")),
+        )
+        for e in reversed(data["history"])
+    ]
+    if not rows:
+        return ""
+    return heading(2, "Các phiên bản đã phục vụ", "Versions served", "versions") + table(
+        [("Phiên bản", "version"), ("Bắt đầu phục vụ", "served from")], rows, raw_columns=(0, 1)
+    )
+
+
 def render_model_card(data: dict[str, Any], links: Links = FILE_LINKS) -> str:
     s = data["service"]
     nav = link(links.index, "Mục lục", "index")
@@ -573,6 +616,7 @@ def render_model_card(data: dict[str, Any], links: Links = FILE_LINKS) -> str:
         + _fairness(data)
         + _explanations(data)
         + _gate(data)
+        + _versions(data, links)
         + _monitoring(data, links)
         + _limits(data)
     )

@@ -8,7 +8,6 @@ touches pandas.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from needs_model.modelling.promotion import verify_bundle
 from needs_model.modelling.training import ServiceModel
 from needs_model.scoring.explain import contributions
 from needs_model.scoring.prefill import flags_index
-from needs_model.scoring.snapshot import ScoredSnapshot
+from needs_model.scoring.snapshot import ScoredSnapshot, plain
 
 
 class StoreError(RuntimeError):
@@ -72,7 +71,7 @@ class People:
         row = self.row_of.get(cccd)
         if row is None:
             return None
-        return {name: _clean(values[row]) for name, values in self.columns.items()}
+        return {name: plain(values[row]) for name, values in self.columns.items()}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.row_of)
@@ -113,16 +112,6 @@ def _codes(column: pd.Series) -> np.ndarray:
     return np.array([None if pd.isna(v) else str(v) for v in column], dtype=object)
 
 
-def _clean(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _load_service(
     snapshot: ScoredSnapshot, models_dir: Path, service_id: str, version: str
 ) -> ServiceTable:
@@ -144,7 +133,7 @@ def _load_service(
     shap_rows = dict(zip(shap["subject_id"].astype(str), values, strict=True))
     dossier_frame = snapshot.read("dossiers", service_id)
     dossiers = {
-        str(record["subject_id"]): {k: _clean(v) for k, v in record.items()}
+        str(record["subject_id"]): {k: plain(v) for k, v in record.items()}
         for record in dossier_frame.to_dict("records")
     }
     return ServiceTable(

@@ -41,6 +41,7 @@ from needs_model.reports.build import render_index, served
 from needs_model.reports.citizen import (
     CaseError,
     OutOfScope,
+    audit_details,
     citizen_file,
     read_access_log,
     render_citizen_file,
@@ -201,17 +202,10 @@ def citizen_explanation(
         raise not_found(f"citizen {cccd}", "cccd", attempted=cccd) from error
     except CaseError as error:
         raise ApiError(404, "not_found", str(error), "service") from error
-    subjects = [c.subject_id for c in file.cases]
-    trail.record(
-        principal,
-        action="explain_citizen",
-        route="GET /v1/citizens/{cccd}/explanation",
-        subjects=[cccd, *subjects],
-        purpose=purpose,
-        details={"service": service, "as_of": file.as_of},
-        personal_reads=len(file.cases),
-    )
-    return _page(render_citizen_file(file, read_access_log(engine, cccd, subjects), API_LINKS))
+    logged = audit_details(file)
+    trail.record(principal, route="GET /v1/citizens/{cccd}/explanation", purpose=purpose, **logged)
+    log = read_access_log(engine, cccd, logged["subjects"])
+    return _page(render_citizen_file(file, log, API_LINKS))
 
 
 # --- signing in from a browser ----------------------------------------------------------------

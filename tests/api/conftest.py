@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -40,16 +41,21 @@ class Api:
         return headers
 
 
-@pytest.fixture(scope="module")
-def api(served, tmp_path_factory) -> Iterator[Api]:
-    """A fresh service database per test module; keys for every role and scope."""
-    folder = tmp_path_factory.mktemp("db")
-    settings = served.settings.model_copy(
+def own_database(settings: Settings, folder: Path) -> Settings:
+    """The settings with a service database (and audit checkpoints) of their own in
+    `folder`: a module's keys and audit log start empty."""
+    return settings.model_copy(
         update={
             "database_url": f"sqlite:///{folder / 'service.db'}",
             "audit_checkpoint_dir": folder / "checkpoints",
         }
     )
+
+
+@pytest.fixture(scope="module")
+def api(served, tmp_path_factory) -> Iterator[Api]:
+    """A fresh service database per test module; keys for every role and scope."""
+    settings = own_database(served.settings, tmp_path_factory.mktemp("db"))
     engine = make_engine(settings.database_url)
     table = served.store.services["birth_registration"]
     commune = str(pd.Series(table.commune).value_counts().index[0])

@@ -16,6 +16,7 @@ from needs_model.governance import audit
 from needs_model.governance.access import Scope, create_key
 from needs_model.governance.db import make_engine
 from needs_model.monitoring import drift
+from tests.api.conftest import own_database
 from tests.api.test_docs_offline import Visit, chromium, serving  # noqa: F401 (fixture)
 from tests.monitoring.test_drift import SERVICE, _rows
 
@@ -24,12 +25,8 @@ PAGE = "<html><script>window.drawDashboard = 1</script><body>drift</body></html>
 
 def _own_state(served, folder):
     """The served province's settings with a database and reports folder of its own."""
-    return served.settings.model_copy(
-        update={
-            "database_url": f"sqlite:///{folder / 'service.db'}",
-            "audit_checkpoint_dir": folder / "checkpoints",
-            "reports_dir": folder / "reports",
-        }
+    return own_database(served.settings, folder).model_copy(
+        update={"reports_dir": folder / "reports"}
     )
 
 

@@ -16,6 +16,7 @@ from api.main import create_app
 from needs_model.governance import audit
 from needs_model.governance.access import Scope, create_key
 from needs_model.governance.db import make_engine
+from tests.api.conftest import own_database
 from tests.api.test_docs_offline import Visit, chromium, serving  # noqa: F401 (fixture)
 from tests.conftest import PROMOTER, REPORTED_SERVICE
 
@@ -23,12 +24,8 @@ ROLES = ("planner", "auditor", "data_scientist", "admin")
 
 
 def _settings(promoted, folder):
-    return promoted.model_copy(
-        update={
-            "database_url": f"sqlite:///{folder / 'service.db'}",
-            "audit_checkpoint_dir": folder / "checkpoints",
-            "audit_signing_key": "test-signing-key",
-        }
+    return own_database(promoted, folder).model_copy(
+        update={"audit_signing_key": "test-signing-key"}
     )
 
 
@@ -116,13 +113,7 @@ def test_an_auditor_browses_from_the_index_to_a_model_card_offline(chromium, liv
 
 @pytest.fixture(scope="module")
 def served_app(served, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("explanation-api")
-    settings = served.settings.model_copy(
-        update={
-            "database_url": f"sqlite:///{folder / 'service.db'}",
-            "audit_checkpoint_dir": folder / "checkpoints",
-        }
-    )
+    settings = own_database(served.settings, tmp_path_factory.mktemp("explanation-api"))
     engine = make_engine(settings.database_url)
     keys = {role: create_key(engine, role, Scope("province"))[1] for role in ROLES}
     with TestClient(create_app(settings, store=served.store, engine=engine)) as client:
@@ -173,13 +164,7 @@ def test_a_citizen_without_that_service_or_a_bad_service_is_named(served, served
 
 @pytest.fixture(scope="module")
 def live_served(served, tmp_path_factory) -> Iterator[tuple[str, str]]:
-    folder = tmp_path_factory.mktemp("explanation-browser")
-    settings = served.settings.model_copy(
-        update={
-            "database_url": f"sqlite:///{folder / 'service.db'}",
-            "audit_checkpoint_dir": folder / "checkpoints",
-        }
-    )
+    settings = own_database(served.settings, tmp_path_factory.mktemp("explanation-browser"))
     engine = make_engine(settings.database_url)
     key = create_key(engine, "auditor", Scope("province"))[1]
     with serving(create_app(settings, store=served.store, engine=engine)) as origin:

@@ -80,11 +80,12 @@ def explain_command(
     from needs_model.reports.build import write_page
     from needs_model.reports.citizen import (
         CaseError,
+        audit_details,
         citizen_file,
         read_access_log,
         render_citizen_file,
     )
-    from needs_model.reports.model_card import Links
+    from needs_model.reports.model_card import file_links
     from needs_model.scoring.snapshot import latest_snapshot
     from needs_model.settings import get_settings
 
@@ -115,28 +116,18 @@ def explain_command(
     except CaseError as error:
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
-    subjects = [c.subject_id for c in file.cases]
+    logged = audit_details(file)
     audit.append(
         engine,
         key_id=principal.key_id,
         role=principal.role,
-        action="explain_citizen",
         route="needs-model explain",
-        subjects=[cccd, *subjects],
         purpose=purpose,
-        details={"service": service_id, "as_of": file.as_of},
-        personal_reads=len(file.cases),
+        **logged,
     )
     # Links to the report set on this machine, wherever the page is saved.
-    reports = settings.reports_dir.resolve()
-    links = Links(
-        model=lambda s: (reports / "models" / f"{s}.html").as_uri(),
-        version=lambda s, v: (reports / "models" / s / f"v{v}.html").as_uri(),
-        source=lambda t: (reports / "sources" / f"{t.replace('/', '__')}.html").as_uri(),
-        monitoring_report=lambda s, d: (reports / "monitoring" / d / s / "report.html").as_uri(),
-        index=(reports / "index.html").as_uri(),
-    )
-    page = render_citizen_file(file, read_access_log(engine, cccd, subjects), links)
+    links = file_links(settings.reports_dir.resolve().as_uri() + "/")
+    page = render_citizen_file(file, read_access_log(engine, cccd, logged["subjects"]), links)
     target = out or Path(f"explanation-{service_id}-{cccd}.html")
     write_page(target, page)
     console.print(f"Wrote {target} ({len(file.cases)} subject(s); the read is in the access log).")

@@ -29,19 +29,14 @@ from needs_model.reports.model_card import (
     Links,
     ModelCardError,
     card_data,
+    file_links,
     render_model_card,
 )
 from needs_model.reports.page import esc, heading, link, page, paragraph, table
 from needs_model.settings import Settings
 
 # Links from a version's card, one folder deeper (models/<service>/v<version>.html).
-VERSION_LINKS = Links(
-    model=lambda s: f"../../models/{s}.html",
-    version=lambda s, v: f"../../models/{s}/v{v}.html",
-    source=lambda t: f"../../sources/{t.replace('/', '__')}.html",
-    monitoring_report=lambda s, as_of: f"../../monitoring/{as_of}/{s}/report.html",
-    index="../../index.html",
-)
+VERSION_LINKS = file_links("../../")
 
 
 @dataclass(frozen=True)
@@ -172,12 +167,6 @@ def write_reports(
                 served_now,
             ),
         )
-    index_links = Links(
-        model=lambda s: f"models/{s}.html",
-        version=lambda s, v: f"models/{s}/v{v}.html",
-        source=lambda t: f"sources/{t.replace('/', '__')}.html",
-        monitoring_report=lambda s, as_of: f"monitoring/{as_of}/{s}/report.html",
-        index="index.html",
-    )
+    index_links = file_links("")
     timed(out / "index.html", lambda: render_index(settings, FILE_LINKS, index_links))
     return written

@@ -28,7 +28,7 @@ from needs_model.reports.page import both, esc, figure, heading, link, page, par
 from needs_model.scoring.bands import band
 from needs_model.scoring.explain import Explained, contributions, top_reasons
 from needs_model.scoring.prefill import dossier_components, flags_index
-from needs_model.scoring.snapshot import ScoredSnapshot
+from needs_model.scoring.snapshot import ScoredSnapshot, plain
 
 WATERFALL_STEPS = 8  # the largest contributions drawn one by one; the rest together
 REASONS = 5
@@ -193,15 +193,10 @@ def citizen_file(
 
 
 def _clean(value: Any) -> Any:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and np.isnan(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
+    """A snapshot's value as plain Python, dates as ISO text."""
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat()
-    return value
+    return plain(value)
 
 
 def _value_text(feature: str, value: float) -> str:
@@ -418,6 +413,17 @@ def render_citizen_file(
         body,
         link(links.index, "Mục lục", "index"),
     )
+
+
+def audit_details(file: CitizenFile) -> dict[str, Any]:
+    """What the access log keeps of an explanation read (the same from the CLI and the
+    API): the people it names, what it was about, and how many personal records it read."""
+    return {
+        "action": "explain_citizen",
+        "subjects": [file.cccd, *(c.subject_id for c in file.cases)],
+        "details": {"service": file.service_id, "as_of": file.as_of},
+        "personal_reads": len(file.cases),
+    }
 
 
 def read_access_log(engine: Any, cccd: str, subjects: list[str]) -> list[dict[str, Any]]:

@@ -48,13 +48,19 @@ class Links:
     index: str
 
 
-FILE_LINKS = Links(
-    model=lambda s: f"../models/{s}.html",
-    version=lambda s, v: f"../models/{s}/v{v}.html",
-    source=lambda t: f"../sources/{t.replace('/', '__')}.html",
-    monitoring_report=lambda s, as_of: f"../monitoring/{as_of}/{s}/report.html",
-    index="../index.html",
-)
+def file_links(root: str) -> Links:
+    """Links between the files of a report set whose folder is `root` as seen from the page
+    ("../" from models/ and sources/, "" from the index, a file:// URI from anywhere)."""
+    return Links(
+        model=lambda s: f"{root}models/{s}.html",
+        version=lambda s, v: f"{root}models/{s}/v{v}.html",
+        source=lambda t: f"{root}sources/{t.replace('/', '__')}.html",
+        monitoring_report=lambda s, as_of: f"{root}monitoring/{as_of}/{s}/report.html",
+        index=f"{root}index.html",
+    )
+
+
+FILE_LINKS = file_links("../")
 
 SCORERS = {
     "model": ("Mô hình được phục vụ", "served model"),

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 PerService = Literal["subjects", "contributions", "dossiers"]
@@ -67,6 +69,18 @@ class ScoredSnapshot:
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         (self.folder / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+
+
+def plain(value: Any) -> Any:
+    """A value read back from a snapshot as plain Python: None for every kind of missing,
+    Python numbers for NumPy's."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def start_snapshot(scores_dir: Path, as_of: dt.date) -> ScoredSnapshot:

@@ -249,6 +249,7 @@ def sign_in_form() -> HTMLResponse:
 @router.post(
     SIGN_IN_URL,
     response_model=None,
+    response_class=RedirectResponse,
     status_code=303,
     responses={303: {"description": "Signed in: to the reports"}, 401: HTML[200]},
 )
@@ -273,7 +274,13 @@ async def sign_in(request: Request, engine: EngineDep, trail: TrailDep) -> Respo
     return response
 
 
-@router.post(SIGN_OUT_URL, response_model=None, status_code=303)
+@router.post(
+    SIGN_OUT_URL,
+    response_model=None,
+    response_class=RedirectResponse,
+    status_code=303,
+    responses={303: {"description": "Signed out: to the sign-in form"}},
+)
 def sign_out() -> Response:
     """Forget the key kept by the browser."""
     response = RedirectResponse(SIGN_IN_URL, status_code=303)

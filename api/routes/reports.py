@@ -34,6 +34,7 @@ from api.errors import ApiError, not_found
 from api.schemas import ServiceId
 from api.security import KEY_COOKIE, SIGN_IN_URL, SIGN_OUT_URL, allow
 from api.views import citizen_in_scope
+from needs_model.extracts.validate import default_report_dir
 from needs_model.governance.access import Principal, authenticate
 from needs_model.modelling.promotion import current_version
 from needs_model.monitoring.run import LATEST, MONITORING_DIR
@@ -93,6 +94,35 @@ def _card(
     key, so a promotion or a monitoring run renders it again."""
     data = card_data(service_id, FilePath(models_dir), FilePath(reports_dir), version)
     return render_model_card(data, API_LINKS)
+
+
+def _stamp(settings: Settings, table_path: str) -> tuple[float, ...]:
+    """When the files a data sheet reads last changed (0 when absent): a new extract,
+    validation, link or monitoring run renders the sheet again."""
+    files = [
+        settings.raw_dir / table_path,
+        default_report_dir(settings.raw_dir) / "report.json",
+        *sorted(settings.linked_dir.glob("*/consistency.parquet"))[-1:],
+        settings.reports_dir / MONITORING_DIR / LATEST,
+    ]
+    return tuple(f.stat().st_mtime if f.exists() else 0.0 for f in files)
+
+
+@lru_cache(maxsize=64)
+def _sheet(
+    table: str,
+    raw_dir: str,
+    linked_dir: str,
+    reports_dir: str,
+    models_dir: str,
+    stamp: tuple[float, ...],
+) -> str:
+    """A data sheet per table and state of its files (`stamp`): a sheet reads the whole
+    extract, seconds on the full province."""
+    data = sheet_data(
+        find_table(table), FilePath(raw_dir), FilePath(linked_dir), FilePath(reports_dir)
+    )
+    return render_data_sheet(data, API_LINKS, served(FilePath(models_dir)))
 
 
 @router.get("/v1/reports", response_model=None, responses=HTML)
@@ -166,10 +196,13 @@ def data_sheet(
         found = find_table(table)
     except KeyError as error:
         raise ApiError(404, "unknown_table", str(error.args[0]), "table") from error
-    text = render_data_sheet(
-        sheet_data(found, settings.raw_dir, settings.linked_dir, settings.reports_dir),
-        API_LINKS,
-        served(settings.models_dir),
+    text = _sheet(
+        f"{found.agency}/{found.name}",
+        str(settings.raw_dir),
+        str(settings.linked_dir),
+        str(settings.reports_dir),
+        str(settings.models_dir),
+        _stamp(settings, found.path),
     )
     trail.record(
         principal,

@@ -70,6 +70,25 @@ test-fuzz: $(STAMP) ## Fuzz the API with schemathesis: every operation as every 
 test-browser: $(STAMP) ## The docs pages in a real browser (Debian's chromium: apt-get install chromium)
 	NEEDS_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q -m browser
 
+test-notebooks: $(STAMP) ## Execute the notebooks on the small test province (isolated MLflow store and models)
+	$(BIN)/python -m pytest -q -m notebooks
+
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+
+NOTEBOOK_KEY ?= data/service/notebooks.key
+
+notebooks: $(STAMP) ## Execute every notebook on the demo province (make run first); executed copies in reports/notebooks/
+	@mkdir -p reports/notebooks
+	@$(BIN)/needs-model keys create --role auditor --scope province --label "make notebooks" --expires 1h --out $(NOTEBOOK_KEY)
+	@for nb in $(NOTEBOOKS); do \
+	  echo "$$nb"; \
+	  NEEDS_KEY="$$(cat $(NOTEBOOK_KEY))" $(BIN)/papermill --cwd . --no-progress-bar "$$nb" "reports/notebooks/$$(basename $$nb)" || exit 1; \
+	done
+
+lab: $(STAMP) ## JupyterLab on notebooks/ with the project's environment (and how to open MLflow beside it)
+	@echo "MLflow beside it: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --port 5000"
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser
+
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check src api tests bench
 	$(BIN)/ruff format --check src api tests bench

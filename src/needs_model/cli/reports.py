@@ -47,9 +47,6 @@ def report_command(
     )
 
 
-EXPLAINERS = ("auditor", "admin")
-
-
 def explain_command(
     cccd: Annotated[str, typer.Option(help="The citizen's 12-digit CCCD.")],
     service: Annotated[str, typer.Option(help="The service (a catalogue id).")],
@@ -72,62 +69,17 @@ def explain_command(
     """Write one citizen's explanation for one service on the newest scored snapshot: score,
     band, the waterfall of contributions, reasons, sources, the dossier with its flags, what
     to do if a record is wrong, and who read this citizen's data (this read included)."""
-    import re
-
-    from needs_model.governance import audit
-    from needs_model.governance.access import authenticate
-    from needs_model.governance.db import make_engine
     from needs_model.reports.build import write_page
-    from needs_model.reports.citizen import (
-        CaseError,
-        audit_details,
-        citizen_file,
-        read_access_log,
-        render_citizen_file,
-    )
-    from needs_model.reports.model_card import file_links
-    from needs_model.scoring.snapshot import latest_snapshot
+    from needs_model.reports.citizen import CaseError, explain
     from needs_model.settings import get_settings
 
     (service_id,) = known_services([service])
-    if not re.fullmatch(r"\d{12}", cccd):
-        err_console.print(f"[red]error:[/] --cccd must be 12 digits, got {cccd!r}")
-        raise typer.Exit(2)
-    settings = get_settings()
-    engine = make_engine(settings.database_url)
-    principal = authenticate(engine, key)
-    if isinstance(principal, str):
-        err_console.print(f"[red]error:[/] the key is {principal}")
-        raise typer.Exit(1)
-    if principal.role not in EXPLAINERS:
-        err_console.print(
-            f"[red]error:[/] a {principal.role}'s key cannot read a citizen's explanation "
-            f"({' or '.join(EXPLAINERS)} only)"
-        )
-        raise typer.Exit(1)
-    folder = latest_snapshot(settings.scores_dir)
-    if folder is None:
-        err_console.print(f"[red]error:[/] no scored snapshot under {settings.scores_dir}")
-        raise typer.Exit(1)
     try:
-        # Outside the key's scope is answered as an unknown citizen: a scope does not learn
-        # who is outside it.
-        file = citizen_file(folder, settings.models_dir, cccd, service_id, principal.scope)
+        done = explain(get_settings(), cccd, service_id, key, "needs-model explain", purpose)
     except CaseError as error:
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(1) from error
-    logged = audit_details(file)
-    audit.append(
-        engine,
-        key_id=principal.key_id,
-        role=principal.role,
-        route="needs-model explain",
-        purpose=purpose,
-        **logged,
-    )
-    # Links to the report set on this machine, wherever the page is saved.
-    links = file_links(settings.reports_dir.resolve().as_uri() + "/")
-    page = render_citizen_file(file, read_access_log(engine, cccd, logged["subjects"]), links)
+    file, page = done.file, done.page
     target = out or Path(f"explanation-{service_id}-{cccd}.html")
     write_page(target, page)
     console.print(f"Wrote {target} ({len(file.cases)} subject(s); the read is in the access log).")

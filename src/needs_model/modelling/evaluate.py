@@ -252,10 +252,9 @@ def planning_lines(plan: dict[str, Any]) -> list[str]:
 
 def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
     """evaluation.json, evaluation.md and calibration.png for one service."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # Matplotlib's object interface: no global backend is switched (a notebook that trains
+    # keeps showing its own plots).
+    from matplotlib.figure import Figure
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evaluation.json").write_text(
@@ -292,7 +291,8 @@ def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
             f"{'too small to judge' if r['too_small_to_judge'] else ''} |"
         )
     (folder / "evaluation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    fig, ax = plt.subplots(figsize=(4, 4))
+    fig = Figure(figsize=(4, 4))
+    ax = fig.add_subplot()
     curve = evaluation.calibration_curve
     ax.plot([0, 1], [0, 1], color="grey", linewidth=0.8)
     ax.plot([b["predicted"] for b in curve], [b["observed"] for b in curve], marker="o")
@@ -304,5 +304,4 @@ def write_report(evaluation: Evaluation, folder: Path) -> list[Path]:
     ax.set_title(evaluation.service_id, fontsize=9)
     fig.tight_layout()
     fig.savefig(folder / "calibration.png", dpi=100)
-    plt.close(fig)
     return [folder / "evaluation.json", folder / "evaluation.md", folder / "calibration.png"]

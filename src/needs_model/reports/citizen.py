@@ -234,17 +234,26 @@ def _score(case: Case) -> str:
     )
 
 
-def _waterfall(case: Case) -> str:
+def waterfall_png(case: Case) -> bytes:
+    """The case's waterfall: from the base value through its largest contributions (the
+    rest together) to its margin, the ends labelled with probabilities."""
     shap_values = case.contributions[:-1]
-    bias = float(case.contributions[-1])
     order = np.argsort(-np.abs(shap_values), kind="stable")
-    shown = order[:WATERFALL_STEPS]
+    steps = [
+        (plain_name(case.features[i], "en"), float(shap_values[i])) for i in order[:WATERFALL_STEPS]
+    ]
     rest = float(shap_values[order[WATERFALL_STEPS:]].sum())
-    steps = [(plain_name(case.features[i], "en"), float(shap_values[i])) for i in shown]
 
     def probability_of(margin: float) -> float:
         return float(case.model.calibrator(np.array([margin]))[0])
 
+    return plots.waterfall(float(case.contributions[-1]), steps, probability_of, rest)
+
+
+def _waterfall(case: Case) -> str:
+    shap_values = case.contributions[:-1]
+    bias = float(case.contributions[-1])
+    order = np.argsort(-np.abs(shap_values), kind="stable")
     rows = [
         (
             plain_name(case.features[i], "vi"),
@@ -264,7 +273,7 @@ def _waterfall(case: Case) -> str:
         digits=4,
     )
     return figure(
-        plots.waterfall(bias, steps, probability_of, rest),
+        waterfall_png(case),
         "waterfall of the contributions",
         "Từ giá trị nền của mô hình, mỗi đặc trưng đẩy điểm lên (đỏ) hoặc xuống (xanh); "
         "tổng các đóng góp chính xác bằng điểm của mô hình.",
@@ -435,3 +444,57 @@ def read_access_log(engine: Any, cccd: str, subjects: list[str]) -> list[dict[st
         for entry in audit.read(engine, subject=subject, limit=1000):
             seen[int(entry["seq"])] = entry
     return [seen[k] for k in sorted(seen)]
+
+
+EXPLAINERS = ("auditor", "admin")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    file: CitizenFile
+    page: str  # the printable page (HTML)
+
+
+def explain(
+    settings: Any, cccd: str, service_id: str, key: str, route: str, purpose: str | None = None
+) -> Explanation:
+    """One citizen's explanation read with an API key, as `needs-model explain` and the audit
+    notebook read it: the key must be an auditor's or admin's, the citizen's cases within its
+    scope (else answered as an unknown citizen), and the read is in the access log (under
+    `route`) before the page is made. CaseError says what is missing or refused."""
+    import re
+
+    from needs_model.governance import audit
+    from needs_model.governance.access import authenticate
+    from needs_model.governance.db import make_engine
+    from needs_model.reports.model_card import file_links
+    from needs_model.scoring.snapshot import latest_snapshot
+
+    if not re.fullmatch(r"\d{12}", cccd):
+        raise CaseError(f"a CCCD has 12 digits, got {cccd!r}")
+    engine = make_engine(settings.database_url)
+    principal = authenticate(engine, key)
+    if isinstance(principal, str):
+        raise CaseError(f"the key is {principal}")
+    if principal.role not in EXPLAINERS:
+        raise CaseError(
+            f"a {principal.role}'s key cannot read a citizen's explanation "
+            f"({' or '.join(EXPLAINERS)} only)"
+        )
+    folder = latest_snapshot(settings.scores_dir)
+    if folder is None:
+        raise CaseError(f"no scored snapshot under {settings.scores_dir}")
+    file = citizen_file(folder, settings.models_dir, cccd, service_id, principal.scope)
+    logged = audit_details(file)
+    audit.append(
+        engine,
+        key_id=principal.key_id,
+        role=principal.role,
+        route=route,
+        purpose=purpose,
+        **logged,
+    )
+    # Links to the report set on this machine, wherever the page is saved.
+    links = file_links(settings.reports_dir.resolve().as_uri() + "/")
+    log = read_access_log(engine, cccd, logged["subjects"])
+    return Explanation(file, render_citizen_file(file, log, links))

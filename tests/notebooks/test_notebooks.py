@@ -1,0 +1,213 @@
+"""The notebooks: thin (no function or class of their own, a parameters cell, imports from
+the package), committed without outputs, and (marker `notebooks`) executed top to bottom on
+the small province in an isolated MLflow store and models folder, where the retrain
+notebook's served version is the one the API reports."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _read(path: Path):
+    import nbformat
+
+    return nbformat.read(path, as_version=4)
+
+
+def _code(notebook) -> list[str]:
+    # IPython's magics and shell escapes are not Python: left out of the parse.
+    return [
+        "\n".join(
+            line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ]
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "notebooks/ is empty"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_is_committed_without_outputs(path):
+    for cell in _read(path).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, (
+                path.name,
+                cell.source[:60],
+            )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_defines_nothing_the_package_lacks(path):
+    notebook = _read(path)
+    tree = ast.parse("\n\n".join(_code(notebook)))
+    defined = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda)
+    ]
+    names = [getattr(n, "name", "lambda") for n in defined]
+    assert not defined, f"{path.name} defines {names}: move it into needs_model, with a test"
+    imported = {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert "needs_model" in imported, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_has_a_parameters_cell_first_among_its_code(path):
+    code = [c for c in _read(path).cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), path.name
+
+
+# --- executed (make test-notebooks; CI runs it) ------------------------------------------
+
+
+@pytest.fixture
+def isolated(promoted, tmp_path):
+    """A copy of the promoted small province's MLflow store and models: what a notebook
+    trains, registers and promotes stays in the test."""
+    shutil.copy(promoted.mlflow_tracking_uri.removeprefix("sqlite:///"), tmp_path / "mlflow.db")
+    shutil.copytree(promoted.models_dir, tmp_path / "models", symlinks=True)
+    return {
+        "raw_dir": str(promoted.raw_dir),
+        "features_dir": str(promoted.features_dir),
+        "models_dir": str(tmp_path / "models"),
+        "reports_dir": str(tmp_path / "reports"),
+        "scores_dir": str(tmp_path / "scores"),
+        "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "mlflow_artifact_root": str(tmp_path / "artifacts"),
+        "database_url": f"sqlite:///{tmp_path / 'service.db'}",
+    }
+
+
+def _execute(path: Path, parameters: dict, out: Path):
+    import papermill
+
+    papermill.execute_notebook(
+        str(path),
+        str(out),
+        parameters=parameters,
+        cwd=str(ROOT),
+        progress_bar=False,
+        kernel_name="python3",
+    )
+    return _read(out)
+
+
+def _images(notebook) -> int:
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+
+
+@pytest.mark.notebooks
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_retrain_notebook_promotes_only_through_the_gate_and_the_api_serves_it(
+    isolated, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from needs_model.governance.access import Scope, create_key
+    from needs_model.governance.db import make_engine
+    from needs_model.modelling.promotion import current_version
+    from needs_model.settings import Settings
+    from tests.conftest import REPORTED_SERVICE
+
+    before = current_version(Path(isolated["models_dir"]), REPORTED_SERVICE)
+    executed = _execute(
+        ROOT / "notebooks" / "02-retrain-and-compare.ipynb",
+        isolated | {"service": REPORTED_SERVICE, "fast": True},
+        tmp_path / "02.ipynb",
+    )
+    assert _images(executed) >= 2  # the calibration curves and the importance bars
+    text = "\n".join(
+        output.get("text", "")
+        for cell in executed.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    served = current_version(Path(isolated["models_dir"]), REPORTED_SERVICE)
+    # Promoted or refused, the gate decided and the notebook said which.
+    assert ("is now the champion" in text) == (served != before), text[-2000:]
+    assert "refused by the gate" in text or served != before
+    # The API started on the same settings serves exactly that version.
+    settings = Settings(**{k: v for k, v in isolated.items()})
+    key = create_key(make_engine(settings.database_url), "planner", Scope("province"))[1]
+    with TestClient(create_app(settings)) as client:
+        services = client.get("/v1/services", headers={"Authorization": f"Bearer {key}"}).json()
+    reported = next(s for s in services["services"] if s["service_id"] == REPORTED_SERVICE)
+    assert reported["model_version"] == served
+
+
+@pytest.mark.notebooks
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_audit_notebook_reads_with_a_key_and_the_read_is_logged(served, tmp_path):
+    from needs_model.governance import audit
+    from needs_model.governance.access import Scope, create_key
+    from needs_model.governance.db import make_engine
+
+    database = f"sqlite:///{tmp_path / 'service.db'}"
+    key = create_key(make_engine(database), "auditor", Scope("province"))[1]
+    executed = _execute(
+        ROOT / "notebooks" / "03-audit-a-decision.ipynb",
+        {
+            "scores_dir": str(served.settings.scores_dir),
+            "models_dir": str(served.settings.models_dir),
+            "reports_dir": str(tmp_path / "reports"),
+            "database_url": database,
+            "service": "birth_registration",
+            "key": key,
+        },
+        tmp_path / "03.ipynb",
+    )
+    assert _images(executed) >= 1  # the waterfall
+    (entry,) = audit.read(make_engine(database), actions=["explain_citizen"])
+    assert entry["route"] == "notebook 03-audit-a-decision" and entry["role"] == "auditor"
+    assert list((tmp_path / "reports" / "notebooks").glob("explanation-birth_registration-*.html"))
+
+
+@pytest.mark.notebooks
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_exploration_notebook_draws_the_province(province, snapshots, tmp_path):
+    from typer.testing import CliRunner
+
+    from needs_model.cli.main import app
+    from needs_model.extracts.validate import validate_folder
+
+    _, raw = province
+    validate_folder(raw, tmp_path / "validation")
+    linked = tmp_path / "linked"
+    result = CliRunner().invoke(
+        app,
+        ["link", "--raw", str(raw), "--as-of", "2024-12-31", "--out", str(linked / "2024-12-31")],
+    )
+    assert result.exit_code == 0, result.output
+    executed = _execute(
+        ROOT / "notebooks" / "01-explore-the-province.ipynb",
+        {
+            "raw_dir": str(raw),
+            "linked_dir": str(linked),
+            "validation_dir": str(tmp_path / "validation"),
+            "features_dir": str(snapshots),
+            "as_of": "2025-09-30",
+        },
+        tmp_path / "01.ipynb",
+    )
+    # The pyramid, the map and the label rates over time.
+    assert _images(executed) == 3

@@ -87,7 +87,7 @@ notebooks: $(STAMP) ## Execute every notebook on the demo province (make run fir
 
 lab: $(STAMP) ## JupyterLab on notebooks/ with the project's environment (and how to open MLflow beside it)
 	@echo "MLflow beside it: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlflow.db --port 5000"
-	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser
+	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check src api tests bench

@@ -262,6 +262,7 @@ def test_the_monitoring_notebook_sees_the_scenario_and_retrains_only_if_asked(is
         return int(row["month"])
 
     assert departures("scenario") > departures("stable")
+    assert _images(executed) == 1  # the departures of both twins, month by month
     text = "\n".join(
         output.get("text", "") for cell in executed.cells for output in cell.get("outputs", [])
     )

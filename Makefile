@@ -90,8 +90,8 @@ lab: $(STAMP) ## JupyterLab on notebooks/ with the project's environment (and ho
 	$(BIN)/jupyter lab --notebook-dir=notebooks --no-browser $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 lint: $(STAMP) ## ruff + mypy
-	$(BIN)/ruff check src api tests bench
-	$(BIN)/ruff format --check src api tests bench
+	$(BIN)/ruff check src api tests bench notebooks
+	$(BIN)/ruff format --check src api tests bench notebooks
 	$(BIN)/mypy
 
 docs: $(STAMP) ## Regenerate docs/data-contract.md and docs/features.md

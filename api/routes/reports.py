@@ -10,7 +10,6 @@ card draws seven images from the model's exact contributions: a few seconds).
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path as FilePath
 from typing import Annotated, Any
@@ -48,7 +47,7 @@ from needs_model.reports.citizen import (
     render_citizen_file,
 )
 from needs_model.reports.data_sheet import find_table, render_data_sheet, sheet_data
-from needs_model.reports.model_card import Links, card_data, render_model_card
+from needs_model.reports.model_card import Links, card_data, latest_monitoring, render_model_card
 from needs_model.reports.page import page, paragraph
 from needs_model.settings import Settings
 
@@ -70,11 +69,6 @@ API_LINKS = Links(
     monitoring_report=lambda s, as_of: f"/v1/monitoring/{s}/report?as_of={as_of}",
     index="/v1/reports",
 )
-
-
-def _latest(settings: Settings) -> str | None:
-    path = settings.reports_dir / MONITORING_DIR / LATEST
-    return json.loads(path.read_text(encoding="utf-8"))["as_of"] if path.exists() else None
 
 
 def _page(text: str) -> HTMLResponse:
@@ -165,7 +159,7 @@ def model_card(
         service_id,
         version,
         served_now,
-        _latest(settings),
+        latest_monitoring(settings.reports_dir),
     )
     trail.record(
         principal,

@@ -120,7 +120,7 @@ def card_data(
         "model": model,
         "explanation": explanation,
         "monitoring": monitoring_history(reports_dir, service_id),
-        "latest_monitoring": _latest(reports_dir),
+        "latest_monitoring": latest_monitoring(reports_dir),
     }
 
 
@@ -133,7 +133,8 @@ def _history(models_dir: Path, service_id: str) -> list[dict[str, str]]:
     return entries
 
 
-def _latest(reports_dir: Path) -> str | None:
+def latest_monitoring(reports_dir: Path) -> str | None:
+    """The date of the newest monitoring run (None before any)."""
     path = reports_dir / MONITORING_DIR / LATEST
     return json.loads(path.read_text(encoding="utf-8"))["as_of"] if path.exists() else None
 

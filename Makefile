@@ -136,4 +136,4 @@ lock: ## Re-pin requirements.lock from the current .venv (after a deliberate upg
 clean: ## Remove the environment and generated data (keeps the READMEs)
 	rm -rf $(VENV) $(RAW)
 
-.PHONY: help venv run serve test test-slow test-fuzz test-browser lint docs bench evaluate-full lock clean
+.PHONY: help venv run serve test test-slow test-fuzz test-browser test-notebooks notebooks lab lint docs bench evaluate-full lock clean

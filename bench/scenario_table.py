@@ -195,6 +195,33 @@ def monitor_months(store: Path, raw: Path, feats: Path, months: list[str]) -> li
     return out
 
 
+def months_between(start: dt.date, end: dt.date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def _rural_line(ym: str) -> float:
+    """The rural income line the poverty features measure incomes against at a month end:
+    the line of the review its label is about, as announced by then."""
+    from needs_model.catalogue.legal import legal_parameter
+    from needs_model.features.build import next_review
+
+    day = month_end(ym)
+    return legal_parameter("poverty_income_line_rural_vnd", next_review(day), day).value
+
+
+def line_review(ym: str) -> str:
+    from needs_model.features.build import next_review
+
+    return next_review(month_end(ym)).strftime("%Y-%m")
+
+
+def line_acts(months: list[str]) -> str:
+    """The first of `months` whose poverty features measure against another income line than
+    the first month's: where the 2027 line reaches the model."""
+    first = _rural_line(months[0])
+    return next(ym for ym in months if _rural_line(ym) != first)
+
+
 def kinds(record: dict) -> set[str]:
     """The tests behind a record's reasons ("x drifted", "expected demand moved",
     "calibration", "on matured labels, fairness", a source table's finding, ...)."""
@@ -311,10 +338,10 @@ def reorganisation(base: Path, store: Path) -> dict[str, Any]:
             [read_snapshot(feats, service_id, d) for d in year], ignore_index=True
         )
         current = read_snapshot(feats, service_id, as_of)
-        ref = drift.scored_columns(reference, service_id, model.predict(reference))
-        cur = drift.scored_columns(current, service_id, model.predict(current))
-        snapshot, empty = drift.evidently_report(ref, cur, service_id)
-        summary = drift.summarise(snapshot, ref, cur, service_id)
+        ref = drift.scored_columns(reference, model.features, model.predict(reference))
+        cur = drift.scored_columns(current, model.features, model.predict(current))
+        snapshot, empty = drift.evidently_report(ref, cur, model.features)
+        summary = drift.summarise(snapshot, ref, cur, model.features)
         services[service_id] = {
             "drifted": [f["column"] for f in summary["features"] if f["drifted"]],
             "empty": empty,
@@ -356,10 +383,10 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
             as_of = month_end(ym)
             reference = drift.seasonal_reference(window, as_of.month)
             current = sample_rows(read_snapshot(twin["features"], service_id, as_of))
-            ref = drift.scored_columns(reference, service_id, model.predict(reference))
-            cur = drift.scored_columns(current, service_id, model.predict(current))
-            snapshot, empty = drift.evidently_report(ref, cur, service_id)
-            summary = drift.summarise(snapshot, ref, cur, service_id)
+            ref = drift.scored_columns(reference, model.features, model.predict(reference))
+            cur = drift.scored_columns(current, model.features, model.predict(current))
+            snapshot, empty = drift.evidently_report(ref, cur, model.features)
+            summary = drift.summarise(snapshot, ref, cur, model.features)
             findings = quality_findings(summary, empty, Thresholds())
             status, _ = service_status(summary, {"findings": findings}, None, Thresholds())
             alarms += status != OK
@@ -398,6 +425,12 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
             records = sorted(by_service[service_id], key=lambda r: r["as_of"])
             months = [r for r in records if r["as_of"] <= month_end(STABLE_MONTHS[-1]).isoformat()]
             if name == "no-change":
+                # The poverty model meets the 2027 line before 2027: from the month end
+                # whose next review applies it. Its alarms from then on are that change,
+                # seen, not false alarms of a stable province.
+                acts = line_acts(STABLE_MONTHS + LINE_MONTHS)
+                if service_id == "poor_household_confirmation":
+                    months = [r for r in records if r["as_of"] < month_end(acts).isoformat()]
                 line = [r for r in records if r not in months]
                 alarms = [r for r in months if r["status"] != "ok"]
                 first_line = next((r for r in line if r["status"] != "ok"), None)
@@ -418,10 +451,16 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
                 if service_id == "poor_household_confirmation":
                     rows.append(
                         {
-                            "scenario": "2027 poverty line (2027-01..03)",
+                            "scenario": f"2027 poverty line (from {acts}: the review it "
+                            f"applies to is {line_review(acts)})",
                             "service": label(service_id),
                             "alarms": f"{sum(r['status'] != 'ok' for r in line)} of {len(line)}",
                             "first_alarm": first_line["as_of"] if first_line else "",
+                            "months_to_detection": months_between(
+                                month_end(acts), dt.date.fromisoformat(first_line["as_of"])
+                            )
+                            if first_line
+                            else None,
                             "fired": fired(first_line) if first_line else "",
                             "status_last": line[-1]["status"] if line else "",
                             "auc_before": None,
@@ -437,10 +476,11 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
             }
             start = month_end(STARTS.get(name, SCENARIO_START))
             first = first_new_alarm(records, stable, start)
-            detected = None
-            if first is not None:
-                d = dt.date.fromisoformat(first["as_of"])
-                detected = (d.year - start.year) * 12 + d.month - start.month
+            detected = (
+                None
+                if first is None
+                else months_between(start, dt.date.fromisoformat(first["as_of"]))
+            )
             after = retrained.get(name, {}).get("services", {}).get(service_id)
             rows.append(
                 {

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from needs_model.catalogue.features import features_for
 from needs_model.governance import audit
 from needs_model.governance.access import Scope, create_key
 from needs_model.governance.db import make_engine
@@ -125,9 +126,9 @@ def live_report(served, tmp_path_factory) -> Iterator[tuple[str, str]]:
     reference, current = _rows(3000, 1), _rows(3000, 2, age_shift=4.0)
     rng = np.random.default_rng(0)
     snapshot, _ = drift.evidently_report(
-        drift.scored_columns(reference, SERVICE, rng.beta(1, 20, 3000)),
-        drift.scored_columns(current, SERVICE, rng.beta(1, 20, 3000)),
-        SERVICE,
+        drift.scored_columns(reference, features_for(SERVICE), rng.beta(1, 20, 3000)),
+        drift.scored_columns(current, features_for(SERVICE), rng.beta(1, 20, 3000)),
+        features_for(SERVICE),
     )
     drift.save_html(
         snapshot, settings.reports_dir / "monitoring" / "2025-09-30" / SERVICE / "report.html"

@@ -78,3 +78,33 @@ def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_the_gate
     assert "birth_registration: version 1" in result.output or "refused" in result.output
     registered = MlflowClient(settings.mlflow_tracking_uri).search_registered_models()
     assert "needs-birth_registration" in [m.name for m in registered]
+
+
+def test_a_retrain_keeps_the_inputs_a_data_scientist_chose(settings):
+    from needs_model.modelling.promotion import Gate
+    from needs_model.modelling.workflow import promote_service
+
+    chosen = ["rule_birth_due", "household_poor_last_review"]
+    args = [a for name in chosen for a in ("--feature", name)]
+    result = runner.invoke(app, ["train", "--service", "birth_registration", "--fast", *args])
+    assert result.exit_code == 0, result.output
+    assert promote_service("birth_registration", settings, Gate(max_ece=1.0, max_group_gap=1.0))
+    _latest(settings, {"birth_registration": "retrain"})
+    result = runner.invoke(app, ["retrain", "--if-needed", "--fast"])
+    assert result.exit_code == 0, result.output
+    client = MlflowClient(settings.mlflow_tracking_uri)
+    versions = client.search_model_versions("name='needs-birth_registration'")
+    assert sorted(int(v.version) for v in versions) == [1, 2]
+    for v in versions:
+        assert client.get_run(v.run_id).data.params["features"] == ",".join(chosen)
+
+
+def test_chosen_inputs_are_checked_before_training(settings):
+    result = runner.invoke(app, ["train", "--fast", "--feature", "rule_birth_due"])
+    assert result.exit_code == 2 and "add --service" in result.output
+    result = runner.invoke(
+        app,
+        ["train", "--fast", "--service", "birth_registration", "--feature", "days_to_expiry"],
+    )
+    assert result.exit_code == 2 and "no feature days_to_expiry" in result.output
+    assert MlflowClient(settings.mlflow_tracking_uri).search_registered_models() == []

@@ -183,6 +183,24 @@ def test_no_sensitive_attribute_is_a_feature(features):
         assert len(frame) > 0, service_id
 
 
+def test_an_optional_feature_is_computed_for_the_service_but_is_no_default_input(features):
+    """`household_poor_last_review`, a default for school admission, is optional for birth
+    registration: in its table, by the same rule, for a data scientist to choose."""
+    births, school = features["birth_registration"], features["school_admission"]
+    assert "household_poor_last_review" not in features_for("birth_registration")
+    assert "household_poor_last_review" in births.columns
+    assert set(births["household_poor_last_review"].unique()) == {0.0, 1.0}
+    both = births[["household_id", "household_poor_last_review"]].merge(
+        school[["household_id", "household_poor_last_review"]].drop_duplicates(),
+        on="household_id",
+        suffixes=("_mother", "_child"),
+    )
+    assert len(both) > 50
+    assert (
+        both["household_poor_last_review_mother"] == both["household_poor_last_review_child"]
+    ).all()
+
+
 def test_rule_features_carry_signal(features):
     frame = features["school_admission"]
     assert 0 < frame["rule_turns_six"].mean() < 1

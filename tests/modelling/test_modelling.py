@@ -13,14 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from needs_model.catalogue.features import features_for
 from needs_model.catalogue.services import service
-from needs_model.features.snapshots import load_service
+from needs_model.features.snapshots import load_service, snapshot_file
 from needs_model.modelling.promotion import (
     BundleError,
     Gate,
     current_version,
     load_served,
     previous_version,
+    served_inputs,
     switch_current,
     verify_bundle,
     write_bundle,
@@ -31,6 +33,7 @@ from needs_model.settings import Settings
 
 SERVICES = ["medical_license_renewal", "poor_household_confirmation", "school_admission"]
 SERVICE_FOR_GATE = "poor_household_confirmation"
+BIRTHS, OPTIONAL = "birth_registration", "household_poor_last_review"
 
 
 @pytest.fixture(scope="module")
@@ -424,3 +427,58 @@ def _test_rows(client, trained_run) -> Path:
     return Path(
         mlflow.artifacts.download_artifacts(f"runs:/{trained_run.run_id}/data/test_rows.parquet")
     )
+
+
+def _own_settings(root: Path) -> Settings:
+    return Settings(
+        mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
+        mlflow_artifact_root=root / "artifacts",
+        models_dir=root / "models",
+        reports_dir=root / "reports",
+    )
+
+
+def test_a_chosen_optional_feature_is_trained_served_monitored_and_kept(
+    province, snapshots, tmp_path
+):
+    """What a data scientist chooses (an optional feature from the catalogue) is what the bundle
+    serves, what the monitor judges and what `retrain` trains again."""
+    from needs_model.monitoring.run import available_snapshots, monitor_service
+
+    _, raw = province
+    settings = _own_settings(tmp_path)
+    config = replace(FAST, test_months=6, valid_months=6, features=(OPTIONAL, "rule_birth_due"))
+    train_services(snapshots, [BIRTHS], config, settings, raw)
+    # Calibration and fairness are the gate's business (tests above): here, any champion.
+    assert promote_service(BIRTHS, settings, Gate(max_ece=1.0, max_group_gap=1.0)).promoted
+    model = load_served(settings.models_dir, BIRTHS)
+    assert model.features == ["rule_birth_due", OPTIONAL]  # the catalogue's order
+    assert served_inputs(settings.models_dir, BIRTHS) == ("rule_birth_due", OPTIONAL)
+    frame = load_service(snapshots, BIRTHS)
+    # The two inputs alone decide the score: the other columns are not read.
+    rows = frame.head(200)
+    blanked = rows.assign(**{f: np.nan for f in features_for(BIRTHS) if f != "rule_birth_due"})
+    assert np.array_equal(model.predict(rows), model.predict(blanked))
+    _, record = monitor_service(
+        BIRTHS, available_snapshots(snapshots, BIRTHS)[-1], settings, snapshots
+    )
+    assert [f["column"] for f in record["drift"]["features"]] == ["rule_birth_due", OPTIONAL]
+
+
+def test_default_inputs_are_not_recorded_as_a_choice(promoted):
+    from tests.conftest import REPORTED_SERVICE
+
+    assert current_version(promoted.models_dir, REPORTED_SERVICE) is not None
+    assert served_inputs(promoted.models_dir, REPORTED_SERVICE) is None
+
+
+def test_an_optional_feature_the_snapshots_lack_is_named(province, snapshots, tmp_path):
+    _, raw = province
+    old = tmp_path / "features"
+    for day in sorted((snapshots / BIRTHS).glob("*.parquet")):
+        target = snapshot_file(old, BIRTHS, pd.Timestamp(day.stem).date())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pd.read_parquet(day).drop(columns=[OPTIONAL]).to_parquet(target, index=False)
+    config = replace(FAST, features=(*features_for(BIRTHS), OPTIONAL))
+    with pytest.raises(ValueError, match=f"lack {OPTIONAL}.*rebuild"):
+        train_services(old, [BIRTHS], config, _own_settings(tmp_path), raw)

@@ -13,14 +13,15 @@ from needs_model.catalogue.features import features_for
 from needs_model.monitoring import drift
 
 SERVICE = "birth_registration"
+FEATURES = features_for(SERVICE)
 
 
 def _rows(n: int, seed: int, age_shift: float = 0.0, married: float = 0.6) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({f: rng.normal(10, 3, n) for f in features_for(SERVICE)})
+    frame = pd.DataFrame({f: rng.normal(10, 3, n) for f in FEATURES})
     frame["age_years"] = rng.normal(30 + age_shift, 8, n)
     frame["is_married"] = (rng.random(n) < married).astype(float)
-    for column in drift.categorical_features(SERVICE):
+    for column in drift.categorical_features(FEATURES):
         if column != "is_married":
             frame[column] = rng.integers(0, 2, n).astype(float)
     frame.loc[rng.random(n) < 0.1, "days_to_expected_due_date"] = np.nan
@@ -29,10 +30,10 @@ def _rows(n: int, seed: int, age_shift: float = 0.0, married: float = 0.6) -> pd
 
 def _run(reference: pd.DataFrame, current: pd.DataFrame, p_shift: float = 0.0):
     rng = np.random.default_rng(9)
-    ref = drift.scored_columns(reference, SERVICE, rng.beta(1, 20, len(reference)))
-    cur = drift.scored_columns(current, SERVICE, rng.beta(1 + p_shift, 20, len(current)))
-    snapshot, empty = drift.evidently_report(ref, cur, SERVICE)
-    return snapshot, drift.summarise(snapshot, ref, cur, SERVICE), empty
+    ref = drift.scored_columns(reference, FEATURES, rng.beta(1, 20, len(reference)))
+    cur = drift.scored_columns(current, FEATURES, rng.beta(1 + p_shift, 20, len(current)))
+    snapshot, empty = drift.evidently_report(ref, cur, FEATURES)
+    return snapshot, drift.summarise(snapshot, ref, cur, FEATURES), empty
 
 
 @pytest.fixture(scope="module")
@@ -148,15 +149,17 @@ def test_a_small_reference_month_does_not_make_values_outside_its_range_a_findin
 
 def test_a_feature_with_a_handful_of_reference_values_is_not_judged():
     reference, current = _rows(2000, 1), _rows(2000, 2)
-    column = features_for(SERVICE)[0]
+    column = FEATURES[0]
     reference[column] = np.nan
     reference.loc[:4, column] = 7.0  # five identical values: no spread to norm by
     current[column] = current[column] + 50
-    ref = drift.scored_columns(reference, SERVICE, np.full(len(reference), 0.1))
-    cur = drift.scored_columns(current, SERVICE, np.full(len(current), 0.1))
-    snapshot, _ = drift.evidently_report(ref, cur, SERVICE)
+    ref = drift.scored_columns(reference, FEATURES, np.full(len(reference), 0.1))
+    cur = drift.scored_columns(current, FEATURES, np.full(len(current), 0.1))
+    snapshot, _ = drift.evidently_report(ref, cur, FEATURES)
     entry = next(
-        f for f in drift.summarise(snapshot, ref, cur, SERVICE)["features"] if f["column"] == column
+        f
+        for f in drift.summarise(snapshot, ref, cur, FEATURES)["features"]
+        if f["column"] == column
     )
     assert entry["reference_values"] == 5 and not entry["drifted"]
 

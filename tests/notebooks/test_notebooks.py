@@ -121,8 +121,10 @@ def test_the_retrain_notebook_promotes_only_through_the_gate_and_the_api_serves_
     isolated, tmp_path
 ):
     from fastapi.testclient import TestClient
+    from mlflow import MlflowClient
 
     from api.main import create_app
+    from needs_model.catalogue.features import features_for
     from needs_model.governance.access import Scope, create_key
     from needs_model.governance.db import make_engine
     from needs_model.modelling.promotion import current_version
@@ -132,7 +134,15 @@ def test_the_retrain_notebook_promotes_only_through_the_gate_and_the_api_serves_
     before = current_version(Path(isolated["models_dir"]), REPORTED_SERVICE)
     executed = _execute(
         ROOT / "notebooks" / "02-retrain-and-compare.ipynb",
-        isolated | {"service": REPORTED_SERVICE, "fast": True},
+        # A default dropped: the challenger is trained without it (the demo's default run
+        # adds an optional feature to birth registration instead).
+        isolated
+        | {
+            "service": REPORTED_SERVICE,
+            "fast": True,
+            "add_features": [],
+            "drop_features": ["household_poor_last_review"],
+        },
         tmp_path / "02.ipynb",
     )
     assert _images(executed) >= 2  # the calibration curves and the importance bars
@@ -142,6 +152,15 @@ def test_the_retrain_notebook_promotes_only_through_the_gate_and_the_api_serves_
         if cell.cell_type == "code"
         for output in cell.outputs
     )
+    client = MlflowClient(isolated["mlflow_tracking_uri"])
+    (newest,) = client.search_model_versions(
+        f"name='needs-{REPORTED_SERVICE}'", order_by=["version_number DESC"], max_results=1
+    )
+    inputs = client.get_run(newest.run_id).data.params["features"].split(",")
+    assert "household_poor_last_review" not in inputs
+    assert inputs == [
+        f for f in features_for(REPORTED_SERVICE) if f != "household_poor_last_review"
+    ]
     served = current_version(Path(isolated["models_dir"]), REPORTED_SERVICE)
     # Promoted or refused, the gate decided and the notebook said which.
     assert ("is now the champion" in text) == (served != before), text[-2000:]

@@ -32,16 +32,35 @@ def train_command(
     ] = None,
     fast: Annotated[bool, typer.Option(help="Small grid and fewer rounds (tests, demos).")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--feature",
+            help="The model's inputs, named from the catalogue (repeat; docs/features.md): "
+            "some of the service's own, optional ones among them. Default: the service's own. "
+            "With one --service only.",
+        ),
+    ] = None,
 ) -> None:
     """Train, calibrate and evaluate one model per service; log to MLflow as `challenger`."""
     from dataclasses import replace
 
+    from needs_model.catalogue.features import model_inputs
     from needs_model.modelling.training import FAST, FULL
     from needs_model.modelling.workflow import train_services
     from needs_model.settings import get_settings
 
     chosen = known_services(services)
-    config = replace(FAST if fast else FULL, seed=seed)
+    if inputs:
+        if len(chosen) != 1:
+            err_console.print("[red]error:[/] --feature names one service's inputs: add --service")
+            raise typer.Exit(2)
+        try:
+            model_inputs(chosen[0], inputs)
+        except ValueError as error:
+            err_console.print(f"[red]error:[/] {error}")
+            raise typer.Exit(2) from error
+    config = replace(FAST if fast else FULL, seed=seed, features=tuple(inputs) if inputs else None)
     settings = get_settings()
     features = features or settings.features_dir
     raw = raw or settings.raw_dir

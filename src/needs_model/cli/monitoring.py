@@ -108,6 +108,7 @@ def retrain_command(
     --if-needed, only for the services the latest `monitor` marked `retrain`."""
     from dataclasses import replace
 
+    from needs_model.modelling.promotion import served_inputs
     from needs_model.modelling.training import FAST, FULL
     from needs_model.modelling.workflow import promote_service, train_services
     from needs_model.monitoring.run import services_to_retrain
@@ -136,10 +137,16 @@ def retrain_command(
     # named and skipped, and the others still reach the gate.
     failed = []
     for service_id in chosen:
+        # The served model's inputs, kept when a data scientist chose them.
+        inputs = served_inputs(settings.models_dir, service_id)
         try:
             with console.status(f"Training {service_id}"):
                 train_services(
-                    features, [service_id], config, settings, raw if raw.exists() else None
+                    features,
+                    [service_id],
+                    replace(config, features=inputs),
+                    settings,
+                    raw if raw.exists() else None,
                 )
         except (FileNotFoundError, ValueError) as error:
             err_console.print(f"[red]error:[/] {error}")

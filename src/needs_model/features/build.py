@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from needs_model.catalogue import rules
-from needs_model.catalogue.features import AUDIT_COLUMNS, features_for
+from needs_model.catalogue.features import AUDIT_COLUMNS, computed_for
 from needs_model.catalogue.legal import legal_value
 from needs_model.catalogue.services import LICENCES, service
 from needs_model.extracts.sources import read_as_of
@@ -82,6 +82,14 @@ def _residents(p: Profiles) -> pd.DataFrame:
     return people
 
 
+def poor_at_last_review(p: Profiles, household_ids: pd.Series) -> pd.Series:
+    """1 where the household's latest poverty review found it poor or near-poor (not an
+    ever-poor flag), else 0."""
+    last = p.surveys.sort_values("survey_year").groupby("household_id")["review_result"].last()
+    result = household_ids.map(last)
+    return result.isin(["poor", "near_poor"]).astype(int)
+
+
 def birth_registration(p: Profiles) -> pd.DataFrame:
     as_of = pd.Timestamp(p.as_of)
     people = residents(p)
@@ -106,6 +114,8 @@ def birth_registration(p: Profiles) -> pd.DataFrame:
     last = women["cccd"].map(last_registration)
     months = _months(as_of - last)
     women["months_since_last_registered_birth"] = months.where(months <= 120)
+    # Optional here (catalogue.features): computed, a model input only when chosen.
+    women["household_poor_last_review"] = poor_at_last_review(p, women["household_id"])
     women["rule_birth_due"] = rules.birth_due(
         women["days_to_expected_due_date"],
         women["days_since_unregistered_birth"],
@@ -148,11 +158,7 @@ def school_admission(p: Profiles) -> pd.DataFrame:
     conditions = p.records["health/conditions"]
     disabled = set(conditions.loc[conditions["condition"] == "disability", "linked_cccd"].dropna())
     children["disability_recorded"] = children["cccd"].isin(disabled).astype(int)
-    last_result = (
-        p.surveys.sort_values("survey_year").groupby("household_id")["review_result"].last()
-    )
-    result = children["household_id"].map(last_result)
-    children["household_poor_last_review"] = result.isin(["poor", "near_poor"]).astype(int)
+    children["household_poor_last_review"] = poor_at_last_review(p, children["household_id"])
     children["rule_turns_six"] = rules.turns_six(
         children["age_in_years_at_next_round"], p.as_of
     ).astype(int)
@@ -210,10 +216,16 @@ def licence_renewal(p: Profiles, service_id: str) -> pd.DataFrame:
     return holders.rename(columns={"linked_cccd": "subject_id"})
 
 
+def next_review(as_of: dt.date) -> dt.date:
+    """The December poverty review a month end's label is about: this year's until the
+    December month end, then next year's."""
+    return dt.date(as_of.year if as_of.month < 12 else as_of.year + 1, 12, 1)
+
+
 def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
     as_of = pd.Timestamp(p.as_of)
     households = p.households[p.households["status"] == "resident"].copy()
-    review_year = as_of.year if as_of.month < 12 else as_of.year + 1
+    review_year = next_review(p.as_of).year
     # Every review the household entered; income and deprivations only where it was
     # surveyed in full (most households never are: their income is unknown).
     reviews = p.surveys.sort_values(["survey_year", "recorded_at"])
@@ -239,7 +251,7 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
     months = _months(as_of - last_full_survey)
     households["months_since_last_full_survey"] = months.where(months <= 120)
     # The line of the next review, as announced by the as-of date (never a later decree).
-    line = rules.income_line_vnd(households["is_urban"], dt.date(review_year, 12, 1), p.as_of)
+    line = rules.income_line_vnd(households["is_urban"], next_review(p.as_of), p.as_of)
     income = hid.map(last_full["per_capita_income_vnd"]).astype(float)
     households["last_income_to_line_ratio"] = income / line
     households["income_change_ratio"] = income / hid.map(
@@ -384,12 +396,12 @@ BUILDERS: dict[str, Callable[[Profiles], pd.DataFrame]] = {
 
 def build_features(p: Profiles, service_id: str) -> pd.DataFrame:
     """subject_id, household_id, commune_code (2025 unit of the household, for planning and
-    evaluation by commune; never a model input), as_of, the service's features, audit
-    columns."""
+    evaluation by commune; never a model input), as_of, the service's features (its
+    defaults, then its optional ones: `catalogue.features.computed_for`), audit columns."""
     frame = BUILDERS[service_id](p)
-    columns = ["subject_id", "household_id", *features_for(service_id), *AUDIT_COLUMNS]
+    columns = ["subject_id", "household_id", *computed_for(service_id), *AUDIT_COLUMNS]
     out = frame.reindex(columns=columns)
-    for name in features_for(service_id):
+    for name in computed_for(service_id):
         out[name] = pd.to_numeric(out[name], errors="coerce").astype("float64")
     book = p.households.set_index("household_id")["commune_key"]
     out.insert(2, "commune_code", out["household_id"].map(book).astype("string"))

@@ -16,7 +16,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from needs_model.catalogue.features import features_for
 from needs_model.catalogue.rules import TRIGGERS
 from needs_model.catalogue.services import service
 from needs_model.modelling import metrics
@@ -37,9 +36,9 @@ def rule_baseline(split: Split, service_id: str) -> Callable[[pd.DataFrame], np.
 
 
 def logistic_baseline(
-    split: Split, service_id: str, seed: int
+    split: Split, features: list[str], seed: int
 ) -> Callable[[pd.DataFrame], np.ndarray]:
-    features = features_for(service_id)
+    """A logistic regression on the same inputs as the model it is a baseline for."""
     model = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),
@@ -187,7 +186,7 @@ def evaluate(
     scores = {
         "model": p,
         "rule": rule_baseline(split, model.service_id)(test),
-        "logistic": logistic_baseline(split, model.service_id, seed)(test),
+        "logistic": logistic_baseline(split, model.features, seed)(test),
     }
     coverage = None
     if oracle is not None:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from needs_model.catalogue.features import features_for
 from needs_model.modelling import metrics
 from needs_model.modelling.training import ServiceModel
 
@@ -309,3 +310,13 @@ def load_served(models_dir: Path, service_id: str) -> ServiceModel:
     folder = models_dir / service_id / version
     verify_bundle(folder)
     return ServiceModel.load(folder, service_id)
+
+
+def served_inputs(models_dir: Path, service_id: str) -> tuple[str, ...] | None:
+    """The served model's inputs when a data scientist chose them (`TrainConfig.features`),
+    for a retraining to keep; None when it takes the service's defaults or none is served."""
+    version = current_version(models_dir, service_id)
+    if version is None:
+        return None
+    chosen = json.loads((models_dir / service_id / version / "features.json").read_text("utf-8"))
+    return None if chosen == features_for(service_id) else tuple(chosen)

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from needs_model.catalogue.features import features_for
+from needs_model.catalogue.features import features_for, model_inputs
 from needs_model.catalogue.rules import TRIGGERS
 from needs_model.catalogue.services import service
 from needs_model.modelling import metrics
@@ -47,6 +47,9 @@ class TrainConfig:
     # calibrator, fitted on the untouched validation window, keeps probabilities honest).
     max_train_rows: int = 250_000
     seed: int = 0
+    # The model's inputs, named from the catalogue (`catalogue.features.model_inputs`): None
+    # is the service's defaults; a data scientist may drop some or add optional ones.
+    features: tuple[str, ...] | None = None
 
 
 FAST = TrainConfig(learning_rates=(0.1,), num_leaves=(7,), max_rounds=150, early_stopping_rounds=20)
@@ -343,7 +346,10 @@ def _train_rule(service_id: str, m: Matrices, config: TrainConfig) -> Candidate:
 
 
 def pooled_training_rows(
-    split: Split, service_id: str, pool: Mapping[str, pd.DataFrame]
+    split: Split,
+    service_id: str,
+    pool: Mapping[str, pd.DataFrame],
+    features: list[str] | None = None,
 ) -> pd.DataFrame:
     """The service's training window and, from each other service of its pool, its labelled
     rows on the same month ends (so the embargo before validation holds for them too: pooled
@@ -352,7 +358,7 @@ def pooled_training_rows(
     missing value; a `pool_service` column says where each row came from."""
     horizon = service(service_id).horizon_months
     dates = pd.to_datetime(pd.Series(split.windows["train"]))
-    columns = [*features_for(service_id), "label"]
+    columns = [*(features or features_for(service_id)), "label"]
     parts = [split.train.reindex(columns=columns).assign(pool_service=service_id)]
     for other, frame in pool.items():
         if service(other).horizon_months != horizon:
@@ -363,6 +369,19 @@ def pooled_training_rows(
         rows = frame[frame["as_of"].isin(dates) & frame["label"].notna()]
         parts.append(rows.reindex(columns=columns).assign(pool_service=other))
     return pd.concat(parts, ignore_index=True)
+
+
+def inputs_present(split: Split, service_id: str, config: TrainConfig) -> list[str]:
+    """The model's inputs (`model_inputs`), each a column of the split's tables; raises
+    ValueError naming a chosen feature the snapshots were built without."""
+    features = model_inputs(service_id, config.features)
+    missing = [f for f in features if f not in split.train.columns]
+    if missing:
+        raise ValueError(
+            f"{service_id}: the feature snapshots lack {', '.join(missing)} (built by an older "
+            "version); rebuild them with `needs-model features --as-of ... --through ...`"
+        )
+    return features
 
 
 def choose_scorer(
@@ -393,7 +412,7 @@ def train_candidates(
     """Every scorer of `SCORERS` for the service, simplest first, each with its margins on
     the validation window; `pooled` only when `pool` holds the feature frames of other
     services of the service's pool (its params record the rows it learnt from)."""
-    features = features_for(service_id)
+    features = inputs_present(split, service_id, config)
     for name, part in (("training", split.train), ("validation", split.valid)):
         if part["label"].nunique() < 2:
             raise ValueError(
@@ -415,7 +434,7 @@ def train_candidates(
         _train_family("gbm", config.num_leaves, service_id, m, config),
     ]
     if pool:
-        rows = pooled_training_rows(split, service_id, pool)
+        rows = pooled_training_rows(split, service_id, pool, features)
         pooled_rows, pooled_weight = downsample_negatives(rows, config)
         pooled = _train_family(
             "pooled",
@@ -451,7 +470,7 @@ def fit_candidates(
     y_valid = split.valid["label"].to_numpy()
     chosen = choose_scorer(candidates, y_valid, metrics.subjects(split.valid), config.seed)
     extra = {"config": asdict(config), "horizon_months": service(service_id).horizon_months}
-    features = features_for(service_id)
+    features = model_inputs(service_id, config.features)
 
     def served(candidate: Candidate) -> ServiceModel:
         calibrator = Calibrator.fit(candidate.valid_margin, y_valid)

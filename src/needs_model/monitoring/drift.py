@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from needs_model.catalogue.features import FEATURES, features_for
+from needs_model.catalogue.features import FEATURES
 from needs_model.scoring.bands import band_of
 
 NUMERIC_METHOD, CATEGORICAL_METHOD, SCORE_METHOD = "wasserstein", "jensenshannon", "psi"
@@ -64,17 +64,17 @@ def seasonal_reference(reference: pd.DataFrame, month: int) -> pd.DataFrame:
     return same.reset_index(drop=True) if len(same) >= MIN_SEASONAL_ROWS else reference
 
 
-def categorical_features(service_id: str) -> list[str]:
-    """The 0/1 features: two values, compared as frequency tables."""
-    return [f for f in features_for(service_id) if _UNITS[f] == "0/1"]
+def categorical_features(features: list[str]) -> list[str]:
+    """The 0/1 features among a model's inputs: two values, compared as frequency tables."""
+    return [f for f in features if _UNITS[f] == "0/1"]
 
 
-def scored_columns(frame: pd.DataFrame, service_id: str, p: np.ndarray) -> pd.DataFrame:
+def scored_columns(frame: pd.DataFrame, features: list[str], p: np.ndarray) -> pd.DataFrame:
     """The features as Evidently reads them, with the calibrated probability and its band.
     0/1 features become strings ('0', '1', 'missing'): Evidently's category tables need
     them without NaN."""
-    out = frame[features_for(service_id)].copy()
-    for column in categorical_features(service_id):
+    out = frame[features].copy()
+    for column in categorical_features(features):
         values = out[column]
         out[column] = values.astype("Float64").astype(str).where(values.notna(), "missing")
         out[column] = out[column].str.replace(".0", "", regex=False)
@@ -84,7 +84,7 @@ def scored_columns(frame: pd.DataFrame, service_id: str, p: np.ndarray) -> pd.Da
 
 
 def evidently_report(
-    reference: pd.DataFrame, current: pd.DataFrame, service_id: str
+    reference: pd.DataFrame, current: pd.DataFrame, features: list[str]
 ) -> tuple[Any, list[str]]:
     """Run the drift preset and the data-quality counts; returns (snapshot, the columns
     left out because one side holds no value at all: Evidently cannot compare them)."""
@@ -92,7 +92,7 @@ def evidently_report(
     from evidently.metrics import MissingValueCount, OutListValueCount, OutRangeValueCount
     from evidently.presets import DataDriftPreset
 
-    categorical = [*categorical_features(service_id), "band"]
+    categorical = [*categorical_features(features), "band"]
     empty = [c for c in reference.columns if reference[c].isna().all() or current[c].isna().all()]
     columns = [c for c in reference.columns if c not in empty]
     numeric = [c for c in columns if c not in categorical]
@@ -138,7 +138,7 @@ def evidently_report(
 
 
 def summarise(
-    snapshot: Any, reference: pd.DataFrame, current: pd.DataFrame, service_id: str
+    snapshot: Any, reference: pd.DataFrame, current: pd.DataFrame, features: list[str]
 ) -> dict[str, Any]:
     """Per-feature drift (score, method, threshold, drifted), the drifted share of the
     features, the drift of the scores, and per-feature quality: missing share now and in the
@@ -183,10 +183,10 @@ def summarise(
         too_few = entry["reference_values"] < MIN_REFERENCE_VALUES
         entry["drifted"] = entry["drifted"] and entry["score"] > floor and not too_few
         entry["effect_size"] = effect_size(reference[column], current[column], entry["method"])
-    features = [drift[c] for c in features_for(service_id) if c in drift]
+    judged = [drift[c] for c in features if c in drift]
     return {
-        "features": features,
-        "drifted_share": (sum(f["drifted"] for f in features) / len(features) if features else 0.0),
+        "features": judged,
+        "drifted_share": (sum(f["drifted"] for f in judged) / len(judged) if judged else 0.0),
         "prediction": {c: drift[c] for c in PREDICTION_COLUMNS if c in drift},
         "quality": quality,
         "rows": {"reference": len(reference), "current": len(current)},

@@ -130,12 +130,14 @@ def monitor_service(
     reference = drift.seasonal_reference(reference_year, as_of.month)
     current = sample_rows(read_snapshot(features_dir, service_id, as_of))
 
+    # The served model's own inputs (a data scientist may have chosen others than the
+    # catalogue's defaults, `TrainConfig.features`).
     scored_reference = drift.scored_columns(
-        reference, service_id, reference["_probability"].to_numpy()
+        reference, model.features, reference["_probability"].to_numpy()
     )
-    scored_current = drift.scored_columns(current, service_id, model.predict(current))
-    snapshot, empty = drift.evidently_report(scored_reference, scored_current, service_id)
-    summary = drift.summarise(snapshot, scored_reference, scored_current, service_id)
+    scored_current = drift.scored_columns(current, model.features, model.predict(current))
+    snapshot, empty = drift.evidently_report(scored_reference, scored_current, model.features)
+    summary = drift.summarise(snapshot, scored_reference, scored_current, model.features)
     summary["expected_demand"] = drift.expected_demand(
         reference_year["_probability"],
         pd.to_datetime(reference_year["as_of"]),

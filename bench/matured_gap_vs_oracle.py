@@ -10,7 +10,7 @@ Reads the rows exactly as `needs-model monitor` does (`performance.matured_windo
 snapshots on disk, the served bundle, `promotion.load_served`).
 
 Usage: python bench/matured_gap_vs_oracle.py --root data/scenarios/no-change
-       [--service school_admission] [--as-of 2026-12-31] [--group is_mountain]
+       [--service school_admission] [--as-of 2026-12-31] [--group is_mountain [--group ...]]
        (--root holds raw/, features/ and store/models/ as bench/scenario_table.py writes them)
 """
 
@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--service", default="school_admission")
     parser.add_argument("--as-of", type=dt.date.fromisoformat, default=dt.date(2026, 12, 31))
-    parser.add_argument("--group", default="is_mountain")
+    parser.add_argument(
+        "--group", action="append", help="Column(s) to split by (repeat; default is_mountain)."
+    )
     args = parser.parse_args()
     features = args.root / "features"
     window = matured_window(args.service, args.as_of, available_snapshots(features, args.service))
@@ -45,8 +47,9 @@ def main() -> None:
     model = load_served(args.root / "store" / "models", args.service)
     rows["model"] = model.predict(rows)
     rows["oracle"] = oracle_for_rows(args.root / "raw", args.service, rows).to_numpy()
-    table = rows.groupby(args.group).agg(
+    table = rows.groupby(args.group or ["is_mountain"]).agg(
         rows=("label", "size"),
+        subjects=("subject_id", "nunique"),
         model=("model", "mean"),
         oracle=("oracle", "mean"),
         observed=("label", "mean"),

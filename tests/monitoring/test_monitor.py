@@ -15,11 +15,18 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from needs_model.catalogue.services import pool_members
+from needs_model.catalogue.services import pool_members, service
+from needs_model.features.build import horizon_end
 from needs_model.features.snapshots import read_snapshot, snapshot_file
+from needs_model.linking.link import linked_transactions
 from needs_model.modelling.promotion import REFERENCE_FILE, BundleError, Gate, verify_bundle
 from needs_model.modelling.training import FAST
 from needs_model.modelling.workflow import promote_service, train_services
+from needs_model.monitoring.performance import (
+    labels_known_on,
+    matured_window,
+    recording_lag_days,
+)
 from needs_model.monitoring.run import LATEST, MONITORING_DIR, available_snapshots, monitor
 from needs_model.monitoring.status import RETRAIN, WARN
 from needs_model.settings import Settings
@@ -34,6 +41,7 @@ def champion(province, snapshots, tmp_path_factory):
     _, raw = province
     root = tmp_path_factory.mktemp("monitoring")
     settings = Settings(
+        raw_dir=raw,
         mlflow_tracking_uri=f"sqlite:///{root}/mlflow.db",
         mlflow_artifact_root=root / "artifacts",
         models_dir=root / "models",
@@ -91,6 +99,13 @@ def test_a_month_end_is_monitored_with_matured_labels_after_the_test_window(cham
     test_end = max(summary["champion"]["test_window"])
     assert summary["matured_dates"] and min(summary["matured_dates"]) > test_end
     assert summary["performance"]["rows"] > 0
+    # Read as the register held them on the as-of date, after its recording lag.
+    lag = summary["labels"]["recording_lag_days"]
+    assert summary["labels"]["read"] == f"the register's rows recorded by {as_of.isoformat()}"
+    assert lag == recording_lag_days(settings.raw_dir, SERVICE, as_of) > 0
+    for day in summary["matured_dates"]:
+        ends = horizon_end(dt.date.fromisoformat(day), service(SERVICE).horizon_months)
+        assert ends + dt.timedelta(days=lag) <= as_of
     assert (folder / "report.html").stat().st_size > 1_000_000  # Evidently's page, inlined
     latest = json.loads((settings.reports_dir / MONITORING_DIR / LATEST).read_text())
     assert latest["as_of"] == as_of.isoformat()
@@ -106,6 +121,9 @@ def test_a_month_end_is_monitored_with_matured_labels_after_the_test_window(cham
 
 def test_labels_that_stop_matching_the_scores_ask_for_retraining(champion, tmp_path):
     settings, snapshots = champion
+    # Without the register, the monitor reads the labels the snapshots hold (said in the
+    # summary), so swapping them there is a shift the monitor must see.
+    settings = settings.model_copy(update={"raw_dir": tmp_path / "no-extracts"})
     features = _copy_features(snapshots, tmp_path)
     as_of = available_snapshots(features, SERVICE)[-1]
     first = monitor(as_of, [SERVICE], settings, features, log=False)[0][0]
@@ -119,6 +137,74 @@ def test_labels_that_stop_matching_the_scores_ask_for_retraining(champion, tmp_p
     (result,), _ = monitor(as_of, [SERVICE], settings, features, log=False)
     assert result.status == RETRAIN
     assert any(r.startswith("matured AUC") for r in result.reasons), result.reasons
+    summary = json.loads((result.folder / "summary.json").read_text())
+    assert summary["labels"] == {
+        "read": "as the snapshots hold them (no register under the raw folder)",
+        "recording_lag_days": 0,
+    }
+
+
+@pytest.mark.parametrize("service_id", ["birth_registration", "poor_household_confirmation"])
+def test_matured_labels_are_those_the_register_held_on_the_as_of_date(
+    service_id, province, snapshots
+):
+    """A delivery recorded after the monitoring date is not known on it: the matured labels
+    are read from the register's rows recorded by then, whatever the snapshots hold (a
+    person's service through the links, a household's through the register's numbers)."""
+    _, raw = province
+    day = max(
+        d
+        for d in available_snapshots(snapshots, service_id)
+        if read_snapshot(snapshots, service_id, d)["label"].notna().any()
+    )
+    rows = read_snapshot(snapshots, service_id, day)
+    rows = rows[rows["label"].notna()]
+    horizon_ends = horizon_end(day, service(service_id).horizon_months)
+    # On the horizon's last day, deliveries of its last weeks are still on their way.
+    early = labels_known_on(rows, raw, service_id, horizon_ends)
+    late = labels_known_on(rows, raw, service_id, dt.date(2030, 1, 1))
+    assert (late["label"] == rows["label"].to_numpy()).all()  # the whole register: as built
+    missing = rows["subject_id"][(late["label"] == 1) & (early["label"] == 0)]
+    assert (early["label"] <= late["label"]).all() and len(missing) > 0
+    # Each of them: every register row of the delivery was recorded after that day.
+    register = pd.read_parquet(raw / "services" / "transactions.parquet")
+    if service_id == "birth_registration":
+        linked = linked_transactions(raw, dt.date(2030, 1, 1), recorded_by=dt.date(2030, 1, 1))
+        register = linked.rename(columns={"linked_cccd": "subject"}).merge(
+            register[["transaction_id", "recorded_at"]], on="transaction_id"
+        )
+    else:
+        register = register.rename(columns={"subject_household_id": "subject"})
+    theirs = register[
+        register["subject"].isin(missing)
+        & (register["service_id"] == service_id)
+        & (pd.to_datetime(register["delivered_on"]) > pd.Timestamp(day))
+        & (pd.to_datetime(register["delivered_on"]) <= pd.Timestamp(horizon_ends))
+    ]
+    assert set(theirs["subject"]) == set(missing)
+    assert (pd.to_datetime(theirs["recorded_at"]) > pd.Timestamp(horizon_ends)).all()
+
+
+def test_a_month_end_matures_after_its_horizon_and_the_registers_lag(province):
+    _, raw = province
+    as_of = dt.date(2025, 9, 30)
+    lag = recording_lag_days(raw, SERVICE, as_of)
+    register = pd.read_parquet(raw / "services" / "transactions.parquet")
+    recorded = pd.to_datetime(register["recorded_at"])
+    year = register[
+        (register["service_id"] == SERVICE)
+        & (recorded <= pd.Timestamp(as_of))
+        & (recorded > pd.Timestamp(as_of) - pd.Timedelta(days=365))
+    ]
+    days = (pd.to_datetime(year["recorded_at"]) - pd.to_datetime(year["delivered_on"])).dt.days
+    assert (days <= lag).mean() >= 0.99 and (days < lag - 1).mean() < 0.99
+    month_ends = [dt.date(2025, 3, 31), dt.date(2025, 5, 31), dt.date(2025, 6, 30)]
+    # Three-month horizons: 2025-06-30's ends on the as-of date, 2025-05-31's 30 days
+    # before it, 2025-03-31's 92 days before.
+    assert matured_window(SERVICE, as_of, month_ends).dates == month_ends
+    assert matured_window(SERVICE, as_of, month_ends, lag_days=30).dates == month_ends[:2]
+    assert matured_window(SERVICE, as_of, month_ends, lag_days=31).dates == month_ends[:1]
+    assert matured_window(SERVICE, as_of, month_ends, lag_days=93).dates == []
 
 
 def test_a_feature_broken_upstream_is_named(champion, tmp_path):

@@ -420,6 +420,7 @@ def attach_labels(
     as_of: dt.date,
     data_end: dt.date,
     linked: pd.DataFrame | None = None,
+    recorded_by: dt.date = EXTRACT_HOLDS_ALL,
 ) -> pd.DataFrame:
     """label = the service was delivered to the subject in (as_of, as_of + horizon], as the
     extract of the service register holds it; missing when the horizon runs past the data
@@ -435,13 +436,16 @@ def attach_labels(
     never through the raw CCCD column: a transaction written without a CCCD, or with
     someone else's, counts for the person it links to, and one left unlinked (ambiguous)
     counts for nobody. Household and business services carry the register's own numbers.
+
+    `recorded_by` keeps only the register's rows recorded by then: the labels a monitor
+    could read on that day (`monitoring.performance.labels_known_on`).
     """
     entry = service(service_id)
     end = horizon_end(as_of, entry.horizon_months)
     start = pd.Timestamp(as_of)
     if entry.subject_kind == "person":
         if linked is None:
-            linked = linked_transactions(raw, data_end, recorded_by=EXTRACT_HOLDS_ALL)
+            linked = linked_transactions(raw, data_end, recorded_by=recorded_by)
         delivered = linked.rename(columns={"linked_cccd": "subject"})
     else:
         key = SUBJECT_KEY[entry.subject_kind]
@@ -449,7 +453,7 @@ def attach_labels(
             raw,
             "services",
             "transactions",
-            EXTRACT_HOLDS_ALL,
+            recorded_by,
             ["service_id", key, "delivered_on"],
         ).rename(columns={key: "subject"})
     delivered = delivered[

@@ -1,5 +1,11 @@
 """How the champion does once labels mature: a month end's label is known when its whole
-horizon lies on or before the monitoring date.
+horizon, and the register's recording lag after it, lie on or before the monitoring date.
+
+The labels are read as the register held them on the monitoring date (`labels_known_on`):
+a delivery recorded later is not known then, whatever the snapshots were built with. The
+lag allowed is the register's own for the service, measured on its rows of the year before
+(`recording_lag_days`, the 99th percentile): without it, the newest month ends would miss
+the deliveries still on their way to the register and look over-predicted.
 
 The newest `MATURED_MONTHS` matured month ends are scored by the served model and judged by
 the gate's own checks (`promotion.calibration_by_month`, the fairness gap of
@@ -10,14 +16,18 @@ interval resampling subjects (`metrics.subject_bootstrap_draws`).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from needs_model.catalogue.services import service
-from needs_model.features.build import horizon_end
+from needs_model.extracts.sources import read_as_of
+from needs_model.features.build import attach_labels, horizon_end
+from needs_model.linking.link import linked_transactions
 from needs_model.modelling import metrics
 from needs_model.modelling.evaluate import fairness
 from needs_model.modelling.promotion import Gate, calibration_by_month, fairness_failures
@@ -25,6 +35,8 @@ from needs_model.modelling.training import ServiceModel
 
 MATURED_MONTHS = 3
 BOOTSTRAP_DRAWS = 200
+RECORDING_LAG_PERCENTILE = 99
+LAG_HISTORY_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -35,10 +47,54 @@ class MaturedWindow:
     dates: list[dt.date]
 
 
-def matured_window(service_id: str, as_of: dt.date, available: list[dt.date]) -> MaturedWindow:
+def matured_window(
+    service_id: str, as_of: dt.date, available: list[dt.date], lag_days: int = 0
+) -> MaturedWindow:
+    """The newest `MATURED_MONTHS` of `available` whose horizon ended `lag_days` or more
+    before `as_of`."""
     horizon = service(service_id).horizon_months
-    matured = sorted(d for d in available if horizon_end(d, horizon) <= as_of)
+    allowance = dt.timedelta(days=lag_days)
+    matured = sorted(d for d in available if horizon_end(d, horizon) + allowance <= as_of)
     return MaturedWindow(as_of, matured[-MATURED_MONTHS:])
+
+
+def recording_lag_days(raw: Path, service_id: str, as_of: dt.date) -> int:
+    """Days from a delivery of the service to its row in the register, at the
+    `RECORDING_LAG_PERCENTILE`th percentile of the rows recorded in the year before `as_of`
+    (rounded up; 0 when there are none)."""
+    rows = read_as_of(raw, "services", "transactions", as_of, ["service_id", "delivered_on"])
+    recorded = pd.to_datetime(rows["recorded_at"])
+    rows = rows[
+        (rows["service_id"] == service_id)
+        & (recorded > pd.Timestamp(as_of) - pd.Timedelta(days=LAG_HISTORY_DAYS))
+    ]
+    if rows.empty:
+        return 0
+    days = (pd.to_datetime(rows["recorded_at"]) - rows["delivered_on"]).dt.days
+    return math.ceil(float(np.percentile(days, RECORDING_LAG_PERCENTILE)))
+
+
+def labels_known_on(rows: pd.DataFrame, raw: Path, service_id: str, as_of: dt.date) -> pd.DataFrame:
+    """`rows` (month ends whose horizon ended by `as_of`) labelled again from the register's
+    rows recorded on or before `as_of`, linked against the registry as known then."""
+    linked = (
+        linked_transactions(raw, as_of, recorded_by=as_of)
+        if service(service_id).subject_kind == "person"
+        else None
+    )
+    parts = [
+        attach_labels(
+            part.drop(columns="label"),
+            raw,
+            service_id,
+            pd.Timestamp(day).date(),
+            as_of,
+            linked=linked,
+            recorded_by=as_of,
+        )
+        for day, part in rows.groupby("as_of", sort=True)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else rows.iloc[0:0]
 
 
 def matured_performance(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from needs_model.catalogue.services import SERVICE_SOURCES, service
+from needs_model.extracts import contract
 from needs_model.features.snapshots import read_snapshot, snapshot_file
 from needs_model.modelling.promotion import (
     REFERENCE_FILE,
@@ -29,7 +30,12 @@ from needs_model.modelling.promotion import (
 )
 from needs_model.modelling.training import sample_rows
 from needs_model.monitoring import drift
-from needs_model.monitoring.performance import matured_performance, matured_window
+from needs_model.monitoring.performance import (
+    labels_known_on,
+    matured_performance,
+    matured_window,
+    recording_lag_days,
+)
 from needs_model.monitoring.sources import source_quality
 from needs_model.monitoring.status import RETRAIN, Thresholds, drift_notes, service_status
 from needs_model.settings import Settings
@@ -152,12 +158,18 @@ def monitor_service(
     # what it was judged on.
     test_end = dt.date.fromisoformat(max(evaluation["windows"]["test"]))
     later = [d for d in available_snapshots(features_dir, service_id) if d > test_end]
-    window = matured_window(service_id, as_of, later)
+    # The labels as the register held them on the as-of date, after its recording lag;
+    # without the register (a monitor reading snapshots only), as the snapshots hold them.
+    register = settings.raw_dir / contract.table("services", "transactions").path
+    lag = recording_lag_days(settings.raw_dir, service_id, as_of) if register.exists() else 0
+    window = matured_window(service_id, as_of, later, lag)
     performance = None
     if window.dates:
         rows = pd.concat(
             [read_snapshot(features_dir, service_id, d) for d in window.dates], ignore_index=True
         )
+        if register.exists():
+            rows = labels_known_on(rows, settings.raw_dir, service_id, as_of)
         rows = rows[rows["label"].notna()]
         if len(rows) and rows["label"].nunique() == 2:
             performance = matured_performance(model, rows, evaluation["results"]["model"], gate)
@@ -202,6 +214,14 @@ def monitor_service(
         "sources": tables,
         "performance": performance,
         "matured_dates": [d.isoformat() for d in window.dates],
+        "labels": {
+            "read": (
+                f"the register's rows recorded by {as_of.isoformat()}"
+                if register.exists()
+                else "as the snapshots hold them (no register under the raw folder)"
+            ),
+            "recording_lag_days": lag,
+        },
         "horizon_months": service(service_id).horizon_months,
         "report": "report.html",
     }

@@ -3,7 +3,6 @@ Evidently's report, for auditors and data scientists. Aggregates only: no citize
 
 from __future__ import annotations
 
-import json
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from api.errors import ApiError
 from api.schemas import Day, MonitoringResponse, ServiceId
 from api.security import allow
 from needs_model.governance.access import Principal
-from needs_model.monitoring.run import LATEST, MONITORING_DIR
+from needs_model.monitoring.run import MONITORING_DIR, latest_status, status_on
 
 router = APIRouter(tags=["monitoring"])
 Watchers = Annotated[Principal, Depends(allow("auditor", "data_scientist", "admin"))]
@@ -32,16 +31,19 @@ def _monitoring_root(settings: Any) -> FilePath:
     return root
 
 
-def _status(root: FilePath, as_of: str | None) -> dict[str, Any]:
-    path = root / LATEST if as_of is None else root / as_of / "status.json"
-    if not path.exists():
+def _status(settings: Any, as_of: str | None) -> dict[str, Any]:
+    status = (
+        latest_status(settings.reports_dir)
+        if as_of is None
+        else status_on(settings.reports_dir, as_of)
+    )
+    if status is None:
         detail = (
             "no monitoring has run (needs-model monitor)"
             if as_of is None
             else (f"no monitoring ran on {as_of}")
         )
         raise ApiError(404, "not_monitored", detail, "as_of" if as_of else None)
-    status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return status
 
 
@@ -55,7 +57,7 @@ def monitoring(
     """Each served service's status (ok, warn or retrain) with its reasons, and the months
     on which monitoring ran."""
     root = _monitoring_root(settings)
-    status = _status(root, as_of)
+    status = _status(settings, as_of)
     runs = sorted(p.parent.name for p in root.glob("*/status.json"))
     trail.record(
         principal,
@@ -93,7 +95,7 @@ def monitoring_report(
     """Evidently's report of the service's monitoring run: drift per feature and of the
     scores, data quality, with its tests. Self-contained HTML, readable offline."""
     root = _monitoring_root(settings)
-    status = _status(root, as_of)
+    status = _status(settings, as_of)
     entry = status["services"].get(service_id)
     if entry is None:
         raise ApiError(

@@ -36,7 +36,7 @@ from api.views import citizen_in_scope
 from needs_model.extracts.validate import default_report_dir
 from needs_model.governance.access import Principal, authenticate
 from needs_model.modelling.promotion import current_version
-from needs_model.monitoring.run import LATEST, MONITORING_DIR
+from needs_model.monitoring.run import latest_file
 from needs_model.reports.build import render_index, served
 from needs_model.reports.citizen import (
     CaseError,
@@ -97,7 +97,7 @@ def _stamp(settings: Settings, table_path: str) -> tuple[float, ...]:
         settings.raw_dir / table_path,
         default_report_dir(settings.raw_dir) / "report.json",
         *sorted(settings.linked_dir.glob("*/consistency.parquet"))[-1:],
-        settings.reports_dir / MONITORING_DIR / LATEST,
+        latest_file(settings.reports_dir),
     ]
     return tuple(f.stat().st_mtime if f.exists() else 0.0 for f in files)
 

@@ -313,19 +313,41 @@ def monitor(
         "sources": tables,
     }
     _write_json(root / as_of.isoformat() / "status.json", status)
-    latest = root / LATEST
-    previous = json.loads(latest.read_text(encoding="utf-8")) if latest.exists() else None
+    previous = latest_status(settings.reports_dir)
     if previous is None or previous["as_of"] <= as_of.isoformat():
-        _write_json(latest, status)
+        _write_json(latest_file(settings.reports_dir), status)
     return results, errors
+
+
+def latest_file(reports_dir: Path) -> Path:
+    """Where the newest monitoring run's status is kept (`latest.json`)."""
+    return reports_dir / MONITORING_DIR / LATEST
+
+
+def latest_status(reports_dir: Path) -> dict[str, Any] | None:
+    """The newest monitoring run's status (as of, each service's status and reasons, the
+    agencies' tables), or None before any run: what the CLI, the reports and the API read."""
+    path = latest_file(reports_dir)
+    if not path.exists():
+        return None
+    status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return status
+
+
+def status_on(reports_dir: Path, as_of: str) -> dict[str, Any] | None:
+    """The status of the monitoring run of `as_of` (YYYY-MM-DD), or None when none ran."""
+    path = reports_dir / MONITORING_DIR / as_of / "status.json"
+    if not path.exists():
+        return None
+    status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return status
 
 
 def services_to_retrain(reports_dir: Path) -> tuple[str, list[str]] | None:
     """(the latest monitoring date, the services it marked `retrain`), or None when no
     monitoring has run."""
-    latest = reports_dir / MONITORING_DIR / LATEST
-    if not latest.exists():
+    status = latest_status(reports_dir)
+    if status is None:
         return None
-    status = json.loads(latest.read_text(encoding="utf-8"))
     flagged = [s for s, entry in status["services"].items() if entry["status"] == RETRAIN]
     return str(status["as_of"]), flagged

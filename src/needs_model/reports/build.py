@@ -11,7 +11,6 @@ renamed into place, so a killed run leaves the previous page, never half of one.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from pathlib import Path
 from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.extracts import contract
 from needs_model.modelling.promotion import current_version
-from needs_model.monitoring.run import LATEST, MONITORING_DIR
+from needs_model.monitoring.run import latest_status
 from needs_model.reports.data_sheet import render_data_sheet, sheet_data, table_id
 from needs_model.reports.model_card import (
     FILE_LINKS,
@@ -59,8 +58,7 @@ def render_index(
     extract's data sheet, and how to ask for one citizen's explanation (and, served to a
     browser, a button to the `sign_out` route)."""
     here = index_links or links
-    latest_file = settings.reports_dir / MONITORING_DIR / LATEST
-    latest = json.loads(latest_file.read_text(encoding="utf-8")) if latest_file.exists() else None
+    latest = latest_status(settings.reports_dir)
     rows = []
     for service_id in served(settings.models_dir):
         s = service(service_id)

@@ -19,7 +19,7 @@ from needs_model.catalogue.services import SERVICE_SOURCES
 from needs_model.extracts import contract
 from needs_model.extracts.sources import read_as_of
 from needs_model.extracts.validate import default_report_dir
-from needs_model.monitoring.run import LATEST, MONITORING_DIR
+from needs_model.monitoring.run import latest_status
 from needs_model.reports.model_card import FILE_LINKS, Links
 from needs_model.reports.page import both, esc, heading, link, page, paragraph, table
 
@@ -90,9 +90,8 @@ def sheet_data(
             "as_of": reports[-1].parent.name,
             "by_type": mine.groupby("type").size().sort_index().to_dict(),
         }
-    latest = reports_dir / MONITORING_DIR / LATEST
-    if latest.exists():
-        status = json.loads(latest.read_text(encoding="utf-8"))
+    status = latest_status(reports_dir)
+    if status is not None:
         data["monitoring"] = {
             "as_of": status["as_of"],
             "entry": next((s for s in status.get("sources", []) if s["table"] == ident), None),

@@ -24,7 +24,7 @@ from needs_model.catalogue.features import AUDIT_COLUMNS
 from needs_model.catalogue.services import SERVICE_SOURCES, service
 from needs_model.modelling.promotion import REFERENCE_FILE, Gate, current_version, verify_bundle
 from needs_model.modelling.training import ServiceModel
-from needs_model.monitoring.run import LATEST, MONITORING_DIR
+from needs_model.monitoring.run import MONITORING_DIR, latest_status
 from needs_model.reports import plots
 from needs_model.reports.explanations import (
     BY_NAME,
@@ -135,8 +135,8 @@ def _history(models_dir: Path, service_id: str) -> list[dict[str, str]]:
 
 def latest_monitoring(reports_dir: Path) -> str | None:
     """The date of the newest monitoring run (None before any)."""
-    path = reports_dir / MONITORING_DIR / LATEST
-    return json.loads(path.read_text(encoding="utf-8"))["as_of"] if path.exists() else None
+    status = latest_status(reports_dir)
+    return None if status is None else str(status["as_of"])
 
 
 def _span(dates: list[str]) -> str:

@@ -8,12 +8,20 @@
 2. Wall time of `needs-model monitor` on a models folder and its feature snapshots (median of
    `--repeats` runs, each in a fresh process, peak RSS from the kernel), when `--models` is
    given.
+3. With `--labels-as-of DATE`: the cost of reading matured labels as the register held them
+   (`performance.labels_known_on`: linking the register as of DATE, then labelling three
+   month ends of births and of poverty), in a fresh process. `make run` and the
+   full-province run monitor a month end inside the champions' reference year, where no
+   month end has matured yet, so step 2 does not pay it.
 
 Usage:
     python bench/bench_monitor.py                                  # power only
     python bench/bench_monitor.py --models data/full/models --features data/full/features \\
         --raw data/full/raw --reports /tmp/monitor-bench --repeats 3
-Writes bench/results/monitor.json.
+    python bench/bench_monitor.py --skip-power --labels-as-of 2025-09-30 \\
+        --features data/full/features --raw data/full/raw \\
+        --out bench/results/monitor-labels-full.json
+Writes bench/results/monitor.json (or --out).
 """
 
 from __future__ import annotations
@@ -103,6 +111,39 @@ def run_monitor(models: Path, features: Path, raw: Path, reports: Path) -> dict[
     return {"seconds": seconds, "peak_rss_gib": peak / 2**20}
 
 
+LABELS_CODE = """
+import datetime as dt, json, sys, time
+from pathlib import Path
+from needs_model.features.snapshots import read_snapshot
+from needs_model.monitoring.performance import labels_known_on
+from needs_model.monitoring.run import available_snapshots
+features, raw, as_of = Path(sys.argv[1]), Path(sys.argv[2]), dt.date.fromisoformat(sys.argv[3])
+out = {}
+started = time.perf_counter()
+for service_id in ("birth_registration", "poor_household_confirmation"):
+    days = [d for d in available_snapshots(features, service_id) if d <= as_of][-3:]
+    rows = [read_snapshot(features, service_id, d) for d in days]
+    t = time.perf_counter()
+    for frame in rows:
+        labels_known_on(frame, raw, service_id, as_of)
+    out[service_id] = {"month_ends": [d.isoformat() for d in days],
+                       "seconds": time.perf_counter() - t}
+out["total_seconds"] = time.perf_counter() - started
+print(json.dumps(out))
+"""
+
+
+def labels_cost(features: Path, raw: Path, as_of: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-c", LABELS_CODE, str(features), str(raw), as_of],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result | {"as_of": as_of}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=50)
@@ -111,8 +152,15 @@ def main() -> None:
     parser.add_argument("--raw", type=Path, default=Path("data/raw"))
     parser.add_argument("--reports", type=Path, default=Path("/tmp/needs-monitor-bench"))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--labels-as-of", default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--skip-power", action="store_true")
     args = parser.parse_args()
-    result: dict[str, object] = {"power": power(args.draws, SAMPLE_ROWS)}
+    result: dict[str, object] = {}
+    if not args.skip_power:
+        result["power"] = power(args.draws, SAMPLE_ROWS)
+    if args.labels_as_of is not None:
+        result["labels_known_on"] = labels_cost(args.features, args.raw, args.labels_as_of)
     if args.models is not None:
         runs = [
             run_monitor(args.models, args.features, args.raw, args.reports)
@@ -128,8 +176,8 @@ def main() -> None:
             "runs": runs,
             "cpus": os.cpu_count(),
         }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
 

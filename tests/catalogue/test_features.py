@@ -26,7 +26,7 @@ def test_a_model_takes_the_services_defaults_unless_told():
 def test_an_optional_feature_is_carried_by_the_tables_and_can_be_chosen():
     assert optional_features(SERVICE) == [OPTIONAL]
     assert computed_for(SERVICE) == [*features_for(SERVICE), OPTIONAL]
-    # Named in any order, returned in the catalogue's: the saved feature order is stable.
+    # Named in any order, returned in the tables' order: the saved feature order is stable.
     chosen = model_inputs(SERVICE, [OPTIONAL, *reversed(features_for(SERVICE))])
     assert chosen == [*features_for(SERVICE), OPTIONAL]
 

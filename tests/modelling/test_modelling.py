@@ -452,7 +452,7 @@ def test_a_chosen_optional_feature_is_trained_served_monitored_and_kept(
     # Calibration and fairness are the gate's business (tests above): here, any champion.
     assert promote_service(BIRTHS, settings, Gate(max_ece=1.0, max_group_gap=1.0)).promoted
     model = load_served(settings.models_dir, BIRTHS)
-    assert model.features == ["rule_birth_due", OPTIONAL]  # the catalogue's order
+    assert model.features == ["rule_birth_due", OPTIONAL]  # the tables' order
     assert served_inputs(settings.models_dir, BIRTHS) == ("rule_birth_due", OPTIONAL)
     frame = load_service(snapshots, BIRTHS)
     # The two inputs alone decide the score: the other columns are not read.

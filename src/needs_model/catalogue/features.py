@@ -32,8 +32,8 @@ class Feature:
     unit: str
     computed_as_of: str
     # Services whose feature tables carry it too, as an optional feature a data scientist
-    # may give their model (`TrainConfig.features`): computed, monitored and explained as any other
-    # once a served model takes it.
+    # may give their model (`TrainConfig.features`): computed, monitored and explained as
+    # any other once a served model takes it.
     optional_for: tuple[str, ...] = ()
 
 
@@ -542,10 +542,10 @@ def computed_for(service_id: str) -> list[str]:
 
 
 def model_inputs(service_id: str, chosen: Sequence[str] | None = None) -> list[str]:
-    """A model's inputs, in the catalogue's order: the service's defaults, or `chosen`
-    (names the service's tables carry, optional ones included; its rule's trigger among
-    them: the rule scorer and the baselines read it). Raises ValueError naming what cannot
-    be used."""
+    """A model's inputs, in the order of the service's tables (`computed_for`): the
+    service's defaults, or `chosen` (names the service's tables carry, optional ones
+    included; its rule's trigger among them: the rule scorer and the baselines read it).
+    Raises ValueError naming what cannot be used."""
     if chosen is None:
         return features_for(service_id)
     available = computed_for(service_id)

@@ -423,6 +423,10 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
     def label(service_id: str) -> str:
         return service_id + (" (shadow: refused by the gate)" if service_id in shadow else "")
 
+    # The poverty model meets the 2027 line before 2027: from the month end whose next
+    # review applies it. Its alarms from then on are that change, seen, not false alarms of
+    # a stable province.
+    acts = line_acts(STABLE_MONTHS + LINE_MONTHS)
     for name, twin in twins.items():
         by_service: dict[str, list[dict]] = {}
         for r in twin["records"]:
@@ -432,10 +436,6 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
             records = sorted(by_service[service_id], key=lambda r: r["as_of"])
             months = [r for r in records if r["as_of"] <= month_end(STABLE_MONTHS[-1]).isoformat()]
             if name == "no-change":
-                # The poverty model meets the 2027 line before 2027: from the month end
-                # whose next review applies it. Its alarms from then on are that change,
-                # seen, not false alarms of a stable province.
-                acts = line_acts(STABLE_MONTHS + LINE_MONTHS)
                 if service_id == "poor_household_confirmation":
                     months = [r for r in records if r["as_of"] < month_end(acts).isoformat()]
                 line = [r for r in records if r not in months]

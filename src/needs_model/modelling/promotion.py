@@ -315,8 +315,7 @@ def load_served(models_dir: Path, service_id: str) -> ServiceModel:
 def served_inputs(models_dir: Path, service_id: str) -> tuple[str, ...] | None:
     """The served model's inputs when a data scientist chose them (`TrainConfig.features`),
     for a retraining to keep; None when it takes the service's defaults or none is served."""
-    version = current_version(models_dir, service_id)
-    if version is None:
+    if current_version(models_dir, service_id) is None:
         return None
-    chosen = json.loads((models_dir / service_id / version / "features.json").read_text("utf-8"))
+    chosen = load_served(models_dir, service_id).features
     return None if chosen == features_for(service_id) else tuple(chosen)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from needs_model.catalogue.services import service
+from needs_model.extracts import contract
 from needs_model.extracts.sources import read_as_of
 from needs_model.features.build import attach_labels, horizon_end
 from needs_model.linking.link import linked_transactions
@@ -62,16 +64,24 @@ def recording_lag_days(raw: Path, service_id: str, as_of: dt.date) -> int:
     """Days from a delivery of the service to its row in the register, at the
     `RECORDING_LAG_PERCENTILE`th percentile of the rows recorded in the year before `as_of`
     (rounded up; 0 when there are none)."""
+    path = raw / contract.table("services", "transactions").path
+    stat = path.stat()
+    lags = _recording_lags(raw.resolve(), as_of, (stat.st_mtime_ns, stat.st_size))
+    return lags.get(service_id, 0)
+
+
+@lru_cache(maxsize=4)
+def _recording_lags(raw: Path, as_of: dt.date, stamp: tuple[int, int]) -> dict[str, int]:
+    """Every service's lag on `as_of` from one read of the register (a monitoring run asks
+    for each served service's), kept per state of the file (`stamp`)."""
     rows = read_as_of(raw, "services", "transactions", as_of, ["service_id", "delivered_on"])
     recorded = pd.to_datetime(rows["recorded_at"])
-    rows = rows[
-        (rows["service_id"] == service_id)
-        & (recorded > pd.Timestamp(as_of) - pd.Timedelta(days=LAG_HISTORY_DAYS))
-    ]
-    if rows.empty:
-        return 0
-    days = (pd.to_datetime(rows["recorded_at"]) - rows["delivered_on"]).dt.days
-    return math.ceil(float(np.percentile(days, RECORDING_LAG_PERCENTILE)))
+    recent = recorded > pd.Timestamp(as_of) - pd.Timedelta(days=LAG_HISTORY_DAYS)
+    days = (recorded[recent] - rows.loc[recent, "delivered_on"]).dt.days
+    return {
+        str(service_id): math.ceil(float(np.percentile(group, RECORDING_LAG_PERCENTILE)))
+        for service_id, group in days.groupby(rows.loc[recent, "service_id"])
+    }
 
 
 def labels_known_on(rows: pd.DataFrame, raw: Path, service_id: str, as_of: dt.date) -> pd.DataFrame:

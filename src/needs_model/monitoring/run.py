@@ -160,15 +160,15 @@ def monitor_service(
     later = [d for d in available_snapshots(features_dir, service_id) if d > test_end]
     # The labels as the register held them on the as-of date, after its recording lag;
     # without the register (a monitor reading snapshots only), as the snapshots hold them.
-    register = settings.raw_dir / contract.table("services", "transactions").path
-    lag = recording_lag_days(settings.raw_dir, service_id, as_of) if register.exists() else 0
+    from_register = (settings.raw_dir / contract.table("services", "transactions").path).exists()
+    lag = recording_lag_days(settings.raw_dir, service_id, as_of) if from_register else 0
     window = matured_window(service_id, as_of, later, lag)
     performance = None
     if window.dates:
         rows = pd.concat(
             [read_snapshot(features_dir, service_id, d) for d in window.dates], ignore_index=True
         )
-        if register.exists():
+        if from_register:
             rows = labels_known_on(rows, settings.raw_dir, service_id, as_of)
         rows = rows[rows["label"].notna()]
         if len(rows) and rows["label"].nunique() == 2:
@@ -217,7 +217,7 @@ def monitor_service(
         "labels": {
             "read": (
                 f"the register's rows recorded by {as_of.isoformat()}"
-                if register.exists()
+                if from_register
                 else "as the snapshots hold them (no register under the raw folder)"
             ),
             "recording_lag_days": lag,
@@ -304,7 +304,6 @@ def monitor(
             "summary": f"{as_of.isoformat()}/{service_id}/summary.json",
             "report": f"{as_of.isoformat()}/{service_id}/report.html",
         }
-    root = settings.reports_dir / MONITORING_DIR
     status = {
         "as_of": as_of.isoformat(),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
@@ -312,7 +311,7 @@ def monitor(
         "not_monitored": errors,
         "sources": tables,
     }
-    _write_json(root / as_of.isoformat() / "status.json", status)
+    _write_json(status_file(settings.reports_dir, as_of.isoformat()), status)
     previous = latest_status(settings.reports_dir)
     if previous is None or previous["as_of"] <= as_of.isoformat():
         _write_json(latest_file(settings.reports_dir), status)
@@ -324,23 +323,27 @@ def latest_file(reports_dir: Path) -> Path:
     return reports_dir / MONITORING_DIR / LATEST
 
 
-def latest_status(reports_dir: Path) -> dict[str, Any] | None:
-    """The newest monitoring run's status (as of, each service's status and reasons, the
-    agencies' tables), or None before any run: what the CLI, the reports and the API read."""
-    path = latest_file(reports_dir)
+def status_file(reports_dir: Path, as_of: str) -> Path:
+    """Where the status of the monitoring run of `as_of` (YYYY-MM-DD) is kept."""
+    return reports_dir / MONITORING_DIR / as_of / "status.json"
+
+
+def _read_status(path: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return status
+
+
+def latest_status(reports_dir: Path) -> dict[str, Any] | None:
+    """The newest monitoring run's status (as of, each service's status and reasons, the
+    agencies' tables), or None before any run: what the CLI, the reports and the API read."""
+    return _read_status(latest_file(reports_dir))
 
 
 def status_on(reports_dir: Path, as_of: str) -> dict[str, Any] | None:
     """The status of the monitoring run of `as_of` (YYYY-MM-DD), or None when none ran."""
-    path = reports_dir / MONITORING_DIR / as_of / "status.json"
-    if not path.exists():
-        return None
-    status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return status
+    return _read_status(status_file(reports_dir, as_of))
 
 
 def services_to_retrain(reports_dir: Path) -> tuple[str, list[str]] | None:

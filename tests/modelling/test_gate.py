@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from needs_model.modelling.evaluate import fairness
-from needs_model.modelling.promotion import Gate, gate_failures
+from needs_model.modelling.promotion import Gate, fairness_failures, gate_failures
 
 N = 20_000
 
@@ -58,6 +58,34 @@ def test_a_group_the_model_misjudges_is_refused_for_fairness(world):
     p = np.clip(truth + np.where(minority, 0.05, -0.0125), 0.001, 0.999)
     failures = gate_failures(_evaluation(frame, y, p), frame, p, None, Gate())
     assert any(f.startswith("fairness: ethnicity=minority") for f in failures), failures
+
+
+def test_a_gap_every_group_shares_is_calibration_not_unfairness(world):
+    frame, y, truth = world
+    # Every group under-predicted alike, as in a year whose take-up no record foretold:
+    # each group's gap is beyond doubt, and no group is served worse than the others.
+    p = truth * 0.7  # mean 0.07 against 0.10
+    groups = [g for g in fairness(frame, y, p, seed=0) if not g["too_small_to_judge"]]
+    for g in groups:  # what a gap judged group by group would have refused
+        assert g["mean_predicted"] - g["observed_rate"] < -0.02, g
+        assert g["calibration_gap_ci"][1] < 0, g
+    failures = gate_failures({"fairness": groups}, frame, p, None, Gate())
+    assert any(f.startswith("calibration: ECE") for f in failures), failures
+    assert not [f for f in failures if f.startswith("fairness")], failures
+
+
+def test_a_group_judged_on_its_gap_alone_when_its_attribute_has_no_other_group(world):
+    frame, y, truth = world
+    lowland = frame["is_mountain"].eq(0).to_numpy()
+    rows, yl = frame[lowland].reset_index(drop=True), y[lowland]
+    p = np.clip(truth[lowland] - 0.03, 0.001, 0.999)
+    group = next(g for g in fairness(rows, yl, p, seed=0) if g["attribute"] == "mountain")
+    assert group["gap_beyond_rest"] is None
+    assert not fairness_failures([group], Gate())
+    # An evaluation written before the gap beyond the rest was kept: judged on the gap.
+    older = {k: v for k, v in group.items() if not k.startswith("gap_beyond_rest")}
+    failures = fairness_failures([older], Gate())
+    assert len(failures) == 1 and failures[0].startswith("fairness: mountain=lowland"), failures
 
 
 def test_a_challenger_that_ranks_worse_than_a_baseline_is_refused(world):
@@ -146,7 +174,8 @@ def test_fairness_intervals_resample_subjects_not_rows():
     # The model is calibrated in every group: each gap's 95 % interval should exclude zero
     # about 5 % of the time (here 6 of 80 groups). Resampling rows, six per future, narrows
     # the intervals about 2.4-fold: 36 of 80 exclude zero.
-    excluded = judged = 0
+    # The same for the gap beyond the rest's, whose interval combines the groups' resamples.
+    excluded = beyond_excluded = judged = 0
     for seed in range(10):
         rows = _seen_every_month(seed, subjects=800)
         y, p = rows["label"].to_numpy(), rows["truth"].to_numpy()
@@ -156,8 +185,11 @@ def test_fairness_intervals_resample_subjects_not_rows():
             low, high = group["calibration_gap_ci"]
             judged += 1
             excluded += low > 0 or high < 0
+            low, high = group["gap_beyond_rest_ci"]
+            beyond_excluded += low > 0 or high < 0
     assert judged >= 60
     assert excluded <= 0.15 * judged, (excluded, judged)
+    assert beyond_excluded <= 0.15 * judged, (beyond_excluded, judged)
 
 
 def test_rows_of_unknown_age_are_a_group_of_their_own(world):

@@ -37,6 +37,15 @@ def test_the_champion_is_the_served_bundle_and_the_challenger_the_registrys(prom
     assert set(calibration_curves(sides)) == {c.label for c in sides}
     fairness = fairness_table(sides)
     assert {f"{c.label} gap" for c in sides} <= set(fairness.columns)
+    # The gap the gate judges, where it judges one, and nowhere else.
+    for c in sides:
+        judged = {
+            (g["attribute"], g["group"])
+            for g in c.evaluation["fairness"]
+            if not g["too_small_to_judge"] and g.get("gap_beyond_rest") is not None
+        }
+        shown = fairness[f"{c.label} beyond the rest's (95% CI)"].dropna()
+        assert set(shown.index) == judged
 
 
 def test_importance_is_on_the_same_rows_for_both(promoted):

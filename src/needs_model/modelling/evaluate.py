@@ -69,11 +69,23 @@ def group_columns(frame: pd.DataFrame) -> dict[str, pd.Series]:
 def fairness(
     frame: pd.DataFrame, y: np.ndarray, p: np.ndarray, seed: int
 ) -> list[dict[str, object]]:
+    """Per audit group: its rates, AUC, selection in the top tenth, its calibration gap
+    (mean predicted - observed) and that gap beyond the rest of the population's
+    (`gap_beyond_rest`: the group's gap minus the other groups' of the same attribute),
+    each with a 95 % interval that resamples subjects.
+
+    The gap beyond the rest is what fairness judges (`promotion.fairness_failures`): a gap
+    every group shares is the model's calibration, judged month by month by the calibration
+    check, and a year whose take-up the records cannot foretell moves every group at once.
+    Its interval combines each group's resamples (a bootstrap stratified by group), so the
+    rest needs no resampling of its own."""
     threshold = np.quantile(p, 0.9) if len(p) else 1.0
     rng = np.random.default_rng(seed)
     subjects = metrics.subjects(frame)
     rows: list[dict[str, object]] = []
     for attribute, values in group_columns(frame).items():
+        judged: list[tuple[dict[str, object], np.ndarray, np.ndarray]] = []
+        total = np.zeros((BOOTSTRAP, 3))  # per resample: sums of p, y and rows, all groups
         for value in sorted(values.unique()):
             mask = (values == value).to_numpy()
             yg, pg = y[mask], p[mask]
@@ -90,10 +102,12 @@ def fairness(
                 "auc": metrics.auc(yg, pg),
                 "brier": metrics.brier(yg, pg),
             }
+            draws = metrics.subject_bootstrap_draws(subjects[mask], BOOTSTRAP, rng)
+            own = np.array([[pg[d].sum(), yg[d].sum(), len(d)] for d in draws])
+            total += own
             if not small:
-                draws = metrics.subject_bootstrap_draws(subjects[mask], BOOTSTRAP, rng)
                 aucs = metrics.bootstrap_auc(yg, pg, draws)
-                gaps = [float(pg[d].mean() - yg[d].mean()) for d in draws]
+                gaps = (own[:, 0] - own[:, 1]) / own[:, 2]
                 sel = [float((pg[d] >= threshold).mean()) for d in draws]
                 row["auc_ci"] = [
                     float(np.nanpercentile(aucs, 2.5)),
@@ -107,8 +121,31 @@ def fairness(
                     float(np.percentile(sel, 2.5)),
                     float(np.percentile(sel, 97.5)),
                 ]
+                judged.append((row, mask, own))
             rows.append(row)
+        for row, mask, own in judged:
+            if mask.all():  # the attribute's only group: there is no rest to be unlike
+                row.update(gap_beyond_rest=None, gap_beyond_rest_ci=None)
+            else:
+                row.update(_gap_beyond_rest(y, p, mask, own, total - own))
     return rows
+
+
+def _gap_beyond_rest(
+    y: np.ndarray, p: np.ndarray, mask: np.ndarray, own: np.ndarray, rest: np.ndarray
+) -> dict[str, object]:
+    """A group's calibration gap minus the rest's, with the 95 % interval of the resamples'
+    (`own`, `rest`: per resample, the sums of p, y and rows)."""
+    gap = (p[mask].mean() - y[mask].mean()) - (p[~mask].mean() - y[~mask].mean())
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample may draw no rest
+        beyond = (own[:, 0] - own[:, 1]) / own[:, 2] - (rest[:, 0] - rest[:, 1]) / rest[:, 2]
+    return {
+        "gap_beyond_rest": float(gap),
+        "gap_beyond_rest_ci": [
+            float(np.nanpercentile(beyond, 2.5)),
+            float(np.nanpercentile(beyond, 97.5)),
+        ],
+    }
 
 
 def outreach_lists(rows: pd.DataFrame) -> np.ndarray:

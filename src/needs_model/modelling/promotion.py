@@ -47,7 +47,9 @@ class Gate:
     # Judged on each month end's list: the ECE may not exceed this, or the ECE a perfectly
     # calibrated model shows at that size, on more than half of the test window's month ends.
     max_ece: float = 0.02
-    max_group_gap: float = 0.02  # |predicted - observed| in a judged group, when significant
+    # |predicted - observed| in a judged group beyond the rest's, when significant: a gap
+    # shared by every group is calibration, the line above.
+    max_group_gap: float = 0.02
     # The challenger may not rank worse than a baseline (the rule's rate, the logistic
     # regression) on the test window: refused when the 95 % interval of the paired
     # bootstrap AUC difference lies wholly below zero. Every interval resamples subjects.
@@ -131,19 +133,39 @@ def baseline_failures(
     return failures
 
 
+def judged_gap(group: dict[str, Any]) -> tuple[float, list[float]] | None:
+    """The gap fairness judges in a group (as `evaluate.fairness` reports it), with its 95 %
+    interval: the group's calibration gap beyond the rest of the population's. None when the
+    group is not judged: too small, or its attribute's only group (no rest to be unlike).
+
+    A gap every group shares is not a group's: it is the model's calibration, which the
+    month-by-month calibration check judges. Counting it once per group made one shortfall
+    of a year's take-up (school admission's 2025 round: the truth 0.017 above the model in
+    every group) read as unfairness to urban and rural, mountain and lowland alike.
+    Evaluations written before the gap beyond the rest was kept are judged on the gap."""
+    if group["too_small_to_judge"] or group.get("calibration_gap_ci") is None:
+        return None
+    if "gap_beyond_rest" not in group:
+        return group["mean_predicted"] - group["observed_rate"], group["calibration_gap_ci"]
+    if group["gap_beyond_rest"] is None:
+        return None
+    return group["gap_beyond_rest"], group["gap_beyond_rest_ci"]
+
+
 def fairness_failures(groups: list[dict[str, Any]], gate: Gate) -> list[str]:
-    """The groups (as `evaluate.fairness` reports them) whose calibration gap exceeds
-    `gate.max_group_gap` with a 95 % interval that excludes zero."""
+    """The groups the model serves worse than the others: a `judged_gap` beyond
+    `gate.max_group_gap` whose 95 % interval excludes zero."""
     failures = []
     for group in groups:
-        ci = group.get("calibration_gap_ci")
-        if group["too_small_to_judge"] or ci is None:
+        judged = judged_gap(group)
+        if judged is None:
             continue
-        gap = group["mean_predicted"] - group["observed_rate"]
-        if abs(gap) > gate.max_group_gap and (ci[0] > 0 or ci[1] < 0):
+        beyond, (low, high) = judged
+        if abs(beyond) > gate.max_group_gap and (low > 0 or high < 0):
+            gap = group["mean_predicted"] - group["observed_rate"]
             failures.append(
                 f"fairness: {group['attribute']}={group['group']} calibration gap "
-                f"{gap:+.4f} (95% CI {ci[0]:+.4f}..{ci[1]:+.4f})"
+                f"{gap:+.4f}, {beyond:+.4f} beyond the rest's (95% CI {low:+.4f}..{high:+.4f})"
             )
     return failures
 
@@ -155,8 +177,9 @@ def gate_checks(gate: Gate, against_champion: bool) -> list[str]:
         f"calibration, month end by month end: the ECE at most {gate.max_ece} or the ECE a "
         "perfectly calibrated model shows at that size (95th percentile), on at least half "
         "of the test window's month ends",
-        f"fairness: no judged group (sex, ethnicity, area, mountain, age band) with a "
-        f"calibration gap beyond {gate.max_group_gap} whose 95 % interval excludes zero",
+        f"fairness: no judged group (sex, ethnicity, area, mountain, age band) whose "
+        f"calibration gap differs from the rest's by more than {gate.max_group_gap} with a "
+        "95 % interval that excludes zero",
         "baselines: not ranking worse than the rule's rate or the logistic regression (the "
         f"95 % interval of the paired AUC difference, {gate.baseline_draws} subject "
         "resamples, wholly below zero), when the test window holds "

@@ -1,10 +1,10 @@
 """A service's monitoring status, `ok`, `warn` or `retrain`, with its reasons in words.
 
 `retrain` needs matured labels: the champion would now fail a check of the promotion gate
-(calibration month by month, the fairness gap of a group) or its AUC fell beyond doubt by
-more than `Thresholds.auc_drop` from its test window. Drift of the inputs or of the scores,
-and data-quality findings, raise `warn`: they say where to look before the labels can say
-whether it matters.
+(calibration month by month, a group's calibration gap beyond the rest's) or its AUC fell
+beyond doubt by more than `Thresholds.auc_drop` from its test window. Drift of the inputs
+or of the scores, and data-quality findings, raise `warn`: they say where to look before
+the labels can say whether it matters.
 
 A feature the model leans on that drifted by less than a medium effect, while the scores
 stayed put, is a note, not an alarm (`drift_notes`): who is reached and how many are

@@ -16,7 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from needs_model.modelling.promotion import REFERENCE_FILE, current_version, verify_bundle
+from needs_model.modelling.promotion import (
+    REFERENCE_FILE,
+    current_version,
+    judged_gap,
+    verify_bundle,
+)
 from needs_model.modelling.training import ServiceModel
 from needs_model.reports.explanations import global_explanation, plain_name
 from needs_model.settings import Settings
@@ -131,8 +136,8 @@ def metrics_table(contenders: list[Contender]) -> pd.DataFrame:
 
 
 def fairness_table(contenders: list[Contender]) -> pd.DataFrame:
-    """Each group's calibration gap (predicted - observed) and its 95 % interval, one pair
-    of columns per contender."""
+    """Each group's calibration gap (predicted - observed) and its 95 % interval, and the gap
+    beyond the rest's that the gate judges (`promotion.judged_gap`), per contender."""
     frames = []
     for c in contenders:
         rows = [
@@ -144,6 +149,11 @@ def fairness_table(contenders: list[Contender]) -> pd.DataFrame:
                     None
                     if not g.get("calibration_gap_ci")
                     else f"{g['calibration_gap_ci'][0]:+.4f} … {g['calibration_gap_ci'][1]:+.4f}"
+                ),
+                f"{c.label} beyond the rest's (95% CI)": (
+                    None
+                    if (j := judged_gap(g)) is None
+                    else f"{j[0]:+.4f} ({j[1][0]:+.4f} … {j[1][1]:+.4f})"
                 ),
             }
             for g in c.evaluation.get("fairness", [])

@@ -150,8 +150,10 @@ def champions(base: Path, people: int, seed: int) -> Path:
     if not (store / ".promoted").exists():
         shutil.rmtree(store, ignore_errors=True)
         env = store_env(store, raw, feats)
-        cli("train", "--features", str(feats), "--raw", str(raw), env=env)
-        cli("promote", env=env)
+        # Exit 1: a service could not be trained (at 50,000 people, a seed may leave too few
+        # veterinarians for a validation window); the others are, and the log says why.
+        cli("train", "--features", str(feats), "--raw", str(raw), env=env, check=False)
+        cli("promote", env=env, check=False)
         install_shadow_champions(store, raw, feats)
         (store / ".promoted").touch()
     return store
@@ -173,6 +175,8 @@ def install_shadow_champions(store: Path, raw: Path, feats: Path) -> dict[str, l
         if current_version(settings.models_dir, service_id) is not None:
             continue
         result = workflow.promote_service(service_id, settings)
+        if result.failures == ["no challenger: train first"]:
+            continue  # not trained: nothing to serve, and the table leaves it out
         refused[service_id] = result.failures
         with patch.object(workflow, "gate_failures", lambda *args, **kwargs: []):
             installed = workflow.promote_service(service_id, settings)

@@ -14,7 +14,7 @@ from api.errors import ApiError
 from api.schemas import Day, MonitoringResponse, ServiceId
 from api.security import allow
 from needs_model.governance.access import Principal
-from needs_model.monitoring.run import MONITORING_DIR, latest_status, status_on
+from needs_model.monitoring.run import MONITORING_DIR, latest_status, run_dates, status_on
 
 router = APIRouter(tags=["monitoring"])
 Watchers = Annotated[Principal, Depends(allow("auditor", "data_scientist", "admin"))]
@@ -56,9 +56,8 @@ def monitoring(
 ) -> dict[str, Any]:
     """Each served service's status (ok, warn or retrain) with its reasons, and the months
     on which monitoring ran."""
-    root = _monitoring_root(settings)
     status = _status(settings, as_of)
-    runs = sorted(p.parent.name for p in root.glob("*/status.json"))
+    runs = run_dates(settings.reports_dir)
     trail.record(
         principal,
         action="read_monitoring",

@@ -80,6 +80,17 @@ def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_the_gate
     assert "needs-birth_registration" in [m.name for m in registered]
 
 
+def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_training(settings):
+    services = ["veterinary_certificate_renewal", "birth_registration"]  # too few vets
+    args = [a for s in services for a in ("--service", s)]
+    result = runner.invoke(app, ["train", "--fast", *args])
+    assert result.exit_code == 1, result.output
+    assert "veterinary_certificate_renewal" in result.output and "Traceback" not in result.output
+    assert "Not trained: veterinary_certificate_renewal" in result.output
+    registered = MlflowClient(settings.mlflow_tracking_uri).search_registered_models()
+    assert [m.name for m in registered] == ["needs-birth_registration"]
+
+
 def test_a_retrain_keeps_the_inputs_a_data_scientist_chose(settings):
     from needs_model.modelling.promotion import Gate
     from needs_model.modelling.workflow import promote_service

@@ -65,19 +65,22 @@ def train_command(
     features = features or settings.features_dir
     raw = raw or settings.raw_dir
     started = time.perf_counter()
-    try:
-        with console.status("Training") as status:
-            results = train_services(
-                features,
-                chosen,
-                config,
-                settings,
-                raw if raw.exists() else None,
-                lambda s: status.update(f"Training {s}"),
-            )
-    except (FileNotFoundError, ValueError) as error:
+    failed: list[str] = []
+
+    def untrainable(service_id: str, error: Exception) -> None:
         err_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(1) from error
+        failed.append(service_id)
+
+    with console.status("Training") as status:
+        results = train_services(
+            features,
+            chosen,
+            config,
+            settings,
+            raw if raw.exists() else None,
+            lambda s: status.update(f"Training {s}"),
+            on_error=untrainable,
+        )
     table = Table(
         title="Test-window evaluation (AUC of the model, the rule, the logistic regression and "
         "the oracle; capture ratio at the planners' capacity)"
@@ -105,6 +108,9 @@ def train_command(
         f"Trained {len(results)} services in {time.perf_counter() - started:.1f} s; "
         f"runs in {settings.mlflow_tracking_uri}, reports in {settings.reports_dir}/."
     )
+    if failed:
+        err_console.print(f"[red]Not trained:[/] {', '.join(failed)} (the reasons above).")
+        raise typer.Exit(1)
 
 
 def print_promotion(result: PromotionResult) -> bool:

@@ -413,55 +413,60 @@ def build_features(p: Profiles, service_id: str) -> pd.DataFrame:
 EXTRACT_HOLDS_ALL = dt.date(9999, 12, 31)
 
 
+def register_deliveries(
+    raw: Path, service_id: str, data_end: dt.date, recorded_by: dt.date = EXTRACT_HOLDS_ALL
+) -> pd.DataFrame:
+    """The service's deliveries as the register holds them (`subject`, `delivered_on`): the
+    rows `attach_labels` counts, read once for any number of month ends.
+
+    A person's services are found through the register's rows linked to the registry
+    (`linking.link.linked_transactions` on `data_end`), never through the raw CCCD column:
+    a transaction written without a CCCD, or with someone else's, counts for the person it
+    links to, and one left unlinked (ambiguous) counts for nobody. Household and business
+    services carry the register's own numbers. `recorded_by` keeps only the rows recorded
+    by then."""
+    entry = service(service_id)
+    if entry.subject_kind == "person":
+        rows = linked_transactions(raw, data_end, recorded_by=recorded_by).rename(
+            columns={"linked_cccd": "subject"}
+        )
+    else:
+        key = SUBJECT_KEY[entry.subject_kind]
+        rows = read_as_of(
+            raw, "services", "transactions", recorded_by, ["service_id", key, "delivered_on"]
+        ).rename(columns={key: "subject"})
+    rows = rows[rows["service_id"] == service_id]
+    return rows[["subject", "delivered_on"]].reset_index(drop=True)
+
+
 def attach_labels(
     features: pd.DataFrame,
     raw: Path,
     service_id: str,
     as_of: dt.date,
     data_end: dt.date,
-    linked: pd.DataFrame | None = None,
+    delivered: pd.DataFrame | None = None,
     recorded_by: dt.date = EXTRACT_HOLDS_ALL,
 ) -> pd.DataFrame:
     """label = the service was delivered to the subject in (as_of, as_of + horizon], as the
-    extract of the service register holds it; missing when the horizon runs past the data
-    (`data_end`, the month of the last delivery).
+    extract of the service register holds it (`register_deliveries`, or `delivered` when
+    the caller has read it); missing when the horizon runs past the data (`data_end`, the
+    month of the last delivery).
 
     Every row the extract holds counts, whenever it was recorded: rows keep arriving for
     weeks after a delivery (a mountain commune's December may be entered in January), and
     cutting them at `data_end` would take a quarter of the last year's poverty
     confirmations, more in the mountains, out of the labels the latest models are tested on.
-
-    A person's services are found through the register's rows linked to the registry
-    (`linking.link.linked_transactions` on `data_end`, or `linked` when the caller has it),
-    never through the raw CCCD column: a transaction written without a CCCD, or with
-    someone else's, counts for the person it links to, and one left unlinked (ambiguous)
-    counts for nobody. Household and business services carry the register's own numbers.
-
     `recorded_by` keeps only the register's rows recorded by then: the labels a monitor
     could read on that day (`monitoring.performance.labels_known_on`).
     """
-    entry = service(service_id)
-    end = horizon_end(as_of, entry.horizon_months)
-    start = pd.Timestamp(as_of)
-    if entry.subject_kind == "person":
-        if linked is None:
-            linked = linked_transactions(raw, data_end, recorded_by=recorded_by)
-        delivered = linked.rename(columns={"linked_cccd": "subject"})
-    else:
-        key = SUBJECT_KEY[entry.subject_kind]
-        delivered = read_as_of(
-            raw,
-            "services",
-            "transactions",
-            recorded_by,
-            ["service_id", key, "delivered_on"],
-        ).rename(columns={key: "subject"})
-    delivered = delivered[
-        (delivered["service_id"] == service_id)
-        & (delivered["delivered_on"] > start)
-        & (delivered["delivered_on"] <= pd.Timestamp(end))
-    ]
-    label = features["subject_id"].isin(set(delivered["subject"].dropna())).astype("float64")
+    if delivered is None:
+        delivered = register_deliveries(raw, service_id, data_end, recorded_by)
+    end = horizon_end(as_of, service(service_id).horizon_months)
+    inside = (delivered["delivered_on"] > pd.Timestamp(as_of)) & (
+        delivered["delivered_on"] <= pd.Timestamp(end)
+    )
+    label = features["subject_id"].isin(set(delivered.loc[inside, "subject"].dropna()))
     out = features.copy()
-    out["label"] = label if end <= data_end else np.nan
+    out["label"] = label.astype("float64") if end <= data_end else np.nan
     return out

@@ -16,7 +16,7 @@ import pandas as pd
 from needs_model.catalogue.features import features_for
 from needs_model.catalogue.services import SERVICE_IDS
 from needs_model.extracts.sources import read_as_of
-from needs_model.features.build import attach_labels, build_features
+from needs_model.features.build import attach_labels, build_features, register_deliveries
 from needs_model.linking.profiles import build_profiles
 
 
@@ -49,10 +49,14 @@ def build_snapshots(
 ) -> None:
     """Write out/<service>/<as_of>.parquet for every snapshot (profiles built once each)."""
     end = data_end(raw)
+    delivered = {s: register_deliveries(raw, s, end) for s in SERVICE_IDS}
     for i, as_of in enumerate(as_ofs):
         profiles = build_profiles(raw, as_of)
         for service_id in SERVICE_IDS:
-            frame = attach_labels(build_features(profiles, service_id), raw, service_id, as_of, end)
+            features = build_features(profiles, service_id)
+            frame = attach_labels(
+                features, raw, service_id, as_of, end, delivered=delivered[service_id]
+            )
             target = snapshot_file(out, service_id, as_of)
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.{os.getpid()}.partial")

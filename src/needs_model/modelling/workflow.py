@@ -56,7 +56,11 @@ def train_services(
     settings: Settings,
     raw: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    on_error: Callable[[str, Exception], None] | None = None,
 ) -> list[TrainResult]:
+    """Train, calibrate, evaluate and log each service (as `challenger`). A service that
+    cannot be trained (its snapshots missing, a window with one class) raises, or, with
+    `on_error`, is reported to it and the others are still trained."""
     from needs_model.modelling import tracking
 
     tracking.configure(settings)
@@ -67,10 +71,16 @@ def train_services(
     for service_id in service_ids:
         if progress is not None:
             progress(service_id)
-        frame = load_service(features_dir, service_id)
-        split = temporal_split(frame, service(service_id).horizon_months, config)
-        pool = {other: load_service(features_dir, other) for other in pool_members(service_id)}
-        model, fallbacks = fit_candidates(split, service_id, config, pool)
+        try:
+            frame = load_service(features_dir, service_id)
+            split = temporal_split(frame, service(service_id).horizon_months, config)
+            pool = {o: load_service(features_dir, o) for o in pool_members(service_id)}
+            model, fallbacks = fit_candidates(split, service_id, config, pool)
+        except (FileNotFoundError, ValueError) as error:
+            if on_error is None:
+                raise
+            on_error(service_id, error)
+            continue
         evaluation = evaluate(model, split, _oracle_function(raw, service_id), config.seed)
         run_id, version = tracking.log_training(
             model, split, evaluation, settings.reports_dir, manifest, fallbacks

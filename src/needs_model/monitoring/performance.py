@@ -28,8 +28,7 @@ import pandas as pd
 from needs_model.catalogue.services import service
 from needs_model.extracts import contract
 from needs_model.extracts.sources import read_as_of
-from needs_model.features.build import attach_labels, horizon_end
-from needs_model.linking.link import linked_transactions
+from needs_model.features.build import attach_labels, horizon_end, register_deliveries
 from needs_model.modelling import metrics
 from needs_model.modelling.evaluate import fairness
 from needs_model.modelling.promotion import Gate, calibration_by_month, fairness_failures
@@ -87,11 +86,7 @@ def _recording_lags(raw: Path, as_of: dt.date, stamp: tuple[int, int]) -> dict[s
 def labels_known_on(rows: pd.DataFrame, raw: Path, service_id: str, as_of: dt.date) -> pd.DataFrame:
     """`rows` (month ends whose horizon ended by `as_of`) labelled again from the register's
     rows recorded on or before `as_of`, linked against the registry as known then."""
-    linked = (
-        linked_transactions(raw, as_of, recorded_by=as_of)
-        if service(service_id).subject_kind == "person"
-        else None
-    )
+    delivered = register_deliveries(raw, service_id, as_of, recorded_by=as_of)
     parts = [
         attach_labels(
             part.drop(columns="label"),
@@ -99,8 +94,7 @@ def labels_known_on(rows: pd.DataFrame, raw: Path, service_id: str, as_of: dt.da
             service_id,
             pd.Timestamp(day).date(),
             as_of,
-            linked=linked,
-            recorded_by=as_of,
+            delivered=delivered,
         )
         for day, part in rows.groupby("as_of", sort=True)
     ]

@@ -341,6 +341,12 @@ def latest_status(reports_dir: Path) -> dict[str, Any] | None:
     return _read_status(latest_file(reports_dir))
 
 
+def run_dates(reports_dir: Path) -> list[str]:
+    """The dates (YYYY-MM-DD) monitoring ran on, oldest first."""
+    root = reports_dir / MONITORING_DIR
+    return sorted(p.parent.name for p in root.glob("*/status.json"))
+
+
 def status_on(reports_dir: Path, as_of: str) -> dict[str, Any] | None:
     """The status of the monitoring run of `as_of` (YYYY-MM-DD), or None when none ran."""
     return _read_status(status_file(reports_dir, as_of))

@@ -84,6 +84,11 @@ class Case:
     prepared: bool  # the batch prepared a dossier (high or medium band, rule, or top of commune)
     model: ServiceModel
 
+    def largest_first(self) -> np.ndarray:
+        """The features' positions by the size of their contribution, largest first (ties
+        in the model's order): the order of the waterfall and of its table."""
+        return np.argsort(-np.abs(self.contributions[:-1]), kind="stable")
+
 
 @dataclass(frozen=True)
 class CitizenFile:
@@ -238,7 +243,7 @@ def waterfall_png(case: Case) -> bytes:
     """The case's waterfall: from the base value through its largest contributions (the
     rest together) to its margin, the ends labelled with probabilities."""
     shap_values = case.contributions[:-1]
-    order = np.argsort(-np.abs(shap_values), kind="stable")
+    order = case.largest_first()
     steps = [
         (plain_name(case.features[i], "en"), float(shap_values[i])) for i in order[:WATERFALL_STEPS]
     ]
@@ -253,7 +258,6 @@ def waterfall_png(case: Case) -> bytes:
 def _waterfall(case: Case) -> str:
     shap_values = case.contributions[:-1]
     bias = float(case.contributions[-1])
-    order = np.argsort(-np.abs(shap_values), kind="stable")
     rows = [
         (
             plain_name(case.features[i], "vi"),
@@ -261,7 +265,7 @@ def _waterfall(case: Case) -> str:
             _value_text(case.features[i], float(case.values[i])),
             float(shap_values[i]),
         )
-        for i in order
+        for i in case.largest_first()
     ]
     numbers = table(
         ["Tiếng Việt", "English", ("Giá trị", "value"), ("Đóng góp", "contribution")],

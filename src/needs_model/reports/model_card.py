@@ -30,7 +30,7 @@ from needs_model.modelling.promotion import (
     verify_bundle,
 )
 from needs_model.modelling.training import ServiceModel
-from needs_model.monitoring.run import MONITORING_DIR, latest_status
+from needs_model.monitoring.run import latest_status, run_dates, status_on
 from needs_model.reports import plots
 from needs_model.reports.explanations import (
     BY_NAME,
@@ -87,10 +87,9 @@ class ModelCardError(Exception):
 
 def monitoring_history(reports_dir: Path, service_id: str) -> list[dict[str, Any]]:
     """Every monitoring date's status for this service, oldest first."""
-    root = reports_dir / MONITORING_DIR
     out = []
-    for status_file in sorted(root.glob("*/status.json")):
-        status = json.loads(status_file.read_text(encoding="utf-8"))
+    for as_of in run_dates(reports_dir):
+        status = status_on(reports_dir, as_of) or {}
         entry = status.get("services", {}).get(service_id)
         if entry is not None:
             out.append({"as_of": status["as_of"], **entry})

@@ -30,12 +30,14 @@ def _drift(drifted: int, of: int = 10, probability: float = 0.01) -> dict:
     }
 
 
-def _performance(auc: float, high: float, months_over: int = 0) -> dict:
+def _performance(auc: float, high: float, months_over: int = 0, positives: int = 100) -> dict:
     months = [
         {"as_of": f"2025-0{i + 1}-28", "ece": 0.05 if i < months_over else 0.01, "floor": 0.02}
         for i in range(3)
     ]
     return {
+        "rows": 1000,
+        "positives": positives,
         "test_window_auc": 0.9,
         "summary": {"auc": auc},
         "auc_ci": [auc - 0.01, high],
@@ -115,6 +117,14 @@ def test_a_matured_auc_drop_beyond_doubt_asks_for_retraining():
     status, reasons = service_status(_drift(0), {"findings": []}, _performance(0.85, 0.87), T)
     assert status == RETRAIN and "matured AUC 0.8500" in reasons[0]
     assert service_status(_drift(0), {"findings": []}, _performance(0.87, 0.885), T)[0] == OK
+
+
+def test_a_matured_auc_on_a_handful_of_positives_is_no_evidence():
+    # 19 positives: the same drop is not judged (fewer than the gate's baselines need).
+    thin = _performance(0.85, 0.87, positives=T.auc_min_positives - 1)
+    assert service_status(_drift(0), {"findings": []}, thin, T) == (OK, [])
+    enough = _performance(0.85, 0.87, positives=T.auc_min_positives)
+    assert service_status(_drift(0), {"findings": []}, enough, T)[0] == RETRAIN
 
 
 def test_calibration_failing_on_most_matured_months_asks_for_retraining():

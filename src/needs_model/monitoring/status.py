@@ -20,7 +20,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from needs_model.modelling.promotion import calibration_fails, months_over_floor
+from needs_model.modelling.promotion import (
+    BASELINE_MIN_POSITIVES,
+    calibration_fails,
+    months_over_floor,
+)
 from needs_model.monitoring.performance import MATURED_MONTHS
 
 OK, WARN, RETRAIN = "ok", "warn", "retrain"
@@ -48,8 +52,11 @@ class Thresholds:
     # people than any month the outreach was planned on.
     expected_demand_change: float = 0.2
     # Matured AUC: retrain when the upper end of its 95 % interval lies this far below the
-    # champion's test-window AUC.
+    # champion's test-window AUC. Judged with this many positives and negatives or more, as
+    # the gate judges a baseline (`promotion.BASELINE_MIN_POSITIVES`): a window of 48
+    # veterinarians with one renewal has an AUC of 0.5 and an interval of 0.5..0.5.
     auc_drop: float = 0.02
+    auc_min_positives: int = BASELINE_MIN_POSITIVES
     # Data quality, per feature: a rise in the missing share, or a share of values outside
     # the reference's range, at least this large (values outside: also more than sampling
     # from the reference's own population gives but for a chance of 1 in 1,000,
@@ -161,7 +168,13 @@ def service_status(
     if performance is not None:
         test_auc = performance["test_window_auc"]
         high = performance["auc_ci"][1]
-        if test_auc is not None and high == high and high < test_auc - thresholds.auc_drop:
+        fewer = min(performance["positives"], performance["rows"] - performance["positives"])
+        if (
+            test_auc is not None
+            and fewer >= thresholds.auc_min_positives
+            and high == high
+            and high < test_auc - thresholds.auc_drop
+        ):
             retrain.append(
                 f"matured AUC {performance['summary']['auc']:.4f} (95% CI up to {high:.4f}) "
                 f"is more than {thresholds.auc_drop} below the test window's {test_auc:.4f}"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from needs_model.catalogue.services import SERVICE_IDS
 from needs_model.modelling.evaluate import fairness
-from needs_model.modelling.promotion import Gate, gate_failures
+from needs_model.modelling.promotion import Gate, gate_failures, own_gap
 from needs_model.modelling.training import ServiceModel
 from needs_model.settings import Settings
 
@@ -48,6 +48,12 @@ def rejudge(service_id: str) -> dict[str, list[str]] | None:
     return {
         "stored evaluation": gate_failures(stored, test, p, None, Gate()),
         "today's gate": gate_failures(today, test, p, None, Gate()),
+        "judged groups (gap; beyond the rest's, 95% CI)": [
+            f"{g['attribute']}={g['group']}: {g['mean_predicted'] - g['observed_rate']:+.4f}; "
+            f"{j[0]:+.4f} ({j[1][0]:+.4f}..{j[1][1]:+.4f})"
+            for g in today["fairness"]
+            if (j := own_gap(g)) is not None
+        ],
     }
 
 

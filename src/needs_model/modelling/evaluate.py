@@ -74,11 +74,10 @@ def fairness(
     (`gap_beyond_rest`: the group's gap minus the other groups' of the same attribute),
     each with a 95 % interval that resamples subjects.
 
-    The gap beyond the rest is what fairness judges (`promotion.fairness_failures`): a gap
-    every group shares is the model's calibration, judged month by month by the calibration
-    check, and a year whose take-up the records cannot foretell moves every group at once.
-    Its interval combines each group's resamples (a bootstrap stratified by group), so the
-    rest needs no resampling of its own."""
+    The gap beyond the rest tells a group's own gap from one every group shares, the
+    model's calibration (a year whose take-up no record foretold moves every group at once;
+    `promotion.fairness_failures`). Its interval combines each group's resamples (a
+    bootstrap stratified by group), so the rest needs no resampling of its own."""
     threshold = np.quantile(p, 0.9) if len(p) else 1.0
     rng = np.random.default_rng(seed)
     subjects = metrics.subjects(frame)

@@ -47,8 +47,8 @@ class Gate:
     # Judged on each month end's list: the ECE may not exceed this, or the ECE a perfectly
     # calibrated model shows at that size, on more than half of the test window's month ends.
     max_ece: float = 0.02
-    # |predicted - observed| in a judged group beyond the rest's, when significant: a gap
-    # shared by every group is calibration, the line above.
+    # |predicted - observed| in a judged group, when significant and the group's own (its
+    # gap beyond the rest's significant too; `fairness_failures`).
     max_group_gap: float = 0.02
     # The challenger may not rank worse than a baseline (the rule's rate, the logistic
     # regression) on the test window: refused when the 95 % interval of the paired
@@ -133,40 +133,48 @@ def baseline_failures(
     return failures
 
 
-def judged_gap(group: dict[str, Any]) -> tuple[float, list[float]] | None:
-    """The gap fairness judges in a group (as `evaluate.fairness` reports it), with its 95 %
-    interval: the group's calibration gap beyond the rest of the population's. None when the
-    group is not judged: too small, or its attribute's only group (no rest to be unlike).
-
-    A gap every group shares is not a group's: it is the model's calibration, which the
-    month-by-month calibration check judges. Counting it once per group made one shortfall
-    of a year's take-up (school admission's 2025 round: the truth 0.017 above the model in
-    every group) read as unfairness to urban and rural, mountain and lowland alike.
-    Evaluations written before the gap beyond the rest was kept are judged on the gap."""
-    if group["too_small_to_judge"] or group.get("calibration_gap_ci") is None:
-        return None
-    if "gap_beyond_rest" not in group:
-        return group["mean_predicted"] - group["observed_rate"], group["calibration_gap_ci"]
-    if group["gap_beyond_rest"] is None:
+def own_gap(group: dict[str, Any]) -> tuple[float, list[float]] | None:
+    """A group's calibration gap beyond the rest's (as `evaluate.fairness` reports it), with
+    its 95 % interval; None when not known: a group too small to judge, its attribute's only
+    group, or an evaluation written before the gap beyond the rest was kept."""
+    if group["too_small_to_judge"] or group.get("gap_beyond_rest") is None:
         return None
     return group["gap_beyond_rest"], group["gap_beyond_rest_ci"]
 
 
 def fairness_failures(groups: list[dict[str, Any]], gate: Gate) -> list[str]:
-    """The groups the model serves worse than the others: a `judged_gap` beyond
-    `gate.max_group_gap` whose 95 % interval excludes zero."""
+    """The groups (as `evaluate.fairness` reports them) the model misjudges: a calibration
+    gap beyond `gate.max_group_gap` whose 95 % interval excludes zero, and that is the
+    group's own: its gap beyond the rest's has an interval that excludes zero too.
+
+    A gap every group shares is the model's calibration, which the month-by-month check
+    judges. Counted once per group, one shortfall of a year's take-up (school admission's
+    2025 round: the truth 0.017 above the model in every group) read as unfairness to urban
+    and rural, mountain and lowland alike. The tolerance stays on the group's whole gap,
+    what its members are misjudged by: on the full province, ethnic-minority children's
+    +0.025 is +0.018 beyond the Kinh children's and is refused. An attribute's only group
+    has no rest to be unlike and is left to the calibration check; an evaluation written
+    before the gap beyond the rest was kept is judged on the gap alone."""
     failures = []
     for group in groups:
-        judged = judged_gap(group)
-        if judged is None:
+        ci = group.get("calibration_gap_ci")
+        if group["too_small_to_judge"] or ci is None:
             continue
-        beyond, (low, high) = judged
-        if abs(beyond) > gate.max_group_gap and (low > 0 or high < 0):
-            gap = group["mean_predicted"] - group["observed_rate"]
-            failures.append(
-                f"fairness: {group['attribute']}={group['group']} calibration gap "
-                f"{gap:+.4f}, {beyond:+.4f} beyond the rest's (95% CI {low:+.4f}..{high:+.4f})"
+        gap = group["mean_predicted"] - group["observed_rate"]
+        if abs(gap) <= gate.max_group_gap or ci[0] <= 0 <= ci[1]:
+            continue
+        words = (
+            f"fairness: {group['attribute']}={group['group']} calibration gap {gap:+.4f} "
+            f"(95% CI {ci[0]:+.4f}..{ci[1]:+.4f})"
+        )
+        if "gap_beyond_rest" in group:
+            own = own_gap(group)
+            if own is None or own[1][0] <= 0 <= own[1][1]:
+                continue  # everyone's gap, not the group's: calibration
+            words += (
+                f", {own[0]:+.4f} beyond the rest's (95% CI {own[1][0]:+.4f}..{own[1][1]:+.4f})"
             )
+        failures.append(words)
     return failures
 
 
@@ -177,9 +185,9 @@ def gate_checks(gate: Gate, against_champion: bool) -> list[str]:
         f"calibration, month end by month end: the ECE at most {gate.max_ece} or the ECE a "
         "perfectly calibrated model shows at that size (95th percentile), on at least half "
         "of the test window's month ends",
-        f"fairness: no judged group (sex, ethnicity, area, mountain, age band) whose "
-        f"calibration gap differs from the rest's by more than {gate.max_group_gap} with a "
-        "95 % interval that excludes zero",
+        f"fairness: no judged group (sex, ethnicity, area, mountain, age band) with a "
+        f"calibration gap beyond {gate.max_group_gap} whose 95 % interval excludes zero and "
+        "that differs from the rest's beyond doubt (a gap every group shares is calibration)",
         "baselines: not ranking worse than the rule's rate or the logistic regression (the "
         f"95 % interval of the paired AUC difference, {gate.baseline_draws} subject "
         "resamples, wholly below zero), when the test window holds "

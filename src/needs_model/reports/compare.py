@@ -19,7 +19,7 @@ import pandas as pd
 from needs_model.modelling.promotion import (
     REFERENCE_FILE,
     current_version,
-    judged_gap,
+    own_gap,
     verify_bundle,
 )
 from needs_model.modelling.training import ServiceModel
@@ -137,7 +137,7 @@ def metrics_table(contenders: list[Contender]) -> pd.DataFrame:
 
 def fairness_table(contenders: list[Contender]) -> pd.DataFrame:
     """Each group's calibration gap (predicted - observed) and its 95 % interval, and the gap
-    beyond the rest's that the gate judges (`promotion.judged_gap`), per contender."""
+    beyond the rest's (`promotion.own_gap`), per contender."""
     frames = []
     for c in contenders:
         rows = [
@@ -152,7 +152,7 @@ def fairness_table(contenders: list[Contender]) -> pd.DataFrame:
                 ),
                 f"{c.label} beyond the rest's (95% CI)": (
                     None
-                    if (j := judged_gap(g)) is None
+                    if (j := own_gap(g)) is None
                     else f"{j[0]:+.4f} ({j[1][0]:+.4f} … {j[1][1]:+.4f})"
                 ),
             }

@@ -26,7 +26,7 @@ from needs_model.modelling.promotion import (
     REFERENCE_FILE,
     Gate,
     current_version,
-    judged_gap,
+    own_gap,
     verify_bundle,
 )
 from needs_model.modelling.training import ServiceModel
@@ -344,9 +344,7 @@ def _fairness(data: dict[str, Any]) -> str:
             "–"
             if not g.get("calibration_gap_ci")
             else f"{g['calibration_gap_ci'][0]:+.4f} … {g['calibration_gap_ci'][1]:+.4f}",
-            "–"
-            if (j := judged_gap(g)) is None
-            else f"{j[0]:+.4f} ({j[1][0]:+.4f} … {j[1][1]:+.4f})",
+            "–" if (j := own_gap(g)) is None else f"{j[0]:+.4f} ({j[1][0]:+.4f} … {j[1][1]:+.4f})",
             g.get("auc"),
             "có / yes" if g["too_small_to_judge"] else "không / no",
         )
@@ -369,15 +367,15 @@ def _fairness(data: dict[str, Any]) -> str:
         rows,
         digits=4,
     )
-    judged = [g for g in groups if judged_gap(g) is not None]
+    judged = [g for g in groups if g.get("calibration_gap_ci") and not g["too_small_to_judge"]]
     image = (
         figure(
             plots.fairness(groups, gate.max_group_gap),
             "fairness by group",
-            "Chênh lệch hiệu chuẩn của mỗi nhóm so với phần còn lại, khoảng tin cậy 95% (lấy "
-            "mẫu lại theo đối tượng).",
-            "Each group's calibration gap beyond the rest's, with its 95% interval (subjects "
-            "resampled).",
+            "Chênh lệch hiệu chuẩn theo nhóm với khoảng tin cậy 95% (lấy mẫu lại theo đối "
+            "tượng); điểm rỗng: chênh lệch không khác phần còn lại một cách chắc chắn.",
+            "Calibration gap by group with its 95% interval (subjects resampled); hollow: a "
+            "gap not beyond doubt different from the rest's.",
             numbers,
         )
         if judged
@@ -387,13 +385,13 @@ def _fairness(data: dict[str, Any]) -> str:
         heading(2, "Công bằng theo nhóm", "Fairness by group", "fairness")
         + paragraph(
             "Dân tộc và tôn giáo không phải đầu vào của mô hình; chúng chỉ dùng ở đây để kiểm "
-            "tra. Cổng từ chối khi chênh lệch của một nhóm khác chênh lệch của phần còn lại "
-            f"quá {gate.max_group_gap} và khoảng tin cậy không chứa 0; chênh lệch chung của "
-            "mọi nhóm là hiệu chuẩn, được kiểm tra theo từng tháng.",
+            f"tra. Cổng từ chối khi một nhóm lệch quá {gate.max_group_gap}, khoảng tin cậy "
+            "không chứa 0 và chênh lệch đó là của riêng nhóm (khác phần còn lại một cách chắc "
+            "chắn); chênh lệch chung của mọi nhóm là hiệu chuẩn, được kiểm tra theo từng tháng.",
             "Ethnicity and religion are not model inputs; they are used here only to check. "
-            "The gate refuses when a group's gap differs from the rest's by more than "
-            f"{gate.max_group_gap} and its interval excludes zero; a gap every group shares "
-            "is calibration, checked month end by month end.",
+            f"The gate refuses when a group is off by more than {gate.max_group_gap}, its "
+            "interval excludes zero, and the gap is the group's own (beyond the rest's beyond "
+            "doubt); a gap every group shares is calibration, checked month end by month end.",
         )
         + image
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from needs_model.modelling.promotion import judged_gap
+from needs_model.modelling.promotion import own_gap
 
 WIDTH, HEIGHT, DPI = 6.4, 4.0, 100
 
@@ -55,21 +55,27 @@ def calibration(curve: Sequence[dict[str, Any]]) -> bytes:
 
 
 def fairness(groups: Sequence[dict[str, Any]], max_gap: float) -> bytes:
-    """Each judged group's calibration gap beyond the rest's (`promotion.judged_gap`) with
-    its 95 % interval, and the gate's band of ± `max_gap`."""
-    judged = [(g, j) for g in groups if (j := judged_gap(g)) is not None]
+    """Each judged group's calibration gap (mean predicted − observed) with its 95 % interval,
+    and the gate's band of ± `max_gap`; hollow where the gap is not beyond doubt the group's
+    own (its gap beyond the rest's, `promotion.own_gap`, has an interval holding zero)."""
+    judged = [g for g in groups if g.get("calibration_gap_ci") and not g["too_small_to_judge"]]
     fig = _figure(max(2.4, 0.32 * len(judged) + 1.2))
     ax = fig.add_subplot()
     y = np.arange(len(judged))
-    gaps = np.array([j[0] for _, j in judged])
-    low = np.array([j[1][0] for _, j in judged])
-    high = np.array([j[1][1] for _, j in judged])
+    gaps = np.array([g["mean_predicted"] - g["observed_rate"] for g in judged])
+    low = np.array([g["calibration_gap_ci"][0] for g in judged])
+    high = np.array([g["calibration_gap_ci"][1] for g in judged])
+    own = np.array(
+        [(o := own_gap(g)) is not None and not o[1][0] <= 0 <= o[1][1] for g in judged], bool
+    )
     ax.axvspan(-max_gap, max_gap, color="#e8f1e4", label=f"± {max_gap} (cổng / gate)")
     ax.axvline(0, color="#777", linewidth=0.8)
-    ax.errorbar(gaps, y, xerr=[gaps - low, high - gaps], fmt="o", color="#1f5fa8", capsize=3)
-    ax.set_yticks(y, [f"{g['attribute']}={g['group']}" for g, _ in judged], fontsize=8)
+    ax.errorbar(gaps, y, xerr=[gaps - low, high - gaps], fmt="none", ecolor="#1f5fa8", capsize=3)
+    ax.plot(gaps[own], y[own], "o", color="#1f5fa8", label="riêng nhóm / the group's own")
+    ax.plot(gaps[~own], y[~own], "o", mfc="white", color="#1f5fa8", label="chung / shared")
+    ax.set_yticks(y, [f"{g['attribute']}={g['group']}" for g in judged], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("Chênh lệch so với phần còn lại / gap beyond the rest's (predicted − observed)")
+    ax.set_xlabel("Chênh lệch hiệu chuẩn / calibration gap (predicted − observed)")
     _title(ax, "Công bằng theo nhóm, KTC 95% / fairness by group, 95% CI")
     ax.legend(loc="lower right", fontsize=8)
     return _png(fig)

@@ -75,10 +75,11 @@ def main() -> None:
         if judged is None:
             print(f"{service_id}: no challenger")
             continue
-        for when, failures in judged.items():
-            print(f"{service_id}, {when}: {'passes' if not failures else ''}")
-            for failure in failures:
-                print(f"  - {failure}")
+        for when, lines in judged.items():
+            empty = "none" if when.startswith("judged") else "passes"
+            print(f"{service_id}, {when}: {'' if lines else empty}")
+            for line in lines:
+                print(f"  - {line}")
 
 
 if __name__ == "__main__":

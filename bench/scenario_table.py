@@ -522,7 +522,23 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
     return rows
 
 
-def markdown(rows: list[dict], reorg: dict[str, Any]) -> str:
+def stable_alarm_rate(rows: list[dict]) -> str:
+    """The stable twin's alarms over all its service-months, and over those of the champions
+    the gate accepted (a shadow champion's refusal is already known)."""
+
+    def count(chosen: list[dict]) -> str:
+        alarms, months = (sum(int(r["alarms"].split(" of ")[i]) for r in chosen) for i in (0, 1))
+        return f"{alarms} of {months} ({alarms / months:.0%})" if months else "none"
+
+    stable = [r for r in rows if r["scenario"] == "no change (2026)"]
+    accepted = [r for r in stable if "(shadow" not in r["service"]]
+    return (
+        f"No change: alarms on {count(stable)} service-months; on {count(accepted)} of the "
+        "champions the gate accepted (target 5 %)."
+    )
+
+
+def markdown_rows(rows: list[dict]) -> list[str]:
     def f(x: Any) -> str:
         return "" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
 
@@ -553,6 +569,11 @@ def markdown(rows: list[dict], reorg: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join(f(r.get(k)).replace("|", "/") for k in keys) + " |")
+    return [*lines, "", stable_alarm_rate(rows)]
+
+
+def markdown(rows: list[dict], reorg: dict[str, Any]) -> str:
+    lines = markdown_rows(rows)
     stable = [r for r in rows if r["scenario"] == "no change (2026)"]
     lines += [
         "",
@@ -597,6 +618,12 @@ def main() -> None:
         twins[name] = scenario_twin(root, name, args.people, args.seed, base_store, months)
         if name != "no-change":
             retrained[name] = retrain(root, name, twins[name])
+    if names == ["no-change"]:
+        # Another draw of the stable twin (`--seed`): its rows of the table, and its rate.
+        text = "\n".join(markdown_rows(table(twins, {}, base_store))) + "\n"
+        (root / "stable.md").write_text(text, encoding="utf-8")
+        print(text)
+        return
     if set(names) != {"no-change", *SCENARIOS}:
         print(f"Ran {', '.join(names)}; run without --scenario for the table (steps are kept).")
         return

@@ -20,7 +20,7 @@ import pandas as pd
 
 from needs_model.catalogue.features import LICENCE_SERVICES
 from needs_model.features.snapshots import read_snapshot
-from needs_model.modelling.promotion import load_served
+from needs_model.modelling.promotion import BundleError, load_served
 from needs_model.monitoring.run import available_snapshots
 
 BANDS = [-100_000, -92, -1, 90, 100_000]
@@ -49,7 +49,11 @@ def main() -> None:
     parser.add_argument("--from", dest="first", type=dt.date.fromisoformat, default="2025-01-31")
     args = parser.parse_args()
     for service_id in args.service or LICENCE_SERVICES:
-        table = by_band(args.root, service_id, args.first)
+        try:
+            table = by_band(args.root, service_id, args.first)
+        except BundleError as error:  # a service the twin had too few holders to train
+            print(f"{service_id}, {args.root}: {error}\n")
+            continue
         low, high = table.attrs["window"]
         print(f"{service_id}, {args.root}, labelled month ends {low}..{high}")
         print(table.to_string())

@@ -175,8 +175,8 @@ def install_shadow_champions(store: Path, raw: Path, feats: Path) -> dict[str, l
         if current_version(settings.models_dir, service_id) is not None:
             continue
         result = workflow.promote_service(service_id, settings)
-        if result.failures == ["no challenger: train first"]:
-            continue  # not trained: nothing to serve, and the table leaves it out
+        if result.version is None:
+            continue  # no challenger (not trained): nothing to serve; the table leaves it out
         refused[service_id] = result.failures
         with patch.object(workflow, "gate_failures", lambda *args, **kwargs: []):
             installed = workflow.promote_service(service_id, settings)

@@ -67,3 +67,15 @@ def progress_bar(unit: str) -> Progress:
         console=console,
         transient=True,
     )
+
+
+class Untrainable:
+    """The services a command could not train (`train_services(on_error=...)`): each named
+    with its reason as it happens, so the others still go on."""
+
+    def __init__(self) -> None:
+        self.services: list[str] = []
+
+    def __call__(self, service_id: str, error: Exception) -> None:
+        err_console.print(f"[red]error:[/] {error}")
+        self.services.append(service_id)

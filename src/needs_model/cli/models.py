@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from needs_model.cli.common import console, err_console, known_services
+from needs_model.cli.common import Untrainable, console, err_console, known_services
 
 if TYPE_CHECKING:
     from needs_model.modelling.workflow import PromotionResult
@@ -65,12 +65,7 @@ def train_command(
     features = features or settings.features_dir
     raw = raw or settings.raw_dir
     started = time.perf_counter()
-    failed: list[str] = []
-
-    def untrainable(service_id: str, error: Exception) -> None:
-        err_console.print(f"[red]error:[/] {error}")
-        failed.append(service_id)
-
+    failed = Untrainable()
     with console.status("Training") as status:
         results = train_services(
             features,
@@ -79,7 +74,7 @@ def train_command(
             settings,
             raw if raw.exists() else None,
             lambda s: status.update(f"Training {s}"),
-            on_error=untrainable,
+            on_error=failed,
         )
     table = Table(
         title="Test-window evaluation (AUC of the model, the rule, the logistic regression and "
@@ -108,8 +103,8 @@ def train_command(
         f"Trained {len(results)} services in {time.perf_counter() - started:.1f} s; "
         f"runs in {settings.mlflow_tracking_uri}, reports in {settings.reports_dir}/."
     )
-    if failed:
-        err_console.print(f"[red]Not trained:[/] {', '.join(failed)} (the reasons above).")
+    if failed.services:
+        err_console.print(f"[red]Not trained:[/] {', '.join(failed.services)} (the reasons above).")
         raise typer.Exit(1)
 
 

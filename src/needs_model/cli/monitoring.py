@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from needs_model.cli.common import console, err_console, known_services
+from needs_model.cli.common import Untrainable, console, err_console, known_services
 from needs_model.cli.models import print_promotion
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "retrain": "red"}
@@ -135,26 +135,23 @@ def retrain_command(
     config = replace(FAST if fast else FULL, seed=seed)
     # One service at a time: a service that cannot be trained (too few rows, one class) is
     # named and skipped, and the others still reach the gate.
-    failed = []
+    failed = Untrainable()
     for service_id in chosen:
         # The served model's inputs, kept when a data scientist chose them.
         inputs = served_inputs(settings.models_dir, service_id)
-        try:
-            with console.status(f"Training {service_id}"):
-                train_services(
-                    features,
-                    [service_id],
-                    replace(config, features=inputs),
-                    settings,
-                    raw if raw.exists() else None,
-                )
-        except (FileNotFoundError, ValueError) as error:
-            err_console.print(f"[red]error:[/] {error}")
-            failed.append(service_id)
-            continue
-        print_promotion(promote_service(service_id, settings))
-    if failed:
-        err_console.print(f"[red]Not retrained:[/] {', '.join(failed)} (see above).")
+        with console.status(f"Training {service_id}"):
+            trained = train_services(
+                features,
+                [service_id],
+                replace(config, features=inputs),
+                settings,
+                raw if raw.exists() else None,
+                on_error=failed,
+            )
+        if trained:
+            print_promotion(promote_service(service_id, settings))
+    if failed.services:
+        err_console.print(f"[red]Not retrained:[/] {', '.join(failed.services)} (see above).")
         raise typer.Exit(1)
 
 

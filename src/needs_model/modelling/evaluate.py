@@ -83,7 +83,7 @@ def fairness(
     subjects = metrics.subjects(frame)
     rows: list[dict[str, object]] = []
     for attribute, values in group_columns(frame).items():
-        judged: list[tuple[dict[str, object], np.ndarray, np.ndarray]] = []
+        judged: list[tuple[dict[str, object], np.ndarray]] = []
         total = np.zeros((BOOTSTRAP, 3))  # per resample: sums of p, y and rows, all groups
         for value in sorted(values.unique()):
             mask = (values == value).to_numpy()
@@ -120,26 +120,28 @@ def fairness(
                     float(np.percentile(sel, 2.5)),
                     float(np.percentile(sel, 97.5)),
                 ]
-                judged.append((row, mask, own))
+                judged.append((row, own))
             rows.append(row)
-        for row, mask, own in judged:
-            if mask.all():  # the attribute's only group: there is no rest to be unlike
-                row.update(gap_beyond_rest=None, gap_beyond_rest_ci=None)
-            else:
-                row.update(_gap_beyond_rest(y, p, mask, own, total - own))
+        for row, own in judged:
+            row.update(_gap_beyond_rest(row, own, total - own, p.sum() - y.sum(), len(p)))
     return rows
 
 
 def _gap_beyond_rest(
-    y: np.ndarray, p: np.ndarray, mask: np.ndarray, own: np.ndarray, rest: np.ndarray
+    row: dict[str, Any], own: np.ndarray, rest: np.ndarray, excess: float, n: int
 ) -> dict[str, object]:
-    """A group's calibration gap minus the rest's, with the 95 % interval of the resamples'
-    (`own`, `rest`: per resample, the sums of p, y and rows)."""
-    gap = (p[mask].mean() - y[mask].mean()) - (p[~mask].mean() - y[~mask].mean())
+    """A judged group's calibration gap minus the rest's, with the 95 % interval of the
+    resamples' (`own`, `rest`: per resample, the sums of p, y and rows; `excess`: predicted
+    minus observed over all `n` rows). None for an attribute's only group: there is no rest
+    to be unlike."""
+    rows = int(row["rows"])
+    if rows == n:
+        return {"gap_beyond_rest": None, "gap_beyond_rest_ci": None}
+    gap = float(row["mean_predicted"]) - float(row["observed_rate"])
     with np.errstate(divide="ignore", invalid="ignore"):  # a resample may draw no rest
         beyond = (own[:, 0] - own[:, 1]) / own[:, 2] - (rest[:, 0] - rest[:, 1]) / rest[:, 2]
     return {
-        "gap_beyond_rest": float(gap),
+        "gap_beyond_rest": gap - (excess - gap * rows) / (n - rows),
         "gap_beyond_rest_ci": [
             float(np.nanpercentile(beyond, 2.5)),
             float(np.nanpercentile(beyond, 97.5)),

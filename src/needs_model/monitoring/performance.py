@@ -8,7 +8,7 @@ lag allowed is the register's own for the service, measured on its rows of the y
 the deliveries still on their way to the register and look over-predicted.
 
 The newest `MATURED_MONTHS` matured month ends are scored by the served model and judged by
-the gate's own checks (`promotion.calibration_by_month`, the fairness gap of
+the gate's own checks (`promotion.calibration_by_month`, `promotion.fairness_failures` on
 `evaluate.fairness`), and their AUC is compared with the champion's on its test window, the
 interval resampling subjects (`metrics.subject_bootstrap_draws`).
 """

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from needs_model.modelling.promotion import own_gap
+from needs_model.modelling.promotion import gap_is_own
 
 WIDTH, HEIGHT, DPI = 6.4, 4.0, 100
 
@@ -57,7 +57,7 @@ def calibration(curve: Sequence[dict[str, Any]]) -> bytes:
 def fairness(groups: Sequence[dict[str, Any]], max_gap: float) -> bytes:
     """Each judged group's calibration gap (mean predicted − observed) with its 95 % interval,
     and the gate's band of ± `max_gap`; hollow where the gap is not beyond doubt the group's
-    own (its gap beyond the rest's, `promotion.own_gap`, has an interval holding zero)."""
+    own (`promotion.gap_is_own`)."""
     judged = [g for g in groups if g.get("calibration_gap_ci") and not g["too_small_to_judge"]]
     fig = _figure(max(2.4, 0.32 * len(judged) + 1.2))
     ax = fig.add_subplot()
@@ -65,9 +65,7 @@ def fairness(groups: Sequence[dict[str, Any]], max_gap: float) -> bytes:
     gaps = np.array([g["mean_predicted"] - g["observed_rate"] for g in judged])
     low = np.array([g["calibration_gap_ci"][0] for g in judged])
     high = np.array([g["calibration_gap_ci"][1] for g in judged])
-    own = np.array(
-        [(o := own_gap(g)) is not None and not o[1][0] <= 0 <= o[1][1] for g in judged], bool
-    )
+    own = np.array([gap_is_own(g) for g in judged], bool)
     ax.axvspan(-max_gap, max_gap, color="#e8f1e4", label=f"± {max_gap} (cổng / gate)")
     ax.axvline(0, color="#777", linewidth=0.8)
     ax.errorbar(gaps, y, xerr=[gaps - low, high - gaps], fmt="none", ecolor="#1f5fa8", capsize=3)

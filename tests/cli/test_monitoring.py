@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
@@ -30,6 +31,26 @@ def settings(province, snapshots, tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def no_vet_renewals(settings, snapshots, tmp_path, monkeypatch):
+    """The snapshots, with no veterinarian ever renewing: a service whose windows hold a
+    single class, which cannot be trained however far its validation window reaches."""
+    folder = tmp_path / "features"
+    folder.mkdir()
+    for service_dir in snapshots.iterdir():
+        if service_dir.name == "veterinary_certificate_renewal":
+            (folder / service_dir.name).mkdir()
+            for path in service_dir.glob("*.parquet"):
+                frame = pd.read_parquet(path)
+                frame["label"] = frame["label"].where(frame["label"].isna(), 0.0)
+                frame.to_parquet(folder / service_dir.name / path.name, index=False)
+        else:
+            (folder / service_dir.name).symlink_to(service_dir.resolve())
+    monkeypatch.setenv("NEEDS_FEATURES_DIR", str(folder))
+    get_settings.cache_clear()
+    return folder
 
 
 def _latest(settings, statuses: dict[str, str]) -> None:
@@ -67,8 +88,9 @@ def test_only_the_flagged_service_is_retrained_and_goes_through_the_gate(setting
     assert "birth_registration: version 1" in result.output or "refused" in result.output
 
 
-def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_the_gate(settings):
-    # The small province has too few veterinarians to train on.
+def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_the_gate(
+    no_vet_renewals, settings
+):
     _latest(
         settings, {"veterinary_certificate_renewal": "retrain", "birth_registration": "retrain"}
     )
@@ -80,8 +102,10 @@ def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_the_gate
     assert "needs-birth_registration" in [m.name for m in registered]
 
 
-def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_training(settings):
-    services = ["veterinary_certificate_renewal", "birth_registration"]  # too few vets
+def test_a_service_that_cannot_be_trained_does_not_keep_the_others_from_training(
+    no_vet_renewals, settings
+):
+    services = ["veterinary_certificate_renewal", "birth_registration"]
     args = [a for s in services for a in ("--service", s)]
     result = runner.invoke(app, ["train", "--fast", *args])
     assert result.exit_code == 1, result.output

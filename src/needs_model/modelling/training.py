@@ -43,6 +43,17 @@ class TrainConfig:
     early_stopping_rounds: int = 40
     test_months: int = 6
     valid_months: int = 6
+    # The validation window calibrates, and a calibrator learns a level from its events: a
+    # window of `valid_months` with fewer than `min_valid_events` people who had the need
+    # reaches back a month at a time until it holds them, up to `max_valid_months` and
+    # while the training window keeps `min_train_months` (`validation_start`). Six months of
+    # a 50,000-person twin held one tour guide's renewal, and Platt scaling fitted on it
+    # served 58 renewals for 19 (bench/results/validation-window.txt). Twenty events for
+    # Platt's two parameters (as the gate judges a baseline's AUC on twenty); the longer
+    # window also spans more than one year of a profession's renewal propensity.
+    min_valid_events: int = 20
+    max_valid_months: int = 24
+    min_train_months: int = 12
     # Larger training windows keep every positive and a weighted sample of negatives (the
     # calibrator, fitted on the untouched validation window, keeps probabilities honest).
     max_train_rows: int = 250_000
@@ -86,8 +97,40 @@ def month_index(days: pd.Series) -> pd.Series:
     return days.dt.year * 12 + days.dt.month - 1
 
 
+def validation_start(
+    labelled: pd.DataFrame,
+    index: pd.Series,
+    valid_end: int,
+    horizon_months: int,
+    config: TrainConfig,
+) -> int:
+    """The first month of the validation window ending at `valid_end`: `valid_months`
+    back, or further back, a month at a time, while the window holds fewer than
+    `min_valid_events` subjects with a positive label, it spans fewer than
+    `max_valid_months` and the training window before it (an embargo of one horizon away)
+    still spans `min_train_months` from the first labelled month."""
+    first = int(index.min())
+    start = valid_end - config.valid_months + 1
+    positive = labelled["label"].to_numpy() == 1
+    month = index.to_numpy()
+    subjects = metrics.subjects(labelled)
+
+    def events(begin: int) -> int:
+        rows = positive & (month >= begin) & (month <= valid_end)
+        return len(np.unique(subjects[rows]))
+
+    while (
+        events(start) < config.min_valid_events
+        and valid_end - start + 1 < config.max_valid_months
+        and start - 1 - horizon_months - first + 1 >= config.min_train_months
+    ):
+        start -= 1
+    return start
+
+
 def temporal_split(frame: pd.DataFrame, horizon_months: int, config: TrainConfig) -> Split:
-    """Windows of month-end snapshots with an embargo of one horizon between them."""
+    """Windows of month-end snapshots with an embargo of one horizon between them; the
+    validation window long enough to calibrate on (`validation_start`)."""
     labelled = frame[frame["label"].notna()]
     months = sorted(month_index(labelled["as_of"]).unique())
     if not months:
@@ -95,9 +138,9 @@ def temporal_split(frame: pd.DataFrame, horizon_months: int, config: TrainConfig
     last = months[-1]
     test_start = last - config.test_months + 1
     valid_end = test_start - horizon_months
-    valid_start = valid_end - config.valid_months + 1
-    train_end = valid_start - horizon_months
     index = month_index(labelled["as_of"])
+    valid_start = validation_start(labelled, index, valid_end, horizon_months, config)
+    train_end = valid_start - horizon_months
     train = labelled[index <= train_end]
     valid = labelled[(index >= valid_start) & (index <= valid_end)]
     test = labelled[index >= test_start]

@@ -24,12 +24,15 @@ from needs_model.settings import Settings
 
 
 def rejudge(service_id: str) -> dict[str, list[str]] | None:
+    import mlflow
     import pandas as pd
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     from needs_model.modelling import tracking
-    from needs_model.modelling.workflow import _download
+
+    def download(uri: str) -> Path:
+        return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
 
     client = MlflowClient()
     name = tracking.registered_name(service_id)
@@ -37,11 +40,11 @@ def rejudge(service_id: str) -> dict[str, list[str]] | None:
         challenger = client.get_model_version_by_alias(name, "challenger")
     except MlflowException:
         return None
-    test = pd.read_parquet(_download(f"runs:/{challenger.run_id}/data/test_rows.parquet"))
+    test = pd.read_parquet(download(f"runs:/{challenger.run_id}/data/test_rows.parquet"))
     stored = json.loads(
-        _download(f"runs:/{challenger.run_id}/evaluation/evaluation.json").read_text()
+        download(f"runs:/{challenger.run_id}/evaluation/evaluation.json").read_text()
     )
-    bundle = _download(f"models:/{name}/{challenger.version}") / "artifacts" / "bundle"
+    bundle = download(f"models:/{name}/{challenger.version}") / "artifacts" / "bundle"
     p = ServiceModel.load(bundle, service_id).predict(test)
     y = test["label"].to_numpy(dtype=float)
     today = {**stored, "fairness": fairness(test, y, p, seed=0)}

@@ -449,6 +449,9 @@ def table(twins: dict[str, dict], retrained: dict[str, dict], champions_store: P
                     {
                         "scenario": "no change (2026)",
                         "service": label(service_id),
+                        "shadow": service_id in shadow,
+                        "alarm_count": len(alarms),
+                        "service_months": len(months),
                         "alarms": f"{len(alarms)} of {len(months)}",
                         "first_alarm": alarms[0]["as_of"] if alarms else "",
                         "fired": fired(alarms[0]) if alarms else "",
@@ -527,11 +530,12 @@ def stable_alarm_rate(rows: list[dict]) -> str:
     the gate accepted (a shadow champion's refusal is already known)."""
 
     def count(chosen: list[dict]) -> str:
-        alarms, months = (sum(int(r["alarms"].split(" of ")[i]) for r in chosen) for i in (0, 1))
+        alarms = sum(r["alarm_count"] for r in chosen)
+        months = sum(r["service_months"] for r in chosen)
         return f"{alarms} of {months} ({alarms / months:.0%})" if months else "none"
 
     stable = [r for r in rows if r["scenario"] == "no change (2026)"]
-    accepted = [r for r in stable if "(shadow" not in r["service"]]
+    accepted = [r for r in stable if not r["shadow"]]
     return (
         f"No change: alarms on {count(stable)} service-months; on {count(accepted)} of the "
         "champions the gate accepted (target 5 %)."

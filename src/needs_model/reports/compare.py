@@ -24,6 +24,7 @@ from needs_model.modelling.promotion import (
 )
 from needs_model.modelling.training import ServiceModel
 from needs_model.reports.explanations import global_explanation, plain_name
+from needs_model.reports.page import signed_estimate, signed_interval
 from needs_model.settings import Settings
 
 METRICS = {
@@ -145,16 +146,8 @@ def fairness_table(contenders: list[Contender]) -> pd.DataFrame:
                 "attribute": g["attribute"],
                 "group": g["group"],
                 f"{c.label} gap": g["mean_predicted"] - g["observed_rate"],
-                f"{c.label} 95% CI": (
-                    None
-                    if not g.get("calibration_gap_ci")
-                    else f"{g['calibration_gap_ci'][0]:+.4f} … {g['calibration_gap_ci'][1]:+.4f}"
-                ),
-                f"{c.label} beyond the rest's (95% CI)": (
-                    None
-                    if (j := own_gap(g)) is None
-                    else f"{j[0]:+.4f} ({j[1][0]:+.4f} … {j[1][1]:+.4f})"
-                ),
+                f"{c.label} 95% CI": signed_interval(g.get("calibration_gap_ci")),
+                f"{c.label} beyond the rest's (95% CI)": signed_estimate(own_gap(g)),
             }
             for g in c.evaluation.get("fairness", [])
         ]

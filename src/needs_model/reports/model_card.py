@@ -39,7 +39,18 @@ from needs_model.reports.explanations import (
     global_explanation,
     plain_name,
 )
-from needs_model.reports.page import both, esc, figure, heading, link, page, paragraph, table
+from needs_model.reports.page import (
+    both,
+    esc,
+    figure,
+    heading,
+    link,
+    page,
+    paragraph,
+    signed_estimate,
+    signed_interval,
+    table,
+)
 
 
 @dataclass(frozen=True)
@@ -341,10 +352,8 @@ def _fairness(data: dict[str, Any]) -> str:
             g["observed_rate"],
             g["mean_predicted"],
             g["mean_predicted"] - g["observed_rate"],
-            "–"
-            if not g.get("calibration_gap_ci")
-            else f"{g['calibration_gap_ci'][0]:+.4f} … {g['calibration_gap_ci'][1]:+.4f}",
-            "–" if (j := own_gap(g)) is None else f"{j[0]:+.4f} ({j[1][0]:+.4f} … {j[1][1]:+.4f})",
+            signed_interval(g.get("calibration_gap_ci")),
+            signed_estimate(own_gap(g)),
             g.get("auc"),
             "có / yes" if g["too_small_to_judge"] else "không / no",
         )

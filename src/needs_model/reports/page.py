@@ -68,6 +68,17 @@ def number(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def signed_interval(ci: Sequence[float] | None) -> str | None:
+    """A 95 % interval of a signed gap as "+lo … +hi"; None without one."""
+    return None if not ci else f"{ci[0]:+.4f} … {ci[1]:+.4f}"
+
+
+def signed_estimate(estimate: tuple[float, Sequence[float]] | None) -> str | None:
+    """A signed gap and its 95 % interval, (x, (lo, hi)) as `promotion.own_gap` gives it,
+    as "+x (+lo … +hi)"; None without one."""
+    return None if estimate is None else f"{estimate[0]:+.4f} ({signed_interval(estimate[1])})"
+
+
 def table(
     headers: Sequence[tuple[str, str] | str],
     rows: Iterable[Sequence[Any]],

@@ -136,3 +136,19 @@ def test_a_bundle_without_its_evaluation_still_gets_an_honest_card(served):
     assert json.loads(
         (served.settings.models_dir / service_id / "1" / "metadata.json").read_text()
     ) == {"test": True}
+
+
+def test_a_validation_window_that_reached_back_is_explained(promoted):
+    data, html = _card(promoted)
+    # School's six months (two quarterly month ends on the small province) hold hundreds.
+    assert "The validation window spans" not in html
+    config = data["model"].params["config"]
+    # The same card, had the window reached back a year and a half to hold its events.
+    longer = pd.date_range("2023-08-31", "2025-01-31", freq="ME").date.astype(str).tolist()
+    data["evaluation"]["windows"]["valid"] = longer
+    html = render_model_card(data)
+    assert (
+        f"The validation window spans 18 months, not {config['valid_months']}: its "
+        f"{config['valid_months']} months held fewer than {config['min_valid_events']} people"
+    ) in html
+    assert "Cửa sổ kiểm định trải 18 tháng" in html

@@ -159,6 +159,30 @@ def _span(dates: list[str]) -> str:
     return f"{min(dates)} … {max(dates)} ({len(dates)})" if dates else "–"
 
 
+def _longer_validation(dates: list[str], config: dict[str, Any]) -> str:
+    """Why the validation window spans more months than `valid_months`, when it does: it
+    reached back to hold `min_valid_events` people with the need (`training.validation_start`).
+    Empty when it did not, or for a bundle trained before the rule."""
+    if not dates or "min_valid_events" not in config:
+        return ""
+    first, last = (pd.Timestamp(d) for d in (min(dates), max(dates)))
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    if span <= config["valid_months"]:
+        return ""
+    return paragraph(
+        f"Cửa sổ kiểm định trải {span} tháng thay vì {config['valid_months']}: "
+        f"{config['valid_months']} tháng gần nhất có ít hơn {config['min_valid_events']} người "
+        "có nhu cầu, nên cửa sổ lùi dần từng tháng để có đủ, nhiều nhất "
+        f"{config['max_valid_months']} tháng và khi cửa sổ huấn luyện còn giữ "
+        f"{config['min_train_months']} tháng: bộ hiệu chuẩn học mức xác suất từ các sự kiện này.",
+        f"The validation window spans {span} months, not {config['valid_months']}: its "
+        f"{config['valid_months']} months held fewer than {config['min_valid_events']} people "
+        "with the need, so it reached back a month at a time to hold them, for at most "
+        f"{config['max_valid_months']} months and while the training window kept "
+        f"{config['min_train_months']}: the calibrator learns its level from these events.",
+    )
+
+
 def _uses(s: Any) -> str:
     return (
         heading(2, "Mục đích sử dụng", "Intended use", "use")
@@ -211,6 +235,7 @@ def _data(data: dict[str, Any], links: Links) -> str:
             "Temporal windows (month ends); no window sees the future of the one after it.",
         )
         + table([("Cửa sổ", "window"), ("Ngày chốt", "month ends")], rows, raw_columns=(0,))
+        + _longer_validation(windows.get("valid", []), data["model"].params.get("config", {}))
         + paragraph(
             f"Tỉnh mô phỏng: {trained_on.get('people', '–')} người, hạt giống "
             f"{trained_on.get('seed', '–')}, {trained_on.get('start', '–')} … "

@@ -105,27 +105,27 @@ def validation_start(
     config: TrainConfig,
 ) -> int:
     """The first month of the validation window ending at `valid_end`: `valid_months`
-    back, or further back, a month at a time, while the window holds fewer than
-    `min_valid_events` subjects with a positive label, it spans fewer than
-    `max_valid_months` and the training window before it (an embargo of one horizon away)
-    still spans `min_train_months` from the first labelled month."""
-    first = int(index.min())
-    start = valid_end - config.valid_months + 1
-    positive = labelled["label"].to_numpy() == 1
+    back, or further back while the window holds fewer than `min_valid_events` subjects
+    with a positive label, as far as `max_valid_months` and as the training window before it
+    (an embargo of one horizon away) still spans `min_train_months` from the first labelled
+    month."""
+    default = valid_end - config.valid_months + 1
+    if config.min_valid_events <= 0:
+        return default
     month = index.to_numpy()
-    subjects = metrics.subjects(labelled)
-
-    def events(begin: int) -> int:
-        rows = positive & (month >= begin) & (month <= valid_end)
-        return len(np.unique(subjects[rows]))
-
-    while (
-        events(start) < config.min_valid_events
-        and valid_end - start + 1 < config.max_valid_months
-        and start - 1 - horizon_months - first + 1 >= config.min_train_months
-    ):
-        start -= 1
-    return start
+    positive = (labelled["label"].to_numpy() == 1) & (month <= valid_end)
+    # Each subject's latest positive month end: a window from month s holds the subjects
+    # whose latest is s or later, so it holds enough from the k-th latest of them.
+    latest = pd.Series(month[positive]).groupby(metrics.subjects(labelled)[positive]).max()
+    if len(latest) >= config.min_valid_events:
+        needed = int(np.sort(latest.to_numpy())[-config.min_valid_events])
+    else:
+        needed = valid_end - config.max_valid_months + 1
+    longest = max(
+        valid_end - config.max_valid_months + 1,
+        int(index.min()) + config.min_train_months + horizon_months - 1,
+    )
+    return min(default, max(needed, longest))
 
 
 def temporal_split(frame: pd.DataFrame, horizon_months: int, config: TrainConfig) -> Split:

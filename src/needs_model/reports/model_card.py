@@ -29,7 +29,7 @@ from needs_model.modelling.promotion import (
     own_gap,
     verify_bundle,
 )
-from needs_model.modelling.training import ServiceModel
+from needs_model.modelling.training import ServiceModel, month_index
 from needs_model.monitoring.run import latest_status, run_dates, status_on
 from needs_model.reports import plots
 from needs_model.reports.explanations import (
@@ -165,8 +165,8 @@ def _longer_validation(dates: list[str], config: dict[str, Any]) -> str:
     Empty when it did not, or for a bundle trained before the rule."""
     if not dates or "min_valid_events" not in config:
         return ""
-    first, last = (pd.Timestamp(d) for d in (min(dates), max(dates)))
-    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    months = month_index(pd.to_datetime(pd.Series(dates)))
+    span = int(months.max() - months.min() + 1)
     if span <= config["valid_months"]:
         return ""
     return paragraph(

@@ -7,6 +7,7 @@ import pytest
 
 from needs_model.features.build import build_features
 from needs_model.linking.profiles import build_profiles
+from needs_model.reference.geography import quang_nam_communes
 
 AS_OF = dt.date(2024, 6, 30)
 
@@ -46,3 +47,33 @@ def test_income_features_come_from_the_last_full_survey_on_record(poverty_featur
     assert frame.loc[reviewed, "last_scorecard_points"].notna().all()
     assert frame.loc[~reviewed, "last_scorecard_points"].isna().all()
     assert (reviewed & ~known).sum() > 50
+
+
+def test_storm_features_read_the_lists_recorded_in_the_last_12_months(poverty_features):
+    """A household's own listing and its commune's (in 2025 units, whichever code the list
+    was written in), from lists recorded by the as-of date for storms in the 12 months
+    before it."""
+    frame, raw = poverty_features
+    lists = pd.read_parquet(raw / "welfare/storm_damage.parquet")
+    recorded = pd.to_datetime(lists["recorded_at"]) <= pd.Timestamp(AS_OF)
+    recent = pd.to_datetime(lists["storm_date"]) > pd.Timestamp(AS_OF) - pd.DateOffset(years=1)
+    known = lists[recorded & recent]
+    assert len(known) > 20, len(known)
+    listed = frame["household_id"].isin(known["household_id"])
+    assert frame["storm_damage_12m"].tolist() == listed.astype(int).tolist()
+    assert 0 < listed.mean() < 0.5
+    communes = quang_nam_communes()
+    to_2025 = dict(zip(communes["commune_code"], communes["commune_code_2025"], strict=True))
+    hit = {
+        to_2025[code] if province == "49" else code
+        for code, province in zip(known["commune_code"], known["province_code"], strict=True)
+    }
+    households = pd.read_parquet(raw / "registry/households.parquet")
+    households = households[pd.to_datetime(households["recorded_at"]) <= pd.Timestamp(AS_OF)]
+    latest = households.sort_values(["event_date", "recorded_at"]).groupby("household_id").tail(1)
+    commune = frame["household_id"].map(latest.set_index("household_id")["commune_code"])
+    expected = commune.map(lambda c: to_2025.get(c, c)).isin(hit)
+    assert frame["commune_storm_12m"].tolist() == expected.astype(int).tolist()
+    # A listed household's commune was hit, unless it has moved since.
+    assert frame.loc[listed, "commune_storm_12m"].mean() > 0.9
+    assert 0 < frame["commune_storm_12m"].mean() < 1

@@ -78,7 +78,7 @@ def _profiles() -> Profiles:
     )
     empty = pd.DataFrame()
     return Profiles(
-        AS_OF, people, households, {"transport/businesses": businesses}, empty, empty, empty
+        AS_OF, people, households, {"transport/businesses": businesses}, empty, empty, empty, empty
     )
 
 

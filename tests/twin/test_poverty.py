@@ -173,3 +173,34 @@ def test_the_welfare_extract_records_the_review_as_run(province):
     assert len(returning) > 0.8 * len(listed_2024 & still_here)
     assert returning <= set(back["household_id"])
     assert set(back["household_id"]) <= listed_2024
+
+
+def test_the_storm_damage_lists_are_the_damaged_households_of_each_storm(province):
+    """Every listed household was damaged by that month's storm in its commune; the lists
+    leave out about the twin's unlisted share; each row is recorded after its storm, with the
+    commune code in force on the day it was recorded."""
+    world, raw = province
+    lists = pd.read_parquet(raw / "welfare/storm_damage.parquet")
+    damaged = pd.DataFrame(world.log.frame("storm_damage"))
+    assert len(damaged) > 200, len(damaged)
+    damaged_keys = set(
+        zip(
+            (f"HK{i + 1:09d}" for i in damaged["household"]),
+            pd.to_datetime(damaged["storm_date"]),
+            strict=True,
+        )
+    )
+    listed_keys = set(zip(lists["household_id"], pd.to_datetime(lists["storm_date"]), strict=True))
+    assert len(listed_keys) == len(lists)
+    assert listed_keys <= damaged_keys
+    unlisted = world.params.errors.storm_damage_unlisted
+    assert abs(len(lists) / len(damaged) - (1 - unlisted)) < 0.03
+    storms = pd.read_parquet(raw / "truth/storms.parquet")
+    storm_keys = set(zip(storms["commune"], pd.to_datetime(storms["month"]), strict=True))
+    assert set(zip(damaged["commune"], pd.to_datetime(damaged["storm_date"]), strict=True)) <= (
+        storm_keys
+    )
+    assert (pd.to_datetime(lists["recorded_at"]) >= pd.to_datetime(lists["storm_date"])).all()
+    after_merger = pd.to_datetime(lists["recorded_at"]) >= pd.Timestamp("2025-07-01")
+    assert (lists.loc[after_merger, "province_code"] == "48").all()
+    assert (lists.loc[~after_merger, "province_code"] == "49").all()

@@ -195,6 +195,7 @@ SERVICE_SOURCES: dict[str, tuple[str, ...]] = {
         "registry/people",
         "registry/households",
         "welfare/household_surveys",
+        "welfare/storm_damage",
         "health/conditions",
     ),
     "transport_business_license": (

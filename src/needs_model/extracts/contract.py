@@ -458,6 +458,24 @@ TABLES: tuple[Table, ...] = (
         date_order=(("survey_date", "recorded_at"),),
     ),
     Table(
+        "welfare",
+        "storm_damage",
+        "Households on a commune's list of storm damage (a damaged house, crops, boats or "
+        "livestock): one row per household and storm. Communes list the damage after a "
+        "natural disaster for emergency assistance (Decree 20/2021 on social assistance) and "
+        "for support to restore production (Decree 02/2017); that the welfare agency keeps "
+        "the lists by household book is an assumption of this contract.",
+        "record_id",
+        (
+            Column("record_id", "string", "List row number."),
+            Column("household_id", "string", "Household book number of the damaged household."),
+            Column("storm_date", "date", "Date of the storm (the first day of its month)."),
+            *_commune(),
+            _recorded(),
+        ),
+        date_order=(("storm_date", "recorded_at"),),
+    ),
+    Table(
         "services",
         "transactions",
         "Every service actually delivered: the labels.",

@@ -273,6 +273,14 @@ def poor_household_confirmation(p: Profiles) -> pd.DataFrame:
     ).fillna(0)
     year = conditions[conditions["diagnosis_date"] > as_of - pd.DateOffset(years=1)]
     households["conditions_12m"] = hid.map(year.groupby("household_id").size()).fillna(0)
+    # The communes' storm-damage lists of the last 12 months: the household's own listing
+    # (its income was cut), and its commune's (the review proposes households of a commune
+    # a storm hit). A commune's list is read whole, so a partition gives the same value.
+    damage = p.storm_damage[p.storm_damage["storm_date"] > as_of - pd.DateOffset(years=1)]
+    households["storm_damage_12m"] = hid.isin(damage["household_id"]).astype(int)
+    households["commune_storm_12m"] = (
+        households["commune_key"].isin(damage["commune_key"]).astype(int)
+    )
     households["months_to_next_review"] = (review_year - as_of.year) * 12 + 12 - as_of.month
     households["is_urban"] = households["is_urban"].astype(int)
     households["is_mountain"] = households["is_mountain"].astype(int)

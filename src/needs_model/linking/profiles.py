@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from needs_model.extracts.sources import read_as_of
-from needs_model.linking.link import Links, link
+from needs_model.linking.link import Links, commune_key, link
 from needs_model.reference.geography import quang_nam_communes
 
 AGENCY_TABLES = (
@@ -48,6 +48,9 @@ class Profiles:
     surveys: pd.DataFrame
     badges: pd.DataFrame
     transactions: pd.DataFrame  # services recorded on or before as_of, with linked_cccd
+    # The communes' storm-damage lists (with commune_key): a commune's list is news about the
+    # commune, so a partition keeps all of it.
+    storm_damage: pd.DataFrame
     links: Links | None = field(default=None, repr=False)
     cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
@@ -106,4 +109,10 @@ def build_profiles(raw: Path, as_of: dt.date, links: Links | None = None) -> Pro
     transactions["linked_cccd"] = transactions["transaction_id"].map(
         linked.set_index("record_id")["linked_cccd"]
     )
-    return Profiles(as_of, people, households, records, surveys, badges, transactions, links)
+    storm_damage = read_as_of(raw, "welfare", "storm_damage", as_of)
+    storm_damage["commune_key"] = commune_key(
+        storm_damage["commune_code"], storm_damage["province_code"]
+    )
+    return Profiles(
+        as_of, people, households, records, surveys, badges, transactions, storm_damage, links
+    )

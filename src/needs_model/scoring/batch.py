@@ -183,6 +183,7 @@ def _sources(p: Profiles) -> dict[str, str | None]:
         "registry/people": p.links.registry.rows if p.links is not None else p.people,
         "registry/households": p.households,
         "welfare/household_surveys": p.surveys,
+        "welfare/storm_damage": p.storm_damage,
         "transport/vehicle_badges": p.badges,
         "services/transactions": p.transactions,
         **p.records,

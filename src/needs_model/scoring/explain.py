@@ -253,6 +253,27 @@ REASONS: dict[str, Reason] = {
     "conditions_12m": Reason(
         _vi_en("{v} chẩn đoán mới trong 12 tháng", "{v} new diagnoses in 12 months"), HEALTH
     ),
+    "storm_damage_12m": Reason(
+        _flag(
+            (
+                "Hộ có tên trong danh sách thiệt hại do bão trong 12 tháng",
+                "On a storm-damage list in the last 12 months",
+            ),
+            (
+                "Hộ không có tên trong danh sách thiệt hại do bão trong 12 tháng",
+                "Not on a storm-damage list in the last 12 months",
+            ),
+        )
+    ),
+    "commune_storm_12m": Reason(
+        _flag(
+            ("Xã bị thiệt hại do bão trong 12 tháng", "The commune was hit by a storm in 12 months"),
+            (
+                "Xã không bị thiệt hại do bão trong 12 tháng",
+                "The commune was not hit by a storm in 12 months",
+            ),
+        )
+    ),
     "children_under_16": Reason(_vi_en("{v} trẻ dưới 16 tuổi", "{v} children under 16")),
     "members_over_60": Reason(_vi_en("{v} người trên 60 tuổi", "{v} members over 60")),
     "months_to_next_review": Reason(

@@ -118,6 +118,8 @@ class ExtractWriter:
         self.lag_rng = np.random.default_rng([seed, 11])
         # The hard cases for linking (two errors, a move, a registry correction) likewise.
         self.hard_rng = np.random.default_rng([seed, 12])
+        # Which damaged households the communes' storm-damage lists leave out: its own too.
+        self.storm_rng = np.random.default_rng([seed, 13])
         self.corrections: pd.DataFrame | None = None
         self._moves: pd.DataFrame | None = None
         self.truth = Truth()
@@ -870,6 +872,28 @@ class ExtractWriter:
             },
         )
 
+    def storm_damage(self) -> int:
+        """The communes' lists of households damaged by a storm, as the welfare agency
+        receives them: a share of the damaged households left out, the rest recorded after
+        an assessment lag (later in the mountains, some communes in one batch)."""
+        e = self.w.params.errors
+        log = self.w.log.frame("storm_damage")
+        listed = self.storm_rng.random(len(log["household"])) >= e.storm_damage_unlisted
+        household = log["household"][listed]
+        commune = log["commune"][listed]
+        storm_date = log["storm_date"][listed].astype("datetime64[D]")
+        recorded = self.lag(storm_date, e.storm_damage_lag_days, commune=commune)
+        return self.write(
+            contract.table("welfare", "storm_damage"),
+            {
+                "record_id": self.ids("WD", len(household)),
+                "household_id": household_ids(household).astype(object),
+                "storm_date": storm_date,
+                **self.communes(commune, recorded),
+                "recorded_at": recorded,
+            },
+        )
+
     def transactions(self) -> int:
         """The service register: every delivered service, recorded after a lag like any
         agency's row; a person subject is written down with CCCD, name and birth date and
@@ -988,6 +1012,8 @@ class ExtractWriter:
         counts["transport/businesses"], counts["transport/vehicle_badges"] = self.transport()
         counts["welfare/household_surveys"] = self.household_surveys()
         counts["services/transactions"] = self.transactions()
+        # Last: its draws of the lag stream came after every other table's.
+        counts["welfare/storm_damage"] = self.storm_damage()
         self.write_truth()
         return counts
 

@@ -378,6 +378,12 @@ class ErrorRates:
     batch_upload_monthly: float = 0.05  # [U] lowland communes
     batch_upload_monthly_mountain: float = 0.2  # [U] mountain communes
     batch_upload_last_day: int = 12  # [U] the upload falls on day 1..this of the next month
+    # [U] a damaged household the commune's storm-damage list leaves out (not reported,
+    # or the list never reached the welfare agency); drawn per household and storm.
+    storm_damage_unlisted: float = 0.15
+    # [U] days a commune typically takes to send its storm-damage list (an assessment visit
+    # to each household first).
+    storm_damage_lag_days: int = 30
     # [U] days a service transaction typically takes to reach the service register
     transaction_lag_days: int = 6
     # Hard cases for linking (`ExtractWriter.person_columns`), each from its own stream:

@@ -221,6 +221,15 @@ def income_step(w: World) -> None:
         w.latent["commune_storm_ym"][hit] = w.ym
         w.log.add("storms", commune=hit.astype(np.int16), month=day_in_month(w.ym, 1))
     damaged = storm[hh["commune"][here]] & (g.random(len(here)) < p.storm_damage_share)
+    if damaged.any():
+        # The commune lists its damaged households for relief (the extract writer decides
+        # which lists reach the welfare agency): no draw here, so the world is unchanged.
+        w.log.add(
+            "storm_damage",
+            household=here[damaged].astype(np.int32),
+            commune=hh["commune"][here[damaged]].astype(np.int16),
+            storm_date=day_in_month(w.ym, 1),
+        )
     shocked = g.random(len(here)) < shock_probability(w, here)
     recovered = g.random(len(here)) < p.recovery_monthly
     change = (

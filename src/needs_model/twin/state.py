@@ -142,6 +142,7 @@ LOG_SCHEMAS: dict[str, dict[str, str]] = {
         "commune": "i2",
     },
     "storms": {"commune": "i2", "month": "M8[D]"},
+    "storm_damage": {"household": "i4", "commune": "i2", "storm_date": "M8[D]"},
     "truth_births": {"child": "i4", "mother": "i4", "ym": "i4"},
 }
 

@@ -267,7 +267,10 @@ REASONS: dict[str, Reason] = {
     ),
     "commune_storm_12m": Reason(
         _flag(
-            ("Xã bị thiệt hại do bão trong 12 tháng", "The commune was hit by a storm in 12 months"),
+            (
+                "Xã bị thiệt hại do bão trong 12 tháng",
+                "The commune was hit by a storm in 12 months",
+            ),
             (
                 "Xã không bị thiệt hại do bão trong 12 tháng",
                 "The commune was not hit by a storm in 12 months",

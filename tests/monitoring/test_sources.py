@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
+
 from needs_model.extracts import contract
 from needs_model.monitoring.sources import source_quality, table_quality
 
@@ -133,3 +135,53 @@ def test_an_emigration_wave_is_seen_in_the_registry_in_its_first_month(province,
     )
     volume = {v["rows"]: v for v in wave["volume"]}
     assert volume["event=emigration"]["month"] == 3 * len(leaving)
+
+
+def _storm_lists(folder, rows: list[tuple[str, str]]) -> None:
+    """welfare/storm_damage with 40 rows per (commune code, recorded month) in `rows`."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = contract.table("welfare", "storm_damage")
+    frame = pd.DataFrame(
+        [
+            {
+                "record_id": f"WD{len(rows) * 100 + i * 40 + k:09d}",
+                "household_id": f"HK{i * 40 + k + 1:09d}",
+                "storm_date": dt.date.fromisoformat(f"{month}-01"),
+                "commune_code": code,
+                "province_code": "49",
+                "recorded_at": dt.date.fromisoformat(f"{month}-20"),
+            }
+            for i, (code, month) in enumerate(rows)
+            for k in range(40)
+        ]
+    )
+    (folder / "welfare").mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(frame, schema=table.schema), folder / table.path)
+
+
+def test_a_commune_is_a_new_code_only_when_no_table_recorded_it_before(province, tmp_path):
+    """A storm's damage list names the communes the storm hit: a commune the registry
+    recorded in the months before is no change of codes, though the list never named it;
+    a code no table knows still is."""
+    import shutil
+
+    _, raw = province
+    (tmp_path / "registry").mkdir()
+    shutil.copy(raw / "registry" / "people.parquet", tmp_path / "registry" / "people.parquet")
+    registry = table_quality(tmp_path, contract.table("registry", "people"), dt.date(2024, 10, 31))
+    assert registry["judged"] and not registry["findings"], registry
+    people = pd.read_parquet(raw / "registry" / "people.parquet")
+    recorded = pd.to_datetime(people["recorded_at"])
+    window = people[(recorded >= "2023-10-01") & (recorded < "2024-10-01")]
+    first, second = sorted(window["commune_code"].value_counts().index[:2])
+    _storm_lists(tmp_path, [(first, "2023-10"), (second, "2024-10"), ("99999", "2024-10")])
+    table = contract.table("welfare", "storm_damage")
+    alone = table_quality(tmp_path, table, dt.date(2024, 10, 31))["findings"]
+    assert any("commune_code" in f and second in f for f in alone), alone
+    both = {t["table"]: t for t in source_quality(tmp_path, dt.date(2024, 10, 31))}
+    findings = both["welfare/storm_damage"]["findings"]
+    assert any("commune_code has 1 value(s)" in f and "99999" in f for f in findings), findings
+    assert not any(second in f for f in findings), findings

@@ -18,7 +18,10 @@ sending rows shows.
 
 This is where a reorganisation shows: on 1 July 2025 every commune code changed (Quang Nam
 into Đà Nẵng), which the features absorb through the one geography key of the converter,
-and which this check reports as new categories in the raw data.
+and which this check reports as new categories in the raw data. A place code (`PLACE_CODES`)
+is new only when no table of the province recorded it in the twelve months before: which
+communes a table names follows where its events happened (a storm's damage lists name the
+communes it hit), and a commune the registry knows is not a change of codes.
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ CHANCE = 0.999
 VOLUME_CHANGE = 0.2
 # The column naming a row's type, counted value by value as well as in total.
 ROW_TYPE_COLUMN = "event"
+# Codes of the province's units: judged against every table's values, not one table's.
+PLACE_CODES = ("commune_code", "province_code")
 
 
 def _month_start(as_of: dt.date, months_back: int) -> dt.date:
@@ -130,10 +135,41 @@ def _monthly_counts(
     return month_counts, reference_counts
 
 
-def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str, Any]:
-    """One table's findings for the month ending `as_of` (rows counted both sides)."""
+def _read(raw: Path, table: contract.Table, as_of: dt.date) -> pd.DataFrame:
+    """The checked columns of the rows recorded from the first reference month to `as_of`."""
+    columns = [c.name for c in table.columns if _checked(c)]
+    frame = read_as_of(raw, table.agency, table.name, as_of, columns)
+    start = pd.Timestamp(_month_start(as_of, REFERENCE_MONTHS))
+    return frame[pd.to_datetime(frame["recorded_at"]) >= start]
+
+
+def _reference(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    return frame[pd.to_datetime(frame["recorded_at"]) < pd.Timestamp(_month_start(as_of, 0))]
+
+
+def place_codes_before(frames: list[pd.DataFrame], as_of: dt.date) -> dict[str, set[str]]:
+    """Every place code any of the tables recorded in the twelve months before the month."""
+    known: dict[str, set[str]] = {name: set() for name in PLACE_CODES}
+    for frame in frames:
+        reference = _reference(frame, as_of)
+        for name in PLACE_CODES:
+            if name in reference:
+                known[name] |= set(reference[name].dropna().unique())
+    return known
+
+
+def table_quality(
+    raw: Path,
+    table: contract.Table,
+    as_of: dt.date,
+    place_codes: dict[str, set[str]] | None = None,
+    frame: pd.DataFrame | None = None,
+) -> dict[str, Any]:
+    """One table's findings for the month ending `as_of` (rows counted both sides). A place
+    code is new when it is in none of `place_codes` (the province's tables' codes of the
+    months before; by default this table's own) either."""
     columns = [c for c in table.columns if _checked(c)]
-    frame = read_as_of(raw, table.agency, table.name, as_of, [c.name for c in columns])
+    frame = _read(raw, table, as_of) if frame is None else frame
     recorded = pd.to_datetime(frame["recorded_at"])
     month_start = pd.Timestamp(_month_start(as_of, 0))
     reference_start = pd.Timestamp(_month_start(as_of, REFERENCE_MONTHS))
@@ -161,6 +197,8 @@ def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str,
                     # Too many values to be categories, or too few rows to have seen them
                     # all: a small agency's commune codes are new by chance every month.
                     continue
+                if place_codes is not None and column.name in place_codes:
+                    known |= place_codes[column.name]
                 new = now[now.notna() & ~now.isin(known)]
                 # New values on a handful of rows are the population (an in-migrant of a
                 # rare ethnicity), not a change of codes; a value the contract forbids is
@@ -206,7 +244,11 @@ def table_quality(raw: Path, table: contract.Table, as_of: dt.date) -> dict[str,
 
 
 def source_quality(raw: Path, as_of: dt.date) -> list[dict[str, Any]]:
-    """Every table of the contract present in `raw`."""
+    """Every table of the contract present in `raw`, place codes judged province-wide."""
+    tables = [table for table in contract.TABLES if (raw / table.path).exists()]
+    frames = [_read(raw, table, as_of) for table in tables]
+    places = place_codes_before(frames, as_of)
     return [
-        table_quality(raw, table, as_of) for table in contract.TABLES if (raw / table.path).exists()
+        table_quality(raw, table, as_of, places, frame)
+        for table, frame in zip(tables, frames, strict=True)
     ]

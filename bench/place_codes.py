@@ -16,19 +16,11 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
 from needs_model.extracts import contract
+from needs_model.features.snapshots import month_ends
 from needs_model.monitoring.sources import PLACE_CODES, source_quality, table_quality
-
-
-def month_ends(first: str, last: str) -> list[dt.date]:
-    year, month = map(int, first.split("-"))
-    end_year, end_month = map(int, last.split("-"))
-    out = []
-    while (year, month) <= (end_year, end_month):
-        following = dt.date(year + month // 12, month % 12 + 1, 1)
-        out.append(following - dt.timedelta(days=1))
-        year, month = following.year, following.month
-    return out
 
 
 def place_findings(findings: list[str]) -> list[str]:
@@ -42,7 +34,9 @@ def main() -> None:
     parser.add_argument("--last", required=True, help="YYYY-MM")
     args = parser.parse_args()
     counts = {"table by table": 0, "province-wide": 0}
-    for as_of in month_ends(args.first, args.last):
+    first = dt.date.fromisoformat(f"{args.first}-01")
+    last = (pd.Timestamp(f"{args.last}-01") + pd.offsets.MonthEnd(0)).date()
+    for as_of in month_ends(first, last):
         wide = {t["table"]: place_findings(t["findings"]) for t in source_quality(args.raw, as_of)}
         for table in contract.TABLES:
             name = f"{table.agency}/{table.name}"

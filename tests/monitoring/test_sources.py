@@ -139,7 +139,6 @@ def test_an_emigration_wave_is_seen_in_the_registry_in_its_first_month(province,
 
 def _storm_lists(folder, rows: list[tuple[str, str]]) -> None:
     """welfare/storm_damage with 40 rows per (commune code, recorded month) in `rows`."""
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -147,7 +146,7 @@ def _storm_lists(folder, rows: list[tuple[str, str]]) -> None:
     frame = pd.DataFrame(
         [
             {
-                "record_id": f"WD{len(rows) * 100 + i * 40 + k:09d}",
+                "record_id": f"WD{i * 40 + k + 1:09d}",
                 "household_id": f"HK{i * 40 + k + 1:09d}",
                 "storm_date": dt.date.fromisoformat(f"{month}-01"),
                 "commune_code": code,

@@ -144,6 +144,7 @@ def _read(raw: Path, table: contract.Table, as_of: dt.date) -> pd.DataFrame:
 
 
 def _reference(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """The rows of `_read`'s frame recorded before the month."""
     return frame[pd.to_datetime(frame["recorded_at"]) < pd.Timestamp(_month_start(as_of, 0))]
 
 
@@ -167,14 +168,12 @@ def table_quality(
 ) -> dict[str, Any]:
     """One table's findings for the month ending `as_of` (rows counted both sides). A place
     code is new when it is in none of `place_codes` (the province's tables' codes of the
-    months before; by default this table's own) either."""
+    months before; by default this table's own) either. `frame`, when given, is `_read`'s."""
     columns = [c for c in table.columns if _checked(c)]
     frame = _read(raw, table, as_of) if frame is None else frame
     recorded = pd.to_datetime(frame["recorded_at"])
-    month_start = pd.Timestamp(_month_start(as_of, 0))
-    reference_start = pd.Timestamp(_month_start(as_of, REFERENCE_MONTHS))
-    current = frame[recorded >= month_start]
-    reference = frame[(recorded >= reference_start) & (recorded < month_start)]
+    current = frame[recorded >= pd.Timestamp(_month_start(as_of, 0))]
+    reference = _reference(frame, as_of)
     findings: list[str] = []
     name = f"{table.agency}/{table.name}"
     if len(current) >= MIN_MONTH_ROWS and len(reference):
@@ -226,10 +225,9 @@ def table_quality(
     volume: list[dict[str, Any]] = []
     if len(reference):
         # Judged even on a small month: a month with (almost) no rows is the finding.
-        kinds = frame.get(ROW_TYPE_COLUMN)
-        in_window = recorded >= reference_start
+        # `frame` holds the reference months and this one only (`_read`).
         month_counts, reference_counts = _monthly_counts(
-            recorded[in_window], None if kinds is None else kinds[in_window], as_of
+            recorded, frame.get(ROW_TYPE_COLUMN), as_of
         )
         more, volume = volume_findings(name, month_counts, reference_counts)
         findings += more

@@ -284,7 +284,36 @@ def scenario_twin(
     else:
         records = monitor_months(store, raw, feats, months)
         done.write_text(json.dumps(records, default=str), encoding="utf-8")
-    return {"raw": raw, "features": feats, "store": store, "records": records}
+    changed = restatus(records)
+    if changed:
+        print(
+            f"  {name}: the current status rule re-decides {changed} of {len(records)} "
+            "service-months"
+        )
+    return {"raw": raw, "features": feats, "store": store, "records": records, "redecided": changed}
+
+
+def restatus(records: list[dict]) -> int:
+    """Decides each kept service-month again by the current status rule and thresholds
+    (`monitoring.status`), on the measurements the monitor kept: drift, findings and matured
+    performance do not depend on the rule, so a rule changed since the months were monitored
+    needs no new measuring. Returns how many statuses or reasons changed."""
+    from needs_model.monitoring.status import Thresholds, drift_notes, service_status
+
+    thresholds = Thresholds()
+    changed = 0
+    for record in records:
+        status, reasons = service_status(
+            record["drift"], record["quality"], record["performance"], thresholds
+        )
+        changed += (status, reasons) != (record["status"], record["reasons"])
+        record.update(
+            status=status,
+            reasons=reasons,
+            notes=drift_notes(record["drift"], thresholds),
+            thresholds=thresholds.as_dict(),
+        )
+    return changed
 
 
 def retrain(root: Path, name: str, twin: dict[str, Any]) -> dict[str, Any]:
@@ -639,7 +668,16 @@ def main() -> None:
             row["alarms_fitted_window_reference"] = fitted.get(row["service"].split(" ")[0])
     (root / "table.json").write_text(
         json.dumps(
-            {"rows": rows, "reorganisation": reorg, "retrained": retrained}, indent=2, default=str
+            {
+                "rows": rows,
+                "reorganisation": reorg,
+                "retrained": retrained,
+                # Service-months the current status rule decided otherwise than the monitor
+                # did when it ran (`restatus`).
+                "redecided": {name: twin["redecided"] for name, twin in twins.items()},
+            },
+            indent=2,
+            default=str,
         ),
         encoding="utf-8",
     )

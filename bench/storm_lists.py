@@ -3,7 +3,8 @@ the figures of the README's storm bullet, from a scenario root (`bench/scenario_
 
     python bench/storm_lists.py --root data/scenarios
 
-For the stable twin and the storm season: storm commune-months per year (truth), households
+For the stable twin and the storm season: storm commune-months per year and per month of
+2026's season (truth), households
 on the damage lists per storm year, rows recorded per month from 2026-09 to 2026-12; the
 champion's split gain on the two storm features and their shares in its reference sample;
 the monitor's expected demand and drifted share for poverty, 2026-09 to 2026-12.
@@ -36,6 +37,11 @@ def main() -> None:
         storm_year = pd.to_datetime(lists["storm_date"]).dt.year.value_counts().sort_index()
         recorded = pd.to_datetime(lists["recorded_at"]).dt.to_period("M").value_counts()
         print(f"{twin}: storm commune-months by year {per_year.loc[2022:].to_dict()}")
+        season = pd.to_datetime(storms["month"]).dt.to_period("M").value_counts()
+        print(
+            "  storm commune-months in 2026 "
+            + ", ".join(f"{m[:7]} {season.get(pd.Period(m[:7], 'M'), 0)}" for m in MONTHS)
+        )
         print(f"  listed households by storm year {storm_year.loc[2022:].to_dict()}")
         print(
             "  list rows recorded "
@@ -44,9 +50,15 @@ def main() -> None:
         for as_of in MONTHS:
             folder = args.root / twin / "store/reports/monitoring" / as_of / SERVICE
             drift = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["drift"]
+            effects = {
+                f["column"]: f["effect_size"]
+                for f in drift["features"]
+                if f["column"] in STORM_FEATURES
+            }
             print(
                 f"  {as_of}: expected demand {drift['expected_demand']['current']:.4f}, "
-                f"drifted share {drift['drifted_share']:.2f}"
+                f"drifted share {drift['drifted_share']:.2f}, effect sizes "
+                + ", ".join(f"{c} {e:.2f}" for c, e in effects.items())
             )
     models = args.root / "base/store/models" / SERVICE
     version = (models / "current").resolve().name

@@ -83,13 +83,35 @@ def test_a_small_drift_of_a_feature_the_model_leans_on_is_a_note_until_the_score
         "the probability moved: psi 0.300 >= 0.1 (sampling alone: up to 0.000); drifted "
         "features it leans on: f0 (40% of the gain)"
     ]
-    # Drifted but hardly used, or used but not drifted: no note.
+    # Drifted but hardly used (by less than a large effect), or used but not drifted: no note.
     minor = _drift(1)
-    minor["features"][0]["effect_size"] = 0.9
+    minor["features"][0]["effect_size"] = 0.7
     assert drift_notes(minor, T) == [] and service_status(minor, {"findings": []}, None, T)[0] == OK
     still = _drift(0)
     still["features"][0].update(gain_share=0.9, effect_size=0.9)
     assert drift_notes(still, T) == []
+
+
+def test_a_feature_the_model_hardly_uses_warns_when_it_moved_by_a_large_effect():
+    # A number by 0.8 standard deviations, a category by w = 0.5 (Cohen's "large"), with 5 %
+    # of the gain (below the 10 % a feature needs for a medium drift to warn).
+    number = _drift(1)
+    number["features"][0]["effect_size"] = 0.85
+    status, reasons = service_status(number, {"findings": []}, None, T)
+    assert status == WARN
+    assert reasons == [
+        "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050) by a large effect (0.85): "
+        "the model carries only 5.0% of its gain on it, but the population it describes changed"
+    ]
+    category = _drift(1)
+    category["features"][0].update(method="jensenshannon", effect_size=0.55)
+    assert service_status(category, {"findings": []}, None, T)[0] == WARN
+    category["features"][0]["effect_size"] = 0.45  # medium, not large
+    assert service_status(category, {"findings": []}, None, T) == (OK, [])
+    # A large effect the drift test did not confirm (within sampling) is no alarm.
+    unconfirmed = _drift(0)
+    unconfirmed["features"][0]["effect_size"] = 2.0
+    assert service_status(unconfirmed, {"findings": []}, None, T) == (OK, [])
 
 
 def test_nothing_moved_is_ok():

@@ -13,6 +13,11 @@ the stable twin, the months since a household's last full survey drift every mon
 calendar alone (the survey is every five years: 0.10-0.24 standard deviations a year), and
 the poverty model's matured AUC held. When the scores or the expected demand do move, the
 drifted features the model leans on are named beside it as the likely cause.
+
+A feature the model hardly leans on warns only when it moved by a large effect: the model
+may not need it, but the population it describes changed by more than anything the stable
+twin shows in a year. A storm season shows there first, on the communes' damage lists,
+months before the December review's labels say what it did to incomes.
 """
 
 from __future__ import annotations
@@ -42,6 +47,10 @@ class Thresholds:
     important_feature_gain_share: float = 0.1
     medium_effect_numeric: float = 0.5
     medium_effect_categorical: float = 0.3
+    # A drifted feature below that share of the gain warns when it moved by a large effect
+    # (Cohen: d 0.8, w 0.5): news about the population, not about the model.
+    large_effect_numeric: float = 0.8
+    large_effect_categorical: float = 0.5
     # Drift score of the calibrated probabilities (population stability index) or of the
     # band counts (Jensen-Shannon distance) at which scores are said to have moved, when it
     # also exceeds what sampling alone gives at the month's size (`drift.noise_floor`).
@@ -76,6 +85,16 @@ def medium_or_more(feature: dict[str, Any], thresholds: Thresholds) -> bool:
         else thresholds.medium_effect_categorical
     )
     return feature.get("effect_size", 0.0) >= medium
+
+
+def large_or_more(feature: dict[str, Any], thresholds: Thresholds) -> bool:
+    """Whether a feature's drift is at least a large effect (`drift.effect_size`)."""
+    large = (
+        thresholds.large_effect_numeric
+        if feature["method"] == "wasserstein"
+        else thresholds.large_effect_categorical
+    )
+    return feature.get("effect_size", 0.0) >= large
 
 
 def leaned_on(drift: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:
@@ -134,6 +153,14 @@ def service_status(
             _leaned_words(f, thresholds) + ", a medium effect or more"
             for f in leaned
             if medium_or_more(f, thresholds)
+        )
+        warn.extend(
+            f"{f['column']} drifted ({f['method']} {f['score']:.3f}, sampling alone: up to "
+            f"{f['noise_floor']:.3f}) by a large effect ({f.get('effect_size', 0.0):.2f}): "
+            f"the model carries only {f.get('gain_share', 0.0):.1%} of its gain on it, but "
+            "the population it describes changed"
+            for f in drifted
+            if f not in leaned and large_or_more(f, thresholds)
         )
     cause = (
         "; drifted features it leans on: "

@@ -77,24 +77,23 @@ class Thresholds:
         return asdict(self)
 
 
+def _effect_at_least(feature: dict[str, Any], numeric: float, categorical: float) -> bool:
+    bar = numeric if feature["method"] == "wasserstein" else categorical
+    return feature.get("effect_size", 0.0) >= bar
+
+
 def medium_or_more(feature: dict[str, Any], thresholds: Thresholds) -> bool:
     """Whether a feature's drift is at least a medium effect (`drift.effect_size`)."""
-    medium = (
-        thresholds.medium_effect_numeric
-        if feature["method"] == "wasserstein"
-        else thresholds.medium_effect_categorical
+    return _effect_at_least(
+        feature, thresholds.medium_effect_numeric, thresholds.medium_effect_categorical
     )
-    return feature.get("effect_size", 0.0) >= medium
 
 
 def large_or_more(feature: dict[str, Any], thresholds: Thresholds) -> bool:
     """Whether a feature's drift is at least a large effect (`drift.effect_size`)."""
-    large = (
-        thresholds.large_effect_numeric
-        if feature["method"] == "wasserstein"
-        else thresholds.large_effect_categorical
+    return _effect_at_least(
+        feature, thresholds.large_effect_numeric, thresholds.large_effect_categorical
     )
-    return feature.get("effect_size", 0.0) >= large
 
 
 def leaned_on(drift: dict[str, Any], thresholds: Thresholds) -> list[dict[str, Any]]:

@@ -303,6 +303,8 @@ def restatus(records: list[dict]) -> int:
     thresholds = Thresholds()
     changed = 0
     for record in records:
+        # Kept before the drift block said whether its reference was the same calendar month.
+        record["drift"].setdefault("seasonal_reference", record["reference"]["seasonal"])
         status, reasons = service_status(
             record["drift"], record["quality"], record["performance"], thresholds
         )
@@ -427,6 +429,7 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
             cur = drift.scored_columns(current, model.features, model.predict(current))
             snapshot, empty = drift.evidently_report(ref, cur, model.features)
             summary = drift.summarise(snapshot, ref, cur, model.features)
+            summary["seasonal_reference"] = len(reference) < len(window)
             findings = quality_findings(summary, empty, Thresholds())
             status, _ = service_status(summary, {"findings": findings}, None, Thresholds())
             alarms += status != OK

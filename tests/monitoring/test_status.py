@@ -23,6 +23,7 @@ def _drift(drifted: int, of: int = 10, probability: float = 0.01) -> dict:
     return {
         "features": features,
         "drifted_share": drifted / of,
+        "seasonal_reference": True,
         "prediction": {
             "probability": {"method": "psi", "score": probability},
             "band": {"method": "jensenshannon", "score": 0.0},
@@ -108,6 +109,10 @@ def test_a_feature_the_model_hardly_uses_warns_when_it_moved_by_a_large_effect()
     assert service_status(category, {"findings": []}, None, T)[0] == WARN
     category["features"][0]["effect_size"] = 0.45  # medium, not large
     assert service_status(category, {"findings": []}, None, T) == (OK, [])
+    # Against a whole year (no month of its own in the reference), the calendar alone moves
+    # a feature: a large effect there is no alarm for a feature the model hardly uses.
+    number["seasonal_reference"] = False
+    assert service_status(number, {"findings": []}, None, T) == (OK, [])
     # A large effect the drift test did not confirm (within sampling) is no alarm.
     unconfirmed = _drift(0)
     unconfirmed["features"][0]["effect_size"] = 2.0

@@ -149,6 +149,7 @@ def monitor_service(
         pd.to_datetime(reference_year["as_of"]),
         scored_current["probability"],
     )
+    summary["seasonal_reference"] = len(reference) < len(reference_year)
     gains = dict(zip(model.features, model.booster.feature_importance("gain"), strict=True))
     total = sum(gains.values()) or 1.0
     for entry in summary["features"]:
@@ -207,7 +208,7 @@ def monitor_service(
         "reference": {
             "rows": len(reference),
             "month_ends": sorted(pd.to_datetime(reference["as_of"]).dt.date.astype(str).unique()),
-            "seasonal": len(reference) < len(reference_year),
+            "seasonal": summary["seasonal_reference"],
         },
         "drift": {k: v for k, v in summary.items() if k != "quality"},
         "quality": {"features": summary["quality"], "findings": findings},

@@ -14,10 +14,12 @@ calendar alone (the survey is every five years: 0.10-0.24 standard deviations a 
 the poverty model's matured AUC held. When the scores or the expected demand do move, the
 drifted features the model leans on are named beside it as the likely cause.
 
-A feature the model hardly leans on warns only when it moved by a large effect: the model
-may not need it, but the population it describes changed by more than anything the stable
-twin shows in a year. A storm season shows there first, on the communes' damage lists,
-months before the December review's labels say what it did to incomes.
+A feature the model hardly leans on warns only when it moved by a large effect against the
+same calendar month of the reference year: the model may not need it, but the population
+it describes changed. A storm season shows there first, on the communes' damage lists,
+months before the December review's labels say what it did to incomes. Against a whole
+year (a small service's month holds too few rows for its own, `drift.seasonal_reference`),
+a feature counting what falls due within the horizon moves with the calendar alone.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ class Thresholds:
     medium_effect_numeric: float = 0.5
     medium_effect_categorical: float = 0.3
     # A drifted feature below that share of the gain warns when it moved by a large effect
-    # (Cohen: d 0.8, w 0.5): news about the population, not about the model.
+    # (Cohen: d 0.8, w 0.5) against the same calendar month: news about the population, not
+    # about the model.
     large_effect_numeric: float = 0.8
     large_effect_categorical: float = 0.5
     # Drift score of the calibrated probabilities (population stability index) or of the
@@ -159,7 +162,10 @@ def service_status(
             f"the model carries only {f.get('gain_share', 0.0):.1%} of its gain on it, but "
             "the population it describes changed"
             for f in drifted
-            if f not in leaned and large_or_more(f, thresholds)
+            # `seasonal_reference`: set by the monitor; a summary without it is not judged so.
+            if drift.get("seasonal_reference", False)
+            and f not in leaned
+            and large_or_more(f, thresholds)
         )
     cause = (
         "; drifted features it leans on: "

@@ -295,26 +295,16 @@ def scenario_twin(
 
 def restatus(records: list[dict]) -> int:
     """Decides each kept service-month again by the current status rule and thresholds
-    (`monitoring.status`), on the measurements the monitor kept: drift, findings and matured
-    performance do not depend on the rule, so a rule changed since the months were monitored
-    needs no new measuring. Returns how many statuses or reasons changed."""
-    from needs_model.monitoring.status import Thresholds, drift_notes, service_status
+    (`monitoring.status.decide`, as the monitor decides a new month), on the measurements
+    the monitor kept. Returns how many statuses or reasons changed."""
+    from needs_model.monitoring.status import Thresholds, decide
 
     thresholds = Thresholds()
     changed = 0
     for record in records:
-        # Kept before the drift block said whether its reference was the same calendar month.
-        record["drift"].setdefault("seasonal_reference", record["reference"]["seasonal"])
-        status, reasons = service_status(
-            record["drift"], record["quality"], record["performance"], thresholds
-        )
-        changed += (status, reasons) != (record["status"], record["reasons"])
-        record.update(
-            status=status,
-            reasons=reasons,
-            notes=drift_notes(record["drift"], thresholds),
-            thresholds=thresholds.as_dict(),
-        )
+        decided = decide(record, thresholds)
+        changed += (decided["status"], decided["reasons"]) != (record["status"], record["reasons"])
+        record.update(decided)
     return changed
 
 
@@ -429,9 +419,14 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
             cur = drift.scored_columns(current, model.features, model.predict(current))
             snapshot, empty = drift.evidently_report(ref, cur, model.features)
             summary = drift.summarise(snapshot, ref, cur, model.features)
-            summary["seasonal_reference"] = len(reference) < len(window)
             findings = quality_findings(summary, empty, Thresholds())
-            status, _ = service_status(summary, {"findings": findings}, None, Thresholds())
+            status, _ = service_status(
+                summary,
+                {"findings": findings},
+                None,
+                Thresholds(),
+                seasonal=len(reference) < len(window),
+            )
             alarms += status != OK
         out[service_id] = f"{alarms} of {len(STABLE_MONTHS)}"
         print(f"  fitted-window reference, {service_id}: {out[service_id]}", flush=True)

@@ -4,10 +4,10 @@ the figures of the README's storm bullet, from a scenario root (`bench/scenario_
     python bench/storm_lists.py --root data/scenarios
 
 For the stable twin and the storm season: storm commune-months per year and per month of
-2026's season (truth), households
-on the damage lists per storm year, rows recorded per month from 2026-09 to 2026-12; the
-champion's split gain on the two storm features and their shares in its reference sample;
-the monitor's expected demand and drifted share for poverty, 2026-09 to 2026-12.
+2026's season (truth), households on the damage lists per storm year, rows recorded per
+month from 2026-09 to 2026-12; the champion's split gain on the two storm features and
+their shares in its reference sample; the monitor's expected demand and drifted share for
+poverty, 2026-09 to 2026-12.
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ def main() -> None:
     args = parser.parse_args()
     for twin in TWINS:
         raw = args.root / twin / "raw"
-        storms = pd.read_parquet(raw / "truth/storms.parquet")
-        per_year = pd.to_datetime(storms["month"]).dt.year.value_counts().sort_index()
+        storm_month = pd.to_datetime(pd.read_parquet(raw / "truth/storms.parquet")["month"])
+        per_year = storm_month.dt.year.value_counts().sort_index()
         lists = pd.read_parquet(raw / "welfare/storm_damage.parquet")
         storm_year = pd.to_datetime(lists["storm_date"]).dt.year.value_counts().sort_index()
         recorded = pd.to_datetime(lists["recorded_at"]).dt.to_period("M").value_counts()
         print(f"{twin}: storm commune-months by year {per_year.loc[2022:].to_dict()}")
-        season = pd.to_datetime(storms["month"]).dt.to_period("M").value_counts()
+        season = storm_month.dt.to_period("M").value_counts()
         print(
             "  storm commune-months in 2026 "
             + ", ".join(f"{m[:7]} {season.get(pd.Period(m[:7], 'M'), 0)}" for m in MONTHS)

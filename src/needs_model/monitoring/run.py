@@ -37,7 +37,7 @@ from needs_model.monitoring.performance import (
     recording_lag_days,
 )
 from needs_model.monitoring.sources import source_quality
-from needs_model.monitoring.status import RETRAIN, Thresholds, drift_notes, service_status
+from needs_model.monitoring.status import RETRAIN, Thresholds, decide
 from needs_model.settings import Settings
 
 MONITORING_DIR = "monitoring"
@@ -149,7 +149,6 @@ def monitor_service(
         pd.to_datetime(reference_year["as_of"]),
         scored_current["probability"],
     )
-    summary["seasonal_reference"] = len(reference) < len(reference_year)
     gains = dict(zip(model.features, model.booster.feature_importance("gain"), strict=True))
     total = sum(gains.values()) or 1.0
     for entry in summary["features"]:
@@ -179,22 +178,15 @@ def monitor_service(
     findings = quality_findings(summary, empty, thresholds)
     tables = [t for t in source_tables or [] if t["table"] in SERVICE_SOURCES[service_id]]
     findings += [f for t in tables for f in t["findings"]]
-    status, reasons = service_status(summary, {"findings": findings}, performance, thresholds)
     out = settings.reports_dir / MONITORING_DIR / as_of.isoformat() / service_id
     drift.save_html(snapshot, out / "report.html")
-    record = {
-        "service_id": service_id,
-        "as_of": as_of.isoformat(),
-        "status": status,
-        "reasons": reasons,
-        "notes": drift_notes(summary, thresholds),
+    measured = {
         "champion": {
             "version": version,
             "run_id": metadata.get("run_id"),
             "scorer": evaluation.get("scorer"),
             "test_window": evaluation["windows"]["test"],
         },
-        "thresholds": thresholds.as_dict(),
         "methods": {
             "numeric": drift.NUMERIC_METHOD,
             "categorical": drift.CATEGORICAL_METHOD,
@@ -208,7 +200,8 @@ def monitor_service(
         "reference": {
             "rows": len(reference),
             "month_ends": sorted(pd.to_datetime(reference["as_of"]).dt.date.astype(str).unique()),
-            "seasonal": summary["seasonal_reference"],
+            # The same calendar month, or (too few rows in it) the whole year.
+            "seasonal": len(reference) < len(reference_year),
         },
         "drift": {k: v for k, v in summary.items() if k != "quality"},
         "quality": {"features": summary["quality"], "findings": findings},
@@ -226,8 +219,10 @@ def monitor_service(
         "horizon_months": service(service_id).horizon_months,
         "report": "report.html",
     }
+    decided = decide(measured, thresholds)
+    record = {"service_id": service_id, "as_of": as_of.isoformat(), **decided, **measured}
     _write_json(out / "summary.json", record)
-    return ServiceResult(service_id, status, reasons, out), record
+    return ServiceResult(service_id, decided["status"], decided["reasons"], out), record
 
 
 def log_to_mlflow(record: dict[str, Any], folder: Path, settings: Settings) -> str:

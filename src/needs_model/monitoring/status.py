@@ -110,12 +110,27 @@ def leaned_on(drift: dict[str, Any], thresholds: Thresholds) -> list[dict[str, A
     return sorted(heavy, key=lambda f: -f.get("gain_share", 0.0))
 
 
-def _leaned_words(f: dict[str, Any], thresholds: Thresholds) -> str:
+def _drifted_words(f: dict[str, Any]) -> str:
+    """The head every reason about one drifted feature starts with (the bracket left open)."""
     return (
         f"{f['column']} drifted ({f['method']} {f['score']:.3f}, sampling alone: up to "
-        f"{f['noise_floor']:.3f}; effect {f.get('effect_size', 0.0):.2f}) and carries "
+        f"{f['noise_floor']:.3f}"
+    )
+
+
+def _leaned_words(f: dict[str, Any], thresholds: Thresholds) -> str:
+    return (
+        f"{_drifted_words(f)}; effect {f.get('effect_size', 0.0):.2f}) and carries "
         f"{f.get('gain_share', 0.0):.0%} of the model's gain "
         f"(>= {thresholds.important_feature_gain_share:.0%})"
+    )
+
+
+def _population_words(f: dict[str, Any]) -> str:
+    return (
+        f"{_drifted_words(f)}) by a large effect ({f.get('effect_size', 0.0):.2f}): the model "
+        f"carries only {f.get('gain_share', 0.0):.1%} of its gain on it, but the population it "
+        "describes changed"
     )
 
 
@@ -134,10 +149,13 @@ def service_status(
     quality: dict[str, Any],
     performance: dict[str, Any] | None,
     thresholds: Thresholds,
+    *,
+    seasonal: bool,
 ) -> tuple[str, list[str]]:
-    """(status, reasons). `drift` as `drift.drift_summary` returns it, `quality` as
+    """(status, reasons). `drift` as `drift.summarise` returns it, `quality` as
     `quality.feature_quality`, `performance` as `performance.matured_performance` or None
-    when no month end has matured since the champion's test window."""
+    when no month end has matured since the champion's test window; `seasonal`: whether the
+    reference was the same calendar month (`drift.seasonal_reference`) or a whole year."""
     warn: list[str] = []
     retrain: list[str] = []
 
@@ -156,17 +174,12 @@ def service_status(
             for f in leaned
             if medium_or_more(f, thresholds)
         )
-        warn.extend(
-            f"{f['column']} drifted ({f['method']} {f['score']:.3f}, sampling alone: up to "
-            f"{f['noise_floor']:.3f}) by a large effect ({f.get('effect_size', 0.0):.2f}): "
-            f"the model carries only {f.get('gain_share', 0.0):.1%} of its gain on it, but "
-            "the population it describes changed"
-            for f in drifted
-            # `seasonal_reference`: set by the monitor; a summary without it is not judged so.
-            if drift.get("seasonal_reference", False)
-            and f not in leaned
-            and large_or_more(f, thresholds)
-        )
+        if seasonal:
+            warn.extend(
+                _population_words(f)
+                for f in drifted
+                if f not in leaned and large_or_more(f, thresholds)
+            )
     cause = (
         "; drifted features it leans on: "
         + ", ".join(f"{f['column']} ({f.get('gain_share', 0.0):.0%} of the gain)" for f in leaned)
@@ -232,3 +245,25 @@ def service_status(
     if warn:
         return WARN, warn
     return OK, []
+
+
+def decide(record: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
+    """A monitoring record's status, reasons and notes, decided from the measurements it
+    holds (drift, findings, matured performance, whether the reference was seasonal) by
+    `thresholds`. The monitor decides a new record so; a record kept from an earlier rule is
+    decided again the same way, with no new measuring (drift and performance do not depend
+    on the rule)."""
+    drift = record["drift"]
+    status, reasons = service_status(
+        drift,
+        record["quality"],
+        record["performance"],
+        thresholds,
+        seasonal=record["reference"]["seasonal"],
+    )
+    return {
+        "status": status,
+        "reasons": reasons,
+        "notes": drift_notes(drift, thresholds),
+        "thresholds": thresholds.as_dict(),
+    }

@@ -61,7 +61,7 @@ serve: $(STAMP) ## Serve the API on http://127.0.0.1:8000 with the newest scored
 test: $(STAMP) ## Run the whole default test suite
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP) ## Run the slow suite (larger provinces)
+test-slow: $(STAMP) ## Run the slow suite (larger provinces, two passes of the pipeline)
 	$(BIN)/python -m pytest -q -m slow
 
 test-fuzz: $(STAMP) ## Fuzz the API with schemathesis: every operation as every role and with no or bad keys (seeded)

@@ -219,6 +219,9 @@ def _one_pass() -> None:
     _run("monitor")
 
 
+# Two whole passes (features for 21 month ends, training, scoring, monitoring) take three to
+# four minutes: the slow suite, which CI runs in a step of its own.
+@pytest.mark.slow
 def test_a_second_make_run_pass_reuses_what_the_first_wrote(pipeline_settings):
     settings = pipeline_settings
     _one_pass()

@@ -179,3 +179,51 @@ def test_effect_size_is_cohens_d_for_a_shift_and_cohens_w_for_categories():
     skewed = pd.Series(["a"] * 800 + ["b"] * 200)
     assert effect_size(halves, skewed, "jensenshannon") == pytest.approx(0.6, abs=1e-9)
     assert effect_size(halves, halves, "jensenshannon") == 0.0
+
+
+def _evidently_scores(reference: pd.Series, size: int, method: str, seed: int = 0) -> list:
+    """The noise floor's draws as the report's own test function scores them, pair by pair
+    on pandas Series (the same random samples as `drift.noise_scores`)."""
+    from evidently.legacy.calculations.stattests.registry import get_stattest
+    from evidently.legacy.core import ColumnType
+
+    values = reference.dropna().reset_index(drop=True)
+    kind = ColumnType.Categorical if method == drift.CATEGORICAL_METHOD else ColumnType.Numerical
+    test = get_stattest(values, values, kind, method)
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(drift.NOISE_DRAWS):
+        ref = values.iloc[rng.integers(0, len(values), len(values))].reset_index(drop=True)
+        cur = values.iloc[rng.integers(0, len(values), size)].reset_index(drop=True)
+        scores.append(test(ref, cur, kind, drift.THRESHOLD).drift_score)
+    return scores
+
+
+@pytest.mark.parametrize(
+    ("values", "size", "method"),
+    [
+        ("normal", 2000, drift.NUMERIC_METHOD),
+        ("normal", 25, drift.NUMERIC_METHOD),
+        ("counts", 400, drift.NUMERIC_METHOD),  # a handful of values, repeated
+        ("constant", 50, drift.NUMERIC_METHOD),
+        ("probability", 2000, drift.SCORE_METHOD),  # Sturges' bins over both samples
+        ("probability", 30, drift.SCORE_METHOD),
+        ("few probabilities", 300, drift.SCORE_METHOD),  # 20 values or fewer: each its own
+        ("binary", 1000, drift.CATEGORICAL_METHOD),
+        ("bands", 60, drift.CATEGORICAL_METHOD),  # strings, one of them rare
+    ],
+)
+def test_each_noise_draw_is_evidentlys_own_distance(values, size, method):
+    rng = np.random.default_rng(5)
+    reference = {
+        "normal": lambda: pd.Series(rng.normal(10, 3, 1500)),
+        "counts": lambda: pd.Series(rng.poisson(2, 1500).astype(float)),
+        "constant": lambda: pd.Series(np.full(200, 4.0)),
+        "probability": lambda: pd.Series(rng.beta(1, 20, 1500)),
+        "few probabilities": lambda: pd.Series(rng.choice([0.01, 0.02, 0.05, 0.3], 800)),
+        "binary": lambda: pd.Series((rng.random(1500) < 0.3).astype(float)),
+        "bands": lambda: pd.Series(rng.choice(["high", "medium", "low"], 500, p=[0.01, 0.2, 0.79])),
+    }[values]()
+    reference[reference.sample(frac=0.05, random_state=1).index] = np.nan  # dropped first
+    fast = drift.noise_scores(reference, size, method)
+    assert fast == pytest.approx(_evidently_scores(reference, size, method), rel=1e-9, abs=1e-12)

@@ -7,6 +7,17 @@ from needs_model.monitoring.status import OK, RETRAIN, WARN, Thresholds, service
 T = Thresholds()
 
 
+def _status(
+    drift: dict,
+    performance: dict | None = None,
+    findings: list[str] | None = None,
+    seasonal: bool = True,
+) -> tuple[str, list[str]]:
+    """`service_status` with the default thresholds, against the same calendar month unless
+    told otherwise."""
+    return service_status(drift, {"findings": findings or []}, performance, T, seasonal=seasonal)
+
+
 def _drift(drifted: int, of: int = 10, probability: float = 0.01) -> dict:
     features = [
         {
@@ -51,7 +62,7 @@ def test_a_feature_the_model_leans_on_warns_alone_when_it_moved_by_a_medium_effe
 
     leaned_on = _drift(1)
     leaned_on["features"][0].update(gain_share=0.4, effect_size=0.6)
-    status, reasons = service_status(leaned_on, {"findings": []}, None, T, seasonal=True)
+    status, reasons = _status(leaned_on)
     assert status == WARN
     assert reasons == [
         "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050; effect 0.60) and carries "
@@ -61,7 +72,7 @@ def test_a_feature_the_model_leans_on_warns_alone_when_it_moved_by_a_medium_effe
     # A category's scale is Cohen's w: 0.3 is medium.
     category = _drift(1)
     category["features"][0].update(method="jensenshannon", gain_share=0.4, effect_size=0.35)
-    assert service_status(category, {"findings": []}, None, T, seasonal=True)[0] == WARN
+    assert _status(category)[0] == WARN
 
 
 def test_a_small_drift_of_a_feature_the_model_leans_on_is_a_note_until_the_scores_move():
@@ -70,14 +81,14 @@ def test_a_small_drift_of_a_feature_the_model_leans_on_is_a_note_until_the_score
     leaned_on = _drift(1)
     leaned_on["features"][0].update(gain_share=0.4, effect_size=0.2)
     # The scores stayed put: no alarm, but a note a data scientist reads.
-    assert service_status(leaned_on, {"findings": []}, None, T, seasonal=True) == (OK, [])
+    assert _status(leaned_on) == (OK, [])
     assert drift_notes(leaned_on, T) == [
         "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050; effect 0.20) and carries "
         "40% of the model's gain (>= 10%), a small effect"
     ]
     # The scores moved: the warning names the drifted feature as the likely cause.
     leaned_on["prediction"]["probability"]["score"] = 0.3
-    status, reasons = service_status(leaned_on, {"findings": []}, None, T, seasonal=True)
+    status, reasons = _status(leaned_on)
     assert status == WARN
     assert reasons == [
         "the probability moved: psi 0.300 >= 0.1 (sampling alone: up to 0.000); drifted "
@@ -86,10 +97,7 @@ def test_a_small_drift_of_a_feature_the_model_leans_on_is_a_note_until_the_score
     # Drifted but hardly used (by less than a large effect), or used but not drifted: no note.
     minor = _drift(1)
     minor["features"][0]["effect_size"] = 0.7
-    assert (
-        drift_notes(minor, T) == []
-        and service_status(minor, {"findings": []}, None, T, seasonal=True)[0] == OK
-    )
+    assert drift_notes(minor, T) == [] and _status(minor)[0] == OK
     still = _drift(0)
     still["features"][0].update(gain_share=0.9, effect_size=0.9)
     assert drift_notes(still, T) == []
@@ -100,7 +108,7 @@ def test_a_feature_the_model_hardly_uses_warns_when_it_moved_by_a_large_effect()
     # of the gain (below the 10 % a feature needs for a medium drift to warn).
     number = _drift(1)
     number["features"][0]["effect_size"] = 0.85
-    status, reasons = service_status(number, {"findings": []}, None, T, seasonal=True)
+    status, reasons = _status(number)
     assert status == WARN
     assert reasons == [
         "f0 drifted (wasserstein 0.300, sampling alone: up to 0.050) by a large effect (0.85): "
@@ -108,88 +116,70 @@ def test_a_feature_the_model_hardly_uses_warns_when_it_moved_by_a_large_effect()
     ]
     category = _drift(1)
     category["features"][0].update(method="jensenshannon", effect_size=0.55)
-    assert service_status(category, {"findings": []}, None, T, seasonal=True)[0] == WARN
+    assert _status(category)[0] == WARN
     category["features"][0]["effect_size"] = 0.45  # medium, not large
-    assert service_status(category, {"findings": []}, None, T, seasonal=True) == (OK, [])
+    assert _status(category) == (OK, [])
     # Against a whole year (no month of its own in the reference), the calendar alone moves
     # a feature: a large effect there is no alarm for a feature the model hardly uses.
-    assert service_status(number, {"findings": []}, None, T, seasonal=False) == (OK, [])
+    assert _status(number, seasonal=False) == (OK, [])
     # A large effect the drift test did not confirm (within sampling) is no alarm.
     unconfirmed = _drift(0)
     unconfirmed["features"][0]["effect_size"] = 2.0
-    assert service_status(unconfirmed, {"findings": []}, None, T, seasonal=True) == (OK, [])
+    assert _status(unconfirmed) == (OK, [])
 
 
 def test_nothing_moved_is_ok():
-    assert service_status(
-        _drift(1), {"findings": []}, _performance(0.9, 0.91), T, seasonal=True
-    ) == (OK, [])
+    assert _status(_drift(1), _performance(0.9, 0.91)) == (OK, [])
 
 
 def test_a_third_of_the_features_drifting_warns_and_names_them():
-    status, reasons = service_status(_drift(3), {"findings": []}, None, T, seasonal=True)
+    status, reasons = _status(_drift(3))
     assert status == WARN
     assert "3 of 10 features drifted" in reasons[0] and "f0 (wasserstein 0.300)" in reasons[0]
 
 
 def test_scores_that_moved_warn():
-    status, reasons = service_status(
-        _drift(0, probability=0.12), {"findings": []}, None, T, seasonal=True
-    )
+    status, reasons = _status(_drift(0, probability=0.12))
     assert status == WARN and "probability moved: psi 0.120" in reasons[0]
 
 
 def test_a_quality_finding_warns():
-    status, reasons = service_status(
-        _drift(0), {"findings": ["x: missing"]}, None, T, seasonal=True
-    )
+    status, reasons = _status(_drift(0), findings=["x: missing"])
     assert (status, reasons) == (WARN, ["x: missing"])
 
 
 def test_a_matured_auc_drop_beyond_doubt_asks_for_retraining():
     # Upper end of the interval 0.87 < 0.9 - 0.02: retrain; 0.885 is within the tolerance.
-    status, reasons = service_status(
-        _drift(0), {"findings": []}, _performance(0.85, 0.87), T, seasonal=True
-    )
+    status, reasons = _status(_drift(0), _performance(0.85, 0.87))
     assert status == RETRAIN and "matured AUC 0.8500" in reasons[0]
-    assert (
-        service_status(_drift(0), {"findings": []}, _performance(0.87, 0.885), T, seasonal=True)[0]
-        == OK
-    )
+    assert _status(_drift(0), _performance(0.87, 0.885))[0] == OK
 
 
 def test_a_matured_auc_on_a_handful_of_positives_is_no_evidence():
     # 19 positives: the same drop is not judged (fewer than the gate's baselines need).
     thin = _performance(0.85, 0.87, positives=T.auc_min_positives - 1)
-    assert service_status(_drift(0), {"findings": []}, thin, T, seasonal=True) == (OK, [])
+    assert _status(_drift(0), thin) == (OK, [])
     enough = _performance(0.85, 0.87, positives=T.auc_min_positives)
-    assert service_status(_drift(0), {"findings": []}, enough, T, seasonal=True)[0] == RETRAIN
+    assert _status(_drift(0), enough)[0] == RETRAIN
 
 
 def test_calibration_failing_on_most_matured_months_asks_for_retraining():
-    status, reasons = service_status(
-        _drift(0), {"findings": []}, _performance(0.9, 0.91, 2), T, seasonal=True
-    )
+    status, reasons = _status(_drift(0), _performance(0.9, 0.91, 2))
     assert status == RETRAIN and reasons[0].startswith("calibration: ECE above the gate's floor")
     # One month of three over its floor is not a majority.
-    assert (
-        service_status(_drift(0), {"findings": []}, _performance(0.9, 0.91, 1), T, seasonal=True)[0]
-        == OK
-    )
+    assert _status(_drift(0), _performance(0.9, 0.91, 1))[0] == OK
 
 
 def test_one_matured_month_over_its_floor_warns_until_three_have_matured():
     performance = _performance(0.9, 0.91, 1)
     performance["calibration_by_month"] = performance["calibration_by_month"][:1]
-    status, reasons = service_status(_drift(0), {"findings": []}, performance, T, seasonal=True)
+    status, reasons = _status(_drift(0), performance)
     assert status == WARN
     assert reasons[0].endswith("judged from 3 matured month ends"), reasons
 
 
 def test_retrain_reasons_come_first_and_keep_the_warnings():
-    status, reasons = service_status(
-        _drift(5), {"findings": []}, _performance(0.8, 0.82), T, seasonal=True
-    )
+    status, reasons = _status(_drift(5), _performance(0.8, 0.82))
     assert status == RETRAIN
     assert reasons[0].startswith("matured AUC") and "features drifted" in reasons[1]
 
@@ -210,8 +200,9 @@ def test_a_kept_record_is_decided_from_its_own_measurements_and_reference():
     assert decided["thresholds"] == T.as_dict()
     # Whether the reference was the same calendar month is read from the record's reference.
     record["reference"]["seasonal"] = False
-    assert (decide(record, T)["status"], decide(record, T)["reasons"]) == (OK, [])
-    # Other thresholds, another decision from the same measurements.
+    decided = decide(record, T)
+    assert (decided["status"], decided["reasons"]) == (OK, [])
+    # The record's findings count; other thresholds, another decision from the same record.
     record["quality"]["findings"] = ["age: 8% missing"]
     assert decide(record, Thresholds())["status"] == WARN
     stricter = Thresholds(feature_drift_share=0.1)

@@ -260,8 +260,8 @@ def noise_scores(reference: pd.Series, size: int, method: str, seed: int = 0) ->
     """`method`'s distance for each of `NOISE_DRAWS` pairs of samples from the reference:
     Evidently's test functions (`evidently.legacy.calculations.stattests`, the ones its
     report runs) computed on the samples' value counts, not on 200 pairs of pandas Series
-    (a monitoring run spent two thirds of its time on those); tests/monitoring/test_drift.py
-    checks every draw against Evidently's own function."""
+    (the demo's monitor: 43.1 s against 92.5 s, `bench/results/monitor-demo-noise-counts.json`);
+    tests/monitoring/test_drift.py checks every draw against Evidently's own function."""
     values = reference.dropna().reset_index(drop=True)
     if size == 0 or values.empty:
         return np.array([])

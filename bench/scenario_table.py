@@ -394,8 +394,7 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
     from needs_model.modelling.promotion import load_served
     from needs_model.modelling.training import sample_rows
     from needs_model.monitoring import drift
-    from needs_model.monitoring.run import quality_findings
-    from needs_model.monitoring.status import OK, Thresholds, service_status
+    from needs_model.monitoring.status import OK, Thresholds, feature_findings, service_status
 
     done = root / "no-change" / "training-window-alarms.json"
     if done.exists():
@@ -419,7 +418,7 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
             cur = drift.scored_columns(current, model.features, model.predict(current))
             snapshot, empty = drift.evidently_report(ref, cur, model.features)
             summary = drift.summarise(snapshot, ref, cur, model.features)
-            findings = quality_findings(summary, empty, Thresholds())
+            findings = feature_findings(summary["quality"], empty, Thresholds())
             status, _ = service_status(
                 summary,
                 {"findings": findings},

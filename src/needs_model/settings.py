@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     models_dir: Path = Path("models")
     reports_dir: Path = Path("reports")
     scores_dir: Path = Path("data/scores")
+    # A JSON file of monitoring thresholds to use instead of the defaults
+    # (`monitoring.status.Thresholds`; `needs-model monitor --thresholds` wins over it).
+    monitor_thresholds: Path | None = None
     # Service state (API keys, audit log, outcomes): any SQLAlchemy URL.
     database_url: str = "sqlite:///data/service/needs.db"
     # Secret for signing audit-log checkpoints (HMAC-SHA256); keep it outside the database.

@@ -1,5 +1,6 @@
 """`needs-model retrain --if-needed`: it retrains only what the latest monitoring marked
-`retrain`, says when nothing was, and refuses to guess when no monitoring has run."""
+`retrain`, says when nothing was, and refuses to guess when no monitoring has run.
+`needs-model monitor-replay`: the kept months decided again under other thresholds."""
 
 from __future__ import annotations
 
@@ -143,3 +144,57 @@ def test_chosen_inputs_are_checked_before_training(settings):
     )
     assert result.exit_code == 2 and "no feature days_to_expiry" in result.output
     assert MlflowClient(settings.mlflow_tracking_uri).search_registered_models() == []
+
+
+@pytest.fixture
+def kept_months(tmp_path, monkeypatch):
+    """Two months kept by the monitor (tests/monitoring/test_replay.py), under the default
+    thresholds: the births' feature drifted by 0.6 standard deviations in January."""
+    from tests.monitoring.test_replay import _keep, _record
+
+    _keep(tmp_path, "2026-01-31", {"births": _record(effect=0.6), "schools": _record()})
+    _keep(tmp_path, "2026-02-28", {"births": _record(), "schools": _record()})
+    monkeypatch.setenv("NEEDS_REPORTS_DIR", str(tmp_path))
+    monkeypatch.delenv("NEEDS_MONITOR_THRESHOLDS", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_replaying_kept_months_counts_the_alarms_each_way_and_writes_them(
+    kept_months, tmp_path, monkeypatch
+):
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text('{"medium_effect_numeric": 0.7}')
+    out = tmp_path / "replayed.json"
+    args = ["monitor-replay", "--thresholds", str(thresholds), "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Alarms: 1 of 4 service-months as kept, 0 of 4 under these thresholds; 1 decided" in (
+        result.output
+    )
+    written = json.loads(out.read_text())
+    assert written["thresholds"]["medium_effect_numeric"] == 0.7
+    changed = [m for m in written["months"] if m["kept"] != m["now"]]
+    assert [(m["as_of"], m["service_id"], m["now"]["status"]) for m in changed] == [
+        ("2026-01-31", "births", "ok")
+    ]
+    # NEEDS_MONITOR_THRESHOLDS names the file when --thresholds does not.
+    monkeypatch.setenv("NEEDS_MONITOR_THRESHOLDS", str(thresholds))
+    get_settings.cache_clear()
+    assert "0 of 4 under these thresholds" in runner.invoke(app, ["monitor-replay"]).output
+
+
+def test_replay_refuses_thresholds_and_dates_it_cannot_use(kept_months, tmp_path):
+    thresholds = tmp_path / "thresholds.json"
+    thresholds.write_text('{"medium_effect": 0.7}')
+    result = runner.invoke(app, ["monitor-replay", "--thresholds", str(thresholds)])
+    assert result.exit_code == 2 and "unknown threshold(s) medium_effect" in result.output
+    result = runner.invoke(app, ["monitor-replay", "--from", "January"])
+    assert result.exit_code == 2 and "--from 'January' is not a date" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_replay_without_kept_months_says_so(kept_months):
+    result = runner.invoke(app, ["monitor-replay", "--from", "2027-01-01"])
+    assert result.exit_code == 1 and "no monitored month to decide again" in result.output

@@ -27,8 +27,9 @@ from needs_model.monitoring.performance import (
     matured_window,
     recording_lag_days,
 )
+from needs_model.monitoring.replay import replay
 from needs_model.monitoring.run import LATEST, MONITORING_DIR, available_snapshots, monitor
-from needs_model.monitoring.status import RETRAIN, WARN
+from needs_model.monitoring.status import RETRAIN, WARN, Thresholds
 from needs_model.settings import Settings
 
 SERVICE = "medical_license_renewal"  # a three-month horizon: labels mature within the run
@@ -225,6 +226,39 @@ def test_a_feature_broken_upstream_is_named(champion, tmp_path):
     summary = json.loads((result.folder / "summary.json").read_text())
     drifted = [f["column"] for f in summary["drift"]["features"] if f["drifted"]]
     assert drifted == ["age_years"], drifted
+
+
+def test_a_month_replayed_under_other_thresholds_is_what_monitoring_under_them_gives(
+    champion, tmp_path
+):
+    """`replay` decides from what a summary kept: monitoring the same month end again under
+    other thresholds gives the same status and reasons, and the summary says which."""
+    settings, snapshots = champion
+    features = _copy_features(snapshots, tmp_path)
+    as_of = available_snapshots(features, SERVICE)[-1]
+    rows = read_snapshot(features, SERVICE, as_of)
+    rows["age_years"] = rows["age_years"] + 25  # as above: a finding and a drift to judge
+    rows.to_parquet(snapshot_file(features, SERVICE, as_of), index=False)
+    kept_in, again_in = (
+        settings.model_copy(update={"reports_dir": tmp_path / name}) for name in ("kept", "again")
+    )
+    (kept,), _ = monitor(as_of, [SERVICE], kept_in, features, log=False)
+    # Drift judged only past effects no shift reaches; values outside the range only when
+    # all of them are (ages under 55 or so stay inside it).
+    other = Thresholds(
+        feature_drift_share=1.0,
+        medium_effect_numeric=10.0,
+        large_effect_numeric=10.0,
+        out_of_range_share=1.0,
+    )
+    (replayed,) = replay(kept_in.reports_dir, other).months
+    (again,), _ = monitor(as_of, [SERVICE], again_in, features, log=False, thresholds=other)
+    assert (replayed.status, replayed.reasons) == (again.status, again.reasons)
+    assert (replayed.kept_status, replayed.kept_reasons) == (kept.status, kept.reasons)
+    assert replayed.changed  # the thresholds mattered: the comparison is not of two defaults
+    assert any(r.startswith("age_years:") for r in replayed.reasons_gone)
+    summary = json.loads((again.folder / "summary.json").read_text())
+    assert summary["thresholds"] == other.as_dict()
 
 
 def test_what_cannot_be_monitored_is_said(champion, tmp_path):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from needs_model.monitoring.status import OK, RETRAIN, WARN, Thresholds, service_status
 
 T = Thresholds()
@@ -184,17 +188,24 @@ def test_retrain_reasons_come_first_and_keep_the_warnings():
     assert reasons[0].startswith("matured AUC") and "features drifted" in reasons[1]
 
 
+def _record(drift: dict, quality: dict | None = None, tables: list[str] | None = None) -> dict:
+    """A kept record's measurements: drift, each feature's quality, the agencies' tables'
+    findings (`tables`), no matured labels, a reference of the same calendar month."""
+    return {
+        "drift": drift,
+        "quality": {"features": quality or {}, "not_compared": [], "findings": []},
+        "sources": [{"table": "registry/people", "findings": tables or []}],
+        "performance": None,
+        "reference": {"seasonal": True},
+    }
+
+
 def test_a_kept_record_is_decided_from_its_own_measurements_and_reference():
     from needs_model.monitoring.status import decide
 
     drift = _drift(1)
     drift["features"][0]["effect_size"] = 0.85  # large, on a feature the model hardly uses
-    record = {
-        "drift": drift,
-        "quality": {"findings": []},
-        "performance": None,
-        "reference": {"seasonal": True},
-    }
+    record = _record(drift)
     decided = decide(record, T)
     assert decided["status"] == WARN and decided["reasons"][0].startswith("f0 drifted")
     assert decided["thresholds"] == T.as_dict()
@@ -202,9 +213,95 @@ def test_a_kept_record_is_decided_from_its_own_measurements_and_reference():
     record["reference"]["seasonal"] = False
     decided = decide(record, T)
     assert (decided["status"], decided["reasons"]) == (OK, [])
-    # The record's findings count; other thresholds, another decision from the same record.
-    record["quality"]["findings"] = ["age: 8% missing"]
-    assert decide(record, Thresholds())["status"] == WARN
+    # Other thresholds, another decision from the same record.
     stricter = Thresholds(feature_drift_share=0.1)
     reasons = decide(record, stricter)["reasons"]
-    assert reasons[0].startswith("1 of 10 features drifted (10% >= 10%)")
+    assert reasons == ["1 of 10 features drifted (10% >= 10%): f0 (wasserstein 0.300)"]
+
+
+def test_a_kept_records_quality_is_judged_again_from_its_measurements():
+    from needs_model.monitoring.status import decide
+
+    # 8 points more missing than in the reference; a tenth of values outside its range, more
+    # than the 40 that sampling alone gives.
+    quality = {
+        "age": {"missing_share": 0.13, "reference_missing_share": 0.05},
+        "income": {
+            "outside_reference_share": 0.1,
+            "outside_reference_count": 100,
+            "outside_reference_by_chance": 40,
+        },
+    }
+    record = _record(_drift(0), quality, tables=["registry/people: 3 new values of ward_code"])
+    decided = decide(record, T)
+    findings = decided["quality"]["findings"]
+    assert decided["status"] == WARN and decided["reasons"] == findings
+    assert findings == [
+        "age: missing share 13.0% against 5.0% in the reference (+8.0% >= 5%)",
+        "income: 10.0% of values (100) outside the reference's range or categories (>= 5%; "
+        "sampling alone: up to 40)",
+        "registry/people: 3 new values of ward_code",
+    ]
+    # Past both thresholds, only the table's finding is left: its rules are its own.
+    laxer = Thresholds(missing_share_rise=0.1, out_of_range_share=0.2)
+    assert decide(record, laxer)["quality"]["findings"] == [
+        "registry/people: 3 new values of ward_code"
+    ]
+    # A feature with no value on one side is a finding whatever the thresholds, kept by
+    # name, or (by a monitor before 2026-12-06) only in its words.
+    record = _record(_drift(0))
+    record["quality"]["not_compared"] = ["badge_count"]
+    words = ["badge_count holds no value on one side: not compared"]
+    assert decide(record, laxer)["quality"]["findings"] == words
+    del record["quality"]["not_compared"]
+    record["quality"]["findings"] = [*words, "age: missing share 13.0% against 5.0% ..."]
+    assert decide(record, laxer)["quality"]["findings"] == words
+
+
+def test_thresholds_from_a_file_replace_only_the_defaults_they_name(tmp_path):
+    from needs_model.monitoring.status import load_thresholds
+
+    path = tmp_path / "thresholds.json"
+    path.write_text('{"expected_demand_change": 0.25, "auc_min_positives": 30}')
+    chosen = load_thresholds(path)
+    assert chosen.expected_demand_change == 0.25 and chosen.auc_min_positives == 30
+    others = {
+        k: v
+        for k, v in chosen.as_dict().items()
+        if k not in ("expected_demand_change", "auc_min_positives")
+    }
+    assert others == {k: v for k, v in T.as_dict().items() if k in others}
+    # A kept summary's `thresholds` block is such a file: the same thresholds come back.
+    path.write_text(json.dumps(Thresholds(prediction_drift=0.2).as_dict()))
+    assert load_thresholds(path) == Thresholds(prediction_drift=0.2)
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('{"expected_demand_chnge": 0.25}', "unknown threshold(s) expected_demand_chnge; known:"),
+        ('{"prediction_drift": "0.1"}', "prediction_drift must be a number, not '0.1'"),
+        ('{"prediction_drift": true}', "prediction_drift must be a number, not True"),
+        ('{"auc_min_positives": 20.5}', "auc_min_positives must be a whole number, not 20.5"),
+        ('{"auc_drop": -0.02}', "auc_drop must be 0 or more, not -0.02"),
+        ('{"auc_drop": NaN}', "auc_drop must be 0 or more, not nan"),
+        ('{"feature_drift_share": 30}', "feature_drift_share is a share, between 0 and 1, not 30"),
+        ("[0.1]", "must hold a JSON object of threshold names and values, not list"),
+        ('{"auc_drop": 0.02,}', "not JSON (line 1, column 19"),
+    ],
+)
+def test_thresholds_that_cannot_be_used_are_refused_by_name(tmp_path, text, said):
+    from needs_model.monitoring.status import ThresholdsError, load_thresholds
+
+    path = tmp_path / "thresholds.json"
+    path.write_text(text)
+    with pytest.raises(ThresholdsError) as caught:
+        load_thresholds(path)
+    assert said in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_missing_thresholds_file_is_named(tmp_path):
+    from needs_model.monitoring.status import ThresholdsError, load_thresholds
+
+    with pytest.raises(ThresholdsError, match=r"nowhere\.json: no such file"):
+        load_thresholds(tmp_path / "nowhere.json")

@@ -22,11 +22,11 @@ console = Console(
 err_console = Console(stderr=True, soft_wrap=True)
 
 
-def as_of_date(text: str) -> dt.date:
+def as_of_date(text: str, option: str = "--as-of") -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError as error:
-        err_console.print(f"[red]error:[/] --as-of {text!r} is not a date YYYY-MM-DD")
+        err_console.print(f"[red]error:[/] {option} {text!r} is not a date YYYY-MM-DD")
         raise typer.Exit(2) from error
 
 

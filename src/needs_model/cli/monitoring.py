@@ -1,12 +1,13 @@
 """The monitoring commands: monitor (drift, data quality and matured performance of the
-champions) and retrain (what monitoring flagged, through the gate)."""
+champions), monitor-replay (the kept months decided again under other thresholds) and
+retrain (what monitoring flagged, through the gate)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -14,7 +15,31 @@ from rich.table import Table
 from needs_model.cli.common import Untrainable, console, err_console, known_services
 from needs_model.cli.models import print_promotion
 
+if TYPE_CHECKING:
+    from needs_model.monitoring.status import Thresholds
+    from needs_model.settings import Settings
+
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "retrain": "red"}
+
+THRESHOLDS_HELP = (
+    "JSON file of monitoring thresholds to use instead of the defaults (an object of "
+    "name: value, names as in a summary's `thresholds`; default NEEDS_MONITOR_THRESHOLDS)."
+)
+
+
+def chosen_thresholds(path: Path | None, settings: Settings) -> Thresholds:
+    """The thresholds of `path`, else of NEEDS_MONITOR_THRESHOLDS, else the defaults; a
+    file that cannot be used stops the command naming the problem (exit 2)."""
+    from needs_model.monitoring.status import Thresholds, ThresholdsError, load_thresholds
+
+    path = path or settings.monitor_thresholds
+    if path is None:
+        return Thresholds()
+    try:
+        return load_thresholds(path)
+    except ThresholdsError as error:
+        err_console.print(f"[red]error:[/] thresholds {error}")
+        raise typer.Exit(2) from error
 
 
 def monitor_command(
@@ -32,6 +57,7 @@ def monitor_command(
         Path | None,
         typer.Option(help="Feature snapshots (default NEEDS_FEATURES_DIR, data/features)."),
     ] = None,
+    thresholds: Annotated[Path | None, typer.Option(help=THRESHOLDS_HELP)] = None,
     strict: Annotated[
         bool, typer.Option(help="Exit 3 if a service needs retraining or cannot be monitored.")
     ] = False,
@@ -44,6 +70,7 @@ def monitor_command(
     from needs_model.settings import get_settings
 
     settings = get_settings()
+    limits = chosen_thresholds(thresholds, settings)
     features = features or settings.features_dir
     chosen = [
         s for s in known_services(services) if current_version(settings.models_dir, s) is not None
@@ -65,7 +92,7 @@ def monitor_command(
             raise typer.Exit(2) from error
     started = time.perf_counter()
     with console.status(f"Monitoring {day}"):
-        results, errors = monitor(day, chosen, settings, features)
+        results, errors = monitor(day, chosen, settings, features, thresholds=limits)
     table = Table(title=f"Monitoring on {day}")
     for column in ("service", "status", "reasons"):
         table.add_column(column)
@@ -81,6 +108,94 @@ def monitor_command(
     )
     if strict and (errors or any(r.status == "retrain" for r in results)):
         raise typer.Exit(3)
+
+
+def replay_command(
+    thresholds: Annotated[Path | None, typer.Option(help=THRESHOLDS_HELP)] = None,
+    services: Annotated[
+        list[str] | None, typer.Option("--service", help="Service(s); default all monitored.")
+    ] = None,
+    first: Annotated[
+        str | None, typer.Option("--from", help="First month end (YYYY-MM-DD); default all.")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last month end (YYYY-MM-DD); default all.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write every service-month, decided again, as JSON.")
+    ] = None,
+) -> None:
+    """Decide the months already monitored again under other thresholds, without measuring
+    again (their summaries keep the drift, findings and matured labels): how many alarms
+    each threshold would have raised, and which reasons come and go. Rewrites nothing."""
+    import json
+
+    from needs_model.cli.common import as_of_date
+    from needs_model.monitoring.replay import replay
+    from needs_model.settings import get_settings
+
+    settings = get_settings()
+    limits = chosen_thresholds(thresholds, settings)
+    bounds = [
+        as_of_date(text, option).isoformat() if text else None
+        for text, option in ((first, "--from"), (last, "--to"))
+    ]
+    chosen = known_services(services) if services else None
+    result = replay(settings.reports_dir, limits, chosen, *bounds)
+    for problem in result.problems:
+        err_console.print(f"[yellow]not decided again:[/] {problem}")
+    if not result.months:
+        err_console.print(
+            f"[red]error:[/] no monitored month to decide again under "
+            f"{settings.reports_dir / 'monitoring'} (needs-model monitor writes them)"
+        )
+        raise typer.Exit(1)
+    services_table = Table(title="Alarms (warn or retrain) per service")
+    for column in ("service", "months", "as kept", "under these thresholds"):
+        services_table.add_column(column)
+    for service_id in sorted({m.service_id for m in result.months}):
+        mine = [m for m in result.months if m.service_id == service_id]
+        services_table.add_row(
+            service_id,
+            str(len(mine)),
+            str(sum(m.kept_status != "ok" for m in mine)),
+            str(sum(m.status != "ok" for m in mine)),
+        )
+    console.print(services_table)
+    changed = [m for m in result.months if m.changed]
+    if changed:
+        table = Table(title="Months decided otherwise")
+        for column in ("month end", "service", "kept", "now", "reasons gone", "reasons new"):
+            table.add_column(column)
+        for m in changed:
+            table.add_row(
+                m.as_of,
+                m.service_id,
+                f"[{STATUS_STYLE[m.kept_status]}]{m.kept_status}[/]",
+                f"[{STATUS_STYLE[m.status]}]{m.status}[/]",
+                "\n".join(m.reasons_gone) or "-",
+                "\n".join(m.reasons_new) or "-",
+            )
+        console.print(table)
+    n = len(result.months)
+    console.print(
+        f"Alarms: {result.kept_alarms} of {n} service-months as kept, {result.alarms} of {n} "
+        f"under these thresholds; {len(changed)} decided otherwise. Nothing was rewritten."
+    )
+    if out is not None:
+        rows = [
+            {
+                "as_of": m.as_of,
+                "service_id": m.service_id,
+                "kept": {"status": m.kept_status, "reasons": m.kept_reasons},
+                "now": {"status": m.status, "reasons": m.reasons},
+            }
+            for m in result.months
+        ]
+        payload = {"thresholds": limits.as_dict(), "months": rows, "problems": result.problems}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
+        console.print(f"Written to {out}.")
 
 
 def retrain_command(
@@ -157,4 +272,5 @@ def retrain_command(
 
 def register(app: typer.Typer) -> None:
     app.command("monitor")(monitor_command)
+    app.command("monitor-replay")(replay_command)
     app.command("retrain")(retrain_command)

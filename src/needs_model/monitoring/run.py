@@ -56,29 +56,6 @@ class ServiceResult:
     folder: Path
 
 
-def quality_findings(summary: dict[str, Any], empty: list[str], t: Thresholds) -> list[str]:
-    """Data-quality findings in words: a feature with no value at all on either side, a rise
-    of its missing share, values outside the reference's range or categories."""
-    findings = [f"{c} holds no value on one side: not compared" for c in empty]
-    for column, q in summary["quality"].items():
-        rise = q.get("missing_share", 0.0) - q.get("reference_missing_share", 0.0)
-        if rise >= t.missing_share_rise:
-            findings.append(
-                f"{column}: missing share {q['missing_share']:.1%} against "
-                f"{q['reference_missing_share']:.1%} in the reference (+{rise:.1%} >= "
-                f"{t.missing_share_rise:.0%})"
-            )
-        outside = q.get("outside_reference_share", 0.0)
-        chance = q.get("outside_reference_by_chance", 0)
-        if outside >= t.out_of_range_share and q.get("outside_reference_count", 0) > chance:
-            findings.append(
-                f"{column}: {outside:.1%} of values ({q['outside_reference_count']:,}) outside "
-                f"the reference's range or categories (>= {t.out_of_range_share:.0%}; "
-                f"sampling alone: up to {chance:,})"
-            )
-    return findings
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -175,9 +152,7 @@ def monitor_service(
             performance = matured_performance(model, rows, evaluation["results"]["model"], gate)
             performance["dates"] = [d.isoformat() for d in window.dates]
 
-    findings = quality_findings(summary, empty, thresholds)
     tables = [t for t in source_tables or [] if t["table"] in SERVICE_SOURCES[service_id]]
-    findings += [f for t in tables for f in t["findings"]]
     out = settings.reports_dir / MONITORING_DIR / as_of.isoformat() / service_id
     drift.save_html(snapshot, out / "report.html")
     measured = {
@@ -204,7 +179,8 @@ def monitor_service(
             "seasonal": len(reference) < len(reference_year),
         },
         "drift": {k: v for k, v in summary.items() if k != "quality"},
-        "quality": {"features": summary["quality"], "findings": findings},
+        # The findings are judged by `decide`, from these measurements and the tables'.
+        "quality": {"features": summary["quality"], "not_compared": empty},
         "sources": tables,
         "performance": performance,
         "matured_dates": [d.isoformat() for d in window.dates],
@@ -220,7 +196,14 @@ def monitor_service(
         "report": "report.html",
     }
     decided = decide(measured, thresholds)
-    record = {"service_id": service_id, "as_of": as_of.isoformat(), **decided, **measured}
+    # `decide` gives the quality block back with its findings: in the status's place.
+    record = {
+        "service_id": service_id,
+        "as_of": as_of.isoformat(),
+        **decided,
+        **measured,
+        "quality": decided["quality"],
+    }
     _write_json(out / "summary.json", record)
     return ServiceResult(service_id, decided["status"], decided["reasons"], out), record
 
@@ -273,8 +256,10 @@ def monitor(
     settings: Settings,
     features_dir: Path | None = None,
     log: bool = True,
+    thresholds: Thresholds | None = None,
 ) -> tuple[list[ServiceResult], list[str]]:
-    """Monitor each service; (results, the services that could not be, with why)."""
+    """Monitor each service (thresholds: the defaults unless given); (results, the services
+    that could not be, with why)."""
     features_dir = features_dir or settings.features_dir
     # The agencies' own tables, once for every service (when the extracts are at hand).
     tables = source_quality(settings.raw_dir, as_of) if settings.raw_dir.exists() else []
@@ -283,7 +268,7 @@ def monitor(
     for service_id in service_ids:
         try:
             result, record = monitor_service(
-                service_id, as_of, settings, features_dir, source_tables=tables
+                service_id, as_of, settings, features_dir, thresholds, source_tables=tables
             )
         except MonitoringError as error:
             errors.append(str(error))

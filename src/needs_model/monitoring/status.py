@@ -24,7 +24,11 @@ a feature counting what falls due within the horizon moves with the calendar alo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any
 
 from needs_model.modelling.promotion import (
@@ -80,6 +84,70 @@ class Thresholds:
         return asdict(self)
 
 
+# Thresholds that are shares of something (features, the model's gain, rows): 0 to 1.
+SHARES = frozenset(
+    {
+        "feature_drift_share",
+        "important_feature_gain_share",
+        "missing_share_rise",
+        "out_of_range_share",
+    }
+)
+
+
+class ThresholdsError(ValueError):
+    """Thresholds that cannot be used; the message names the threshold and the problem."""
+
+
+def thresholds_from(values: Mapping[str, Any], source: str = "thresholds") -> Thresholds:
+    """`Thresholds` with `values` in place of the defaults they name (a kept summary's
+    `thresholds` block is such a mapping). Unknown names, values that are not numbers, and
+    values out of range are refused, never ignored: a misspelt threshold silently left at
+    its default would decide every status without anyone knowing."""
+    defaults = Thresholds()
+    known = [f.name for f in fields(Thresholds)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ThresholdsError(
+            f"{source}: unknown threshold(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    chosen: dict[str, Any] = {}
+    for name, value in values.items():
+        whole = isinstance(getattr(defaults, name), int)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            kind = "a whole number" if whole else "a number"
+            raise ThresholdsError(f"{source}: {name} must be {kind}, not {value!r}")
+        if whole and not isinstance(value, int):
+            raise ThresholdsError(f"{source}: {name} must be a whole number, not {value!r}")
+        if not math.isfinite(value) or value < 0:
+            raise ThresholdsError(f"{source}: {name} must be 0 or more, not {value!r}")
+        if name in SHARES and value > 1:
+            raise ThresholdsError(f"{source}: {name} is a share, between 0 and 1, not {value!r}")
+        chosen[name] = value if whole else float(value)
+    return Thresholds(**chosen)
+
+
+def load_thresholds(path: Path) -> Thresholds:
+    """The thresholds a JSON file names (an object of name: value; the rest keep their
+    defaults), checked by `thresholds_from`."""
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ThresholdsError(f"{path}: no such file") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ThresholdsError(f"{path}: cannot be read ({error})") from error
+    except json.JSONDecodeError as error:
+        raise ThresholdsError(
+            f"{path}: not JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from error
+    if not isinstance(values, dict):
+        raise ThresholdsError(
+            f"{path}: must hold a JSON object of threshold names and values, "
+            f"not {type(values).__name__}"
+        )
+    return thresholds_from(values, str(path))
+
+
 def _effect_at_least(feature: dict[str, Any], numeric: float, categorical: float) -> bool:
     bar = numeric if feature["method"] == "wasserstein" else categorical
     return feature.get("effect_size", 0.0) >= bar
@@ -132,6 +200,47 @@ def _population_words(f: dict[str, Any]) -> str:
         f"carries only {f.get('gain_share', 0.0):.1%} of its gain on it, but the population it "
         "describes changed"
     )
+
+
+NOT_COMPARED = "holds no value on one side: not compared"
+
+
+def feature_findings(
+    features: dict[str, dict[str, Any]], not_compared: list[str], thresholds: Thresholds
+) -> list[str]:
+    """Data-quality findings in words, from a month's measurements per feature
+    (`drift.summarise`'s `quality`): a feature with no value at all on either side, a rise
+    of its missing share, values outside the reference's range or categories."""
+    findings = [f"{c} {NOT_COMPARED}" for c in not_compared]
+    for column, q in features.items():
+        rise = q.get("missing_share", 0.0) - q.get("reference_missing_share", 0.0)
+        if rise >= thresholds.missing_share_rise:
+            findings.append(
+                f"{column}: missing share {q['missing_share']:.1%} against "
+                f"{q['reference_missing_share']:.1%} in the reference (+{rise:.1%} >= "
+                f"{thresholds.missing_share_rise:.0%})"
+            )
+        outside = q.get("outside_reference_share", 0.0)
+        chance = q.get("outside_reference_by_chance", 0)
+        if (
+            outside >= thresholds.out_of_range_share
+            and q.get("outside_reference_count", 0) > chance
+        ):
+            findings.append(
+                f"{column}: {outside:.1%} of values ({q['outside_reference_count']:,}) outside "
+                f"the reference's range or categories (>= {thresholds.out_of_range_share:.0%}; "
+                f"sampling alone: up to {chance:,})"
+            )
+    return findings
+
+
+def _not_compared(quality: dict[str, Any]) -> list[str]:
+    """The features with no value on one side. Summaries kept before 2026-12-06 name them
+    only in their findings, in the words `feature_findings` gives them."""
+    if "not_compared" in quality:
+        return list(quality["not_compared"])
+    suffix = f" {NOT_COMPARED}"
+    return [f.removesuffix(suffix) for f in quality["findings"] if f.endswith(suffix)]
 
 
 def drift_notes(drift: dict[str, Any], thresholds: Thresholds) -> list[str]:
@@ -248,15 +357,21 @@ def service_status(
 
 
 def decide(record: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
-    """A monitoring record's status, reasons and notes, decided from the measurements it
-    holds (drift, findings, matured performance, whether the reference was seasonal) by
-    `thresholds`. The monitor decides a new record so; a record kept from an earlier rule is
-    decided again the same way, with no new measuring (drift and performance do not depend
-    on the rule)."""
+    """A monitoring record's status, reasons, notes and data-quality findings, decided from
+    the measurements it holds (drift, each feature's quality, the agencies' tables' findings,
+    matured performance, whether the reference was seasonal) by `thresholds`. The monitor
+    decides a new record so; a record kept from an earlier rule or under other thresholds is
+    decided again the same way, with no new measuring (what was measured does not depend on
+    the thresholds). The agencies' tables are judged by their own rules
+    (`monitoring.sources`), once a month for every service: their findings are kept as
+    they are. Returns the record's `quality` block with its findings judged again."""
     drift = record["drift"]
+    quality = record["quality"]
+    findings = feature_findings(quality["features"], _not_compared(quality), thresholds)
+    findings += [f for table in record["sources"] for f in table["findings"]]
     status, reasons = service_status(
         drift,
-        record["quality"],
+        {"findings": findings},
         record["performance"],
         thresholds,
         seasonal=record["reference"]["seasonal"],
@@ -266,4 +381,5 @@ def decide(record: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
         "reasons": reasons,
         "notes": drift_notes(drift, thresholds),
         "thresholds": thresholds.as_dict(),
+        "quality": {**quality, "findings": findings},
     }

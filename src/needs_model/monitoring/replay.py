@@ -1,0 +1,106 @@
+"""Kept monitoring months decided again under other thresholds, without measuring again.
+
+A data scientist who would change a threshold asks first what it would have done: how many
+of the months already monitored would have raised an alarm, and which reasons come or go.
+The drift, findings and matured labels a month's `summary.json` keeps do not depend on the
+thresholds, so `status.decide` gives each month the status it would have had. Nothing kept
+is rewritten: the statuses auditors read are those the monitor gave on the day.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from needs_model.monitoring.run import MONITORING_DIR, run_dates, status_on
+from needs_model.monitoring.status import OK, Thresholds, decide
+
+
+@dataclass(frozen=True)
+class ReplayedMonth:
+    """One service-month: the status it was given and the one `thresholds` give it."""
+
+    as_of: str
+    service_id: str
+    kept_status: str
+    kept_reasons: list[str]
+    status: str
+    reasons: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return (self.status, self.reasons) != (self.kept_status, self.kept_reasons)
+
+    @property
+    def reasons_gone(self) -> list[str]:
+        return [r for r in self.kept_reasons if r not in self.reasons]
+
+    @property
+    def reasons_new(self) -> list[str]:
+        return [r for r in self.reasons if r not in self.kept_reasons]
+
+
+@dataclass(frozen=True)
+class Replay:
+    months: list[ReplayedMonth]
+    # Service-months that could not be decided again, each with why (file and problem).
+    problems: list[str]
+
+    @property
+    def kept_alarms(self) -> int:
+        return sum(m.kept_status != OK for m in self.months)
+
+    @property
+    def alarms(self) -> int:
+        return sum(m.status != OK for m in self.months)
+
+
+def replay(
+    reports_dir: Path,
+    thresholds: Thresholds,
+    services: list[str] | None = None,
+    first: str | None = None,
+    last: str | None = None,
+) -> Replay:
+    """Every kept service-month from `first` to `last` (YYYY-MM-DD, both kept), of
+    `services` (default all), decided again by `thresholds`. The months are those each
+    run's `status.json` lists, oldest first."""
+    months: list[ReplayedMonth] = []
+    problems: list[str] = []
+    for as_of in run_dates(reports_dir):
+        if (first is not None and as_of < first) or (last is not None and as_of > last):
+            continue
+        status = status_on(reports_dir, as_of)
+        if status is None:  # removed since it was listed
+            continue
+        for service_id, entry in sorted(status["services"].items()):
+            if services is not None and service_id not in services:
+                continue
+            path = reports_dir / MONITORING_DIR / entry["summary"]
+            try:
+                record = json.loads(path.read_text(encoding="utf-8"))
+                decided = decide(record, thresholds)
+            except FileNotFoundError:
+                problems.append(f"{as_of} {service_id}: {path} is missing")
+                continue
+            except json.JSONDecodeError as error:
+                problems.append(f"{as_of} {service_id}: {path} is not JSON ({error.msg})")
+                continue
+            except (KeyError, TypeError) as error:
+                problems.append(
+                    f"{as_of} {service_id}: {path} lacks what the status rule reads "
+                    f"({error}); it was kept by an older monitor: monitor {as_of} again"
+                )
+                continue
+            months.append(
+                ReplayedMonth(
+                    as_of=as_of,
+                    service_id=service_id,
+                    kept_status=record["status"],
+                    kept_reasons=record["reasons"],
+                    status=decided["status"],
+                    reasons=decided["reasons"],
+                )
+            )
+    return Replay(months, problems)

@@ -293,13 +293,13 @@ def scenario_twin(
     return {"raw": raw, "features": feats, "store": store, "records": records, "redecided": changed}
 
 
-def restatus(records: list[dict]) -> int:
-    """Decides each kept service-month again by the current status rule and thresholds
-    (`monitoring.status.decide`, as the monitor decides a new month), on the measurements
-    the monitor kept. Returns how many statuses or reasons changed."""
+def restatus(records: list[dict], thresholds: Any = None) -> int:
+    """Decides each kept service-month again by the current status rule and `thresholds`
+    (default: the defaults; `monitoring.status.decide`, as the monitor decides a new month),
+    on the measurements the monitor kept. Returns how many statuses or reasons changed."""
     from needs_model.monitoring.status import Thresholds, decide
 
-    thresholds = Thresholds()
+    thresholds = thresholds or Thresholds()
     changed = 0
     for record in records:
         decided = decide(record, thresholds)

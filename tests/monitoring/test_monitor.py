@@ -115,6 +115,9 @@ def test_a_month_end_is_monitored_with_matured_labels_after_the_test_window(cham
     run = MlflowClient(settings.mlflow_tracking_uri).get_run(summary["mlflow_run_id"])
     assert run.data.tags["mlflow.parentRunId"] == summary["champion"]["run_id"]
     assert run.data.tags["monitoring.status"] == summary["status"]
+    assert {k: float(v) for k, v in run.data.params.items()} == {
+        f"threshold.{k}": v for k, v in summary["thresholds"].items()
+    }
     assert run.data.metrics["expected_demand"] == pytest.approx(
         summary["drift"]["expected_demand"]["current"]
     )

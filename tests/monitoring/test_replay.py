@@ -104,6 +104,7 @@ def test_a_threshold_raised_past_a_months_drift_clears_its_alarm_and_rewrites_no
     assert changed[0].reasons_new == [] and len(changed[0].reasons_gone) == 1
     assert changed[0].reasons_gone[0].startswith("f0 drifted (wasserstein 0.300")
     assert (result.kept_alarms, result.alarms) == (2, 1)
+    assert result.by_service() == {"births": (2, 1, 0), "schools": (2, 1, 1)}
     assert _files(reports) == before
     # Lowered, the same drift still warns, and nothing new appears.
     assert not any(m.changed for m in replay(reports, Thresholds(medium_effect_numeric=0.4)).months)

@@ -153,14 +153,8 @@ def replay_command(
     services_table = Table(title="Alarms (warn or retrain) per service")
     for column in ("service", "months", "as kept", "under these thresholds"):
         services_table.add_column(column)
-    for service_id in sorted({m.service_id for m in result.months}):
-        mine = [m for m in result.months if m.service_id == service_id]
-        services_table.add_row(
-            service_id,
-            str(len(mine)),
-            str(sum(m.kept_status != "ok" for m in mine)),
-            str(sum(m.status != "ok" for m in mine)),
-        )
+    for service_id, counts in result.by_service().items():
+        services_table.add_row(service_id, *(str(c) for c in counts))
     console.print(services_table)
     changed = [m for m in result.months if m.changed]
     if changed:

@@ -55,6 +55,14 @@ class Replay:
     def alarms(self) -> int:
         return sum(m.status != OK for m in self.months)
 
+    def by_service(self) -> dict[str, tuple[int, int, int]]:
+        """Per service: (months, alarms as kept, alarms under the thresholds replayed)."""
+        out: dict[str, tuple[int, int, int]] = {}
+        for m in self.months:
+            months, kept, now = out.get(m.service_id, (0, 0, 0))
+            out[m.service_id] = (months + 1, kept + (m.kept_status != OK), now + (m.status != OK))
+        return dict(sorted(out.items()))
+
 
 def replay(
     reports_dir: Path,

@@ -245,6 +245,8 @@ def log_to_mlflow(record: dict[str, Any], folder: Path, settings: Settings) -> s
                 if value is not None and value == value:
                     metrics[f"matured.{key}"] = float(value)
         mlflow.log_metrics(metrics)
+        # What decided the status (a province may set its own: `status.load_thresholds`).
+        mlflow.log_params({f"threshold.{k}": v for k, v in record["thresholds"].items()})
         mlflow.log_artifact(str(folder / "summary.json"), "monitoring")
         mlflow.log_artifact(str(folder / "report.html"), "monitoring")
         return str(run.info.run_id)

@@ -297,7 +297,8 @@ def restatus(records: list[dict], thresholds: Any = None) -> int:
     """Decides each kept service-month again by the current status rule and `thresholds`
     (default: the defaults; `monitoring.status.decide`, as the monitor decides a new month),
     on the measurements the monitor kept. Returns how many statuses or reasons changed."""
-    from needs_model.monitoring.status import Thresholds, decide
+    from needs_model.monitoring.status import decide
+    from needs_model.monitoring.thresholds import Thresholds
 
     thresholds = thresholds or Thresholds()
     changed = 0
@@ -394,7 +395,8 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
     from needs_model.modelling.promotion import load_served
     from needs_model.modelling.training import sample_rows
     from needs_model.monitoring import drift
-    from needs_model.monitoring.status import OK, Thresholds, feature_findings, service_status
+    from needs_model.monitoring.status import OK, feature_findings, service_status
+    from needs_model.monitoring.thresholds import Thresholds
 
     done = root / "no-change" / "training-window-alarms.json"
     if done.exists():

@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from needs_model.monitoring.status import Thresholds
+from needs_model.monitoring.thresholds import Thresholds
 from scenario_table import SCENARIOS, restatus, table
 
 NEVER = 1e9  # an effect no shift reaches: the rule is off

@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     reports_dir: Path = Path("reports")
     scores_dir: Path = Path("data/scores")
     # A JSON file of monitoring thresholds to use instead of the defaults
-    # (`monitoring.status.Thresholds`; `needs-model monitor --thresholds` wins over it).
+    # (`monitoring.thresholds.Thresholds`; `needs-model monitor --thresholds` wins over it).
     monitor_thresholds: Path | None = None
     # Service state (API keys, audit log, outcomes): any SQLAlchemy URL.
     database_url: str = "sqlite:///data/service/needs.db"

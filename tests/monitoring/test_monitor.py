@@ -29,7 +29,8 @@ from needs_model.monitoring.performance import (
 )
 from needs_model.monitoring.replay import replay
 from needs_model.monitoring.run import LATEST, MONITORING_DIR, available_snapshots, monitor
-from needs_model.monitoring.status import RETRAIN, WARN, Thresholds
+from needs_model.monitoring.status import RETRAIN, WARN
+from needs_model.monitoring.thresholds import Thresholds
 from needs_model.settings import Settings
 
 SERVICE = "medical_license_renewal"  # a three-month horizon: labels mature within the run

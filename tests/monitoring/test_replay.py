@@ -10,7 +10,8 @@ import pytest
 
 from needs_model.monitoring.replay import replay
 from needs_model.monitoring.run import MONITORING_DIR
-from needs_model.monitoring.status import OK, WARN, Thresholds, decide
+from needs_model.monitoring.status import OK, WARN, decide
+from needs_model.monitoring.thresholds import Thresholds
 
 T = Thresholds()
 

@@ -16,7 +16,7 @@ from needs_model.cli.common import Untrainable, console, err_console, known_serv
 from needs_model.cli.models import print_promotion
 
 if TYPE_CHECKING:
-    from needs_model.monitoring.status import Thresholds
+    from needs_model.monitoring.thresholds import Thresholds
     from needs_model.settings import Settings
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "retrain": "red"}
@@ -30,7 +30,7 @@ THRESHOLDS_HELP = (
 def chosen_thresholds(path: Path | None, settings: Settings) -> Thresholds:
     """The thresholds of `path`, else of NEEDS_MONITOR_THRESHOLDS, else the defaults; a
     file that cannot be used stops the command naming the problem (exit 2)."""
-    from needs_model.monitoring.status import Thresholds, ThresholdsError, load_thresholds
+    from needs_model.monitoring.thresholds import Thresholds, ThresholdsError, load_thresholds
 
     path = path or settings.monitor_thresholds
     if path is None:

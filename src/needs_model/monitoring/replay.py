@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from needs_model.monitoring.run import MONITORING_DIR, run_dates, status_on
-from needs_model.monitoring.status import OK, Thresholds, decide
+from needs_model.monitoring.status import OK, decide
+from needs_model.monitoring.thresholds import Thresholds
 
 
 @dataclass(frozen=True)

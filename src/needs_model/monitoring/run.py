@@ -37,7 +37,8 @@ from needs_model.monitoring.performance import (
     recording_lag_days,
 )
 from needs_model.monitoring.sources import source_quality
-from needs_model.monitoring.status import RETRAIN, Thresholds, decide
+from needs_model.monitoring.status import RETRAIN, decide
+from needs_model.monitoring.thresholds import Thresholds
 from needs_model.settings import Settings
 
 MONITORING_DIR = "monitoring"
@@ -245,7 +246,7 @@ def log_to_mlflow(record: dict[str, Any], folder: Path, settings: Settings) -> s
                 if value is not None and value == value:
                     metrics[f"matured.{key}"] = float(value)
         mlflow.log_metrics(metrics)
-        # What decided the status (a province may set its own: `status.load_thresholds`).
+        # What decided the status (a province may set its own: `thresholds.load_thresholds`).
         mlflow.log_params({f"threshold.{k}": v for k, v in record["thresholds"].items()})
         mlflow.log_artifact(str(folder / "summary.json"), "monitoring")
         mlflow.log_artifact(str(folder / "report.html"), "monitoring")

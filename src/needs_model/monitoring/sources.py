@@ -54,7 +54,7 @@ CHANCE = 0.999
 # the busiest or below the quietest), and beyond what a count at that month's rate gives
 # but for 1 in 1,000: Poisson, widened by the year's own dispersion (variance over mean,
 # at least 1), since people move, marry and emigrate as households, not one by one. A
-# fifth, as for expected demand (`status.Thresholds`): the change an office's capacity
+# fifth, as for expected demand (`thresholds.Thresholds`): the change an office's capacity
 # feels. The year's own range absorbs the seasons (school enrolment in August, the
 # review's surveys in the fourth quarter).
 VOLUME_CHANGE = 0.2

@@ -423,7 +423,7 @@ def training_window_alarms(root: Path, store: Path, twin: dict[str, Any]) -> dic
             findings = feature_findings(summary["quality"], empty, Thresholds())
             status, _ = service_status(
                 summary,
-                {"findings": findings},
+                findings,
                 None,
                 Thresholds(),
                 seasonal=len(reference) < len(window),

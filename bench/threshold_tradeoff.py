@@ -68,29 +68,23 @@ def stable_counts(rows: list[dict]) -> tuple[int, int, int, int]:
     )
 
 
-def gate_only(records: list[dict], rows_months: set[tuple[str, str]]) -> int:
-    """Stable alarms whose every reason is one of the gate's matured checks."""
+def gate_only(rows: list[dict], records: list[dict]) -> int:
+    """The stable twin's alarms, as the table counts its months (2026, and for the poverty
+    model the months before the 2027 line acts: a row's first `service_months`), whose every
+    reason is one of the gate's matured checks."""
+    counted = set()
+    for row in rows:
+        if row["scenario"] == "no change (2026)":
+            service_id = row["service"].split(" ")[0]
+            months = sorted(r["as_of"] for r in records if r["service_id"] == service_id)
+            counted |= {(service_id, m) for m in months[: row["service_months"]]}
     return sum(
         1
         for r in records
-        if (r["service_id"], r["as_of"]) in rows_months
+        if (r["service_id"], r["as_of"]) in counted
         and r["status"] != "ok"
         and all(x.startswith(GATE_REASONS) for x in r["reasons"])
     )
-
-
-def stable_months(rows_twin: dict[str, Any], store: Path) -> set[tuple[str, str]]:
-    """The (service, month end) pairs the table counts as the stable twin's: 2026, and for
-    the poverty model the months before the 2027 line acts (as `table` counts them)."""
-    rows = table({"no-change": rows_twin}, {}, store)
-    counted = set()
-    for row in rows:
-        if row["scenario"] != "no change (2026)":
-            continue
-        service_id = row["service"].split(" ")[0]
-        months = sorted(r["as_of"] for r in rows_twin["records"] if r["service_id"] == service_id)
-        counted |= {(service_id, m) for m in months[: row["service_months"]]}
-    return counted
 
 
 def evaluate(
@@ -105,16 +99,13 @@ def evaluate(
         restatus(records, thresholds)
     rows = table({n: {"records": r} for n, r in decided.items()}, {}, store)
     result: dict[str, Any] = {"stable": stable_counts(rows)}
-    months = stable_months({"records": decided["no-change"]}, store)
-    result["gate_only"] = gate_only(decided["no-change"], months)
+    result["gate_only"] = gate_only(rows, decided["no-change"])
     if second is not None and second_store is not None:
         other = copy.deepcopy(second)
         restatus(other, thresholds)
         second_rows = table({"no-change": {"records": other}}, {}, second_store)
         result["second"] = stable_counts(second_rows)
-        result["second_gate_only"] = gate_only(
-            other, stable_months({"records": other}, second_store)
-        )
+        result["second_gate_only"] = gate_only(second_rows, other)
     detection = {}
     for row in rows:
         name = row["scenario"]

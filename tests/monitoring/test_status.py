@@ -16,7 +16,7 @@ def _status(
 ) -> tuple[str, list[str]]:
     """`service_status` with the default thresholds, against the same calendar month unless
     told otherwise."""
-    return service_status(drift, {"findings": findings or []}, performance, T, seasonal=seasonal)
+    return service_status(drift, findings or [], performance, T, seasonal=seasonal)
 
 
 def _drift(drifted: int, of: int = 10, probability: float = 0.01) -> dict:

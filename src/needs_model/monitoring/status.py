@@ -140,14 +140,15 @@ def drift_notes(drift: dict[str, Any], thresholds: Thresholds) -> list[str]:
 
 def service_status(
     drift: dict[str, Any],
-    quality: dict[str, Any],
+    findings: list[str],
     performance: dict[str, Any] | None,
     thresholds: Thresholds,
     *,
     seasonal: bool,
 ) -> tuple[str, list[str]]:
-    """(status, reasons). `drift` as `drift.summarise` returns it, `quality` as
-    `quality.feature_quality`, `performance` as `performance.matured_performance` or None
+    """(status, reasons). `drift` as `drift.summarise` returns it, `findings` the month's
+    data-quality findings in words (`feature_findings` and the agencies' tables'; each
+    warns), `performance` as `performance.matured_performance` or None
     when no month end has matured since the champion's test window; `seasonal`: whether the
     reference was the same calendar month (`drift.seasonal_reference`) or a whole year."""
     warn: list[str] = []
@@ -201,8 +202,7 @@ def service_status(
     if moved:
         moved[-1] += cause
     warn.extend(moved)
-    for finding in quality["findings"]:
-        warn.append(finding)
+    warn.extend(findings)
 
     if performance is not None:
         test_auc = performance["test_window_auc"]
@@ -256,7 +256,7 @@ def decide(record: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
     findings += [f for table in record["sources"] for f in table["findings"]]
     status, reasons = service_status(
         drift,
-        {"findings": findings},
+        findings,
         record["performance"],
         thresholds,
         seasonal=record["reference"]["seasonal"],

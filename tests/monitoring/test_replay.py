@@ -10,7 +10,7 @@ import pytest
 
 from needs_model.monitoring.replay import replay
 from needs_model.monitoring.run import MONITORING_DIR
-from needs_model.monitoring.status import OK, WARN, decide
+from needs_model.monitoring.status import OK, READS, WARN, decide, lacks
 from needs_model.monitoring.thresholds import Thresholds
 
 T = Thresholds()
@@ -138,6 +138,43 @@ def test_a_summary_that_cannot_be_decided_again_is_named_and_the_others_are(repo
         ("2026-02-28", "schools"),
     ]
     births, schools = result.problems
-    assert births.startswith("2026-01-31 births: ") and "'reference'" in births
-    assert "older monitor" in births
+    assert births.startswith("2026-01-31 births: ")
+    assert "lacks what the status rule reads (reference); it was kept by an older" in births
     assert schools.startswith("2026-01-31 schools: ") and schools.endswith("is missing")
+
+
+def test_a_summary_missing_a_block_inside_another_is_named_by_its_path(reports):
+    path = reports / MONITORING_DIR / "2026-02-28" / "births" / "summary.json"
+    record = json.loads(path.read_text())
+    del record["drift"]["prediction"]
+    record["performance"] = {"rows": 10}  # matured, as kept before calibration by month
+    path.write_text(json.dumps(record))
+    (problem,) = replay(reports, T).problems
+    assert "(drift.prediction, performance.test_window_auc, performance.auc_ci," in problem
+    assert "performance.fairness_failures)" in problem and "performance.rows" not in problem
+
+
+def test_an_error_of_the_rule_on_a_complete_summary_is_not_called_an_old_summary(
+    reports, monkeypatch
+):
+    # A bug inside `decide` must surface, not read as "kept by an older monitor".
+    def broken(record, thresholds):
+        return record["no such measurement"]
+
+    monkeypatch.setattr("needs_model.monitoring.replay.decide", broken)
+    with pytest.raises(KeyError, match="no such measurement"):
+        replay(reports, T)
+
+
+@pytest.mark.parametrize("path", READS, ids=".".join)
+def test_each_block_replay_checks_for_is_one_the_rule_reads(path):
+    # `lacks` names no more than `decide` needs: without any one block it cannot decide.
+    record = _record(effect=0.6)
+    assert lacks(record) == []
+    block = record
+    for name in path[:-1]:
+        block = block[name]
+    del block[path[-1]]
+    assert lacks(record) == [".".join(path)]
+    with pytest.raises(KeyError):
+        decide(record, T)

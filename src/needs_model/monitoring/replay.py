@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from needs_model.monitoring.run import MONITORING_DIR, run_dates, status_on
-from needs_model.monitoring.status import OK, decide
+from needs_model.monitoring.status import OK, decide, lacks
 from needs_model.monitoring.thresholds import Thresholds
 
 
@@ -89,19 +89,27 @@ def replay(
             path = reports_dir / MONITORING_DIR / entry["summary"]
             try:
                 record = json.loads(path.read_text(encoding="utf-8"))
-                decided = decide(record, thresholds)
             except FileNotFoundError:
                 problems.append(f"{as_of} {service_id}: {path} is missing")
                 continue
             except json.JSONDecodeError as error:
                 problems.append(f"{as_of} {service_id}: {path} is not JSON ({error.msg})")
                 continue
-            except (KeyError, TypeError) as error:
+            # Checked before deciding, not caught after: an error inside `decide` on a
+            # complete record is a bug of the rule and must not read as an old summary.
+            missing = (
+                [k for k in ("status", "reasons") if k not in record] + lacks(record)
+                if isinstance(record, dict)
+                else ["a JSON object"]
+            )
+            if missing:
                 problems.append(
                     f"{as_of} {service_id}: {path} lacks what the status rule reads "
-                    f"({error}); it was kept by an older monitor: monitor {as_of} again"
+                    f"({', '.join(missing)}); it was kept by an older monitor: monitor "
+                    f"{as_of} again"
                 )
                 continue
+            decided = decide(record, thresholds)
             months.append(
                 ReplayedMonth(
                     as_of=as_of,

@@ -241,6 +241,45 @@ def service_status(
     return OK, []
 
 
+# What `decide` reads of a kept record, block by block (a key path: each name inside the
+# one before it). `performance` is None when no month end has matured.
+READS: tuple[tuple[str, ...], ...] = (
+    ("drift", "features"),
+    ("drift", "drifted_share"),
+    ("drift", "prediction"),
+    ("quality", "features"),
+    ("sources",),
+    ("performance",),
+    ("reference", "seasonal"),
+)
+PERFORMANCE_READS = (
+    "test_window_auc",
+    "auc_ci",
+    "positives",
+    "rows",
+    "summary",
+    "calibration_by_month",
+    "fairness_failures",
+)
+
+
+def lacks(record: dict[str, Any]) -> list[str]:
+    """What of `READS` a kept record does not hold, as dotted names ("reference.seasonal"):
+    a summary kept by a monitor older than the rule. Empty when `decide` can read it."""
+    missing: list[str] = []
+    for path in READS:
+        block: Any = record
+        for depth, name in enumerate(path):
+            if not isinstance(block, dict) or name not in block:
+                missing.append(".".join(path[: depth + 1]))
+                break
+            block = block[name]
+    performance = record.get("performance")
+    if isinstance(performance, dict):
+        missing += [f"performance.{k}" for k in PERFORMANCE_READS if k not in performance]
+    return list(dict.fromkeys(missing))
+
+
 def decide(record: dict[str, Any], thresholds: Thresholds) -> dict[str, Any]:
     """A monitoring record's status, reasons, notes and data-quality findings, decided from
     the measurements it holds (drift, each feature's quality, the agencies' tables' findings,

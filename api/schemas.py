@@ -412,6 +412,30 @@ class MonitoringResponse(BaseModel):
     )
 
 
+class MonitoredMonth(BaseModel):
+    as_of: str = Field(description="The month end monitored.")
+    status: Literal["ok", "warn", "retrain"]
+    reasons: list[str] = Field(description="Why, in words, as given on the day.")
+    champion_version: str
+
+
+class MonitoredServiceHistory(BaseModel):
+    months: int = Field(description="Month ends this service was monitored on.")
+    warn: int = Field(description="Of them, how many were given `warn`.")
+    retrain: int = Field(description="Of them, how many were given `retrain`.")
+    statuses: list[MonitoredMonth] = Field(description="Oldest first.")
+
+
+class MonitoringHistory(BaseModel):
+    runs: list[str] = Field(description="The month ends monitoring ran on, in the range.")
+    services: dict[str, MonitoredServiceHistory]
+    unreadable: list[str] = Field(
+        default_factory=list,
+        description="Runs whose status.json could not be read, each with why; the others "
+        "are listed.",
+    )
+
+
 class Document(BaseModel):
     component: str
     name_vi: str

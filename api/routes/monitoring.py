@@ -11,10 +11,17 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import SettingsDep, TrailDep
 from api.errors import ApiError
-from api.schemas import Day, MonitoringResponse, ServiceId
+from api.schemas import Day, MonitoringHistory, MonitoringResponse, ServiceId
 from api.security import allow
 from needs_model.governance.access import Principal
-from needs_model.monitoring.run import MONITORING_DIR, latest_status, run_dates, status_on
+from needs_model.monitoring.kept import (
+    MONITORING_DIR,
+    history,
+    latest_status,
+    run_dates,
+    status_on,
+)
+from needs_model.monitoring.status import RETRAIN, WARN
 
 router = APIRouter(tags=["monitoring"])
 Watchers = Annotated[Principal, Depends(allow("auditor", "data_scientist", "admin"))]
@@ -71,6 +78,49 @@ def monitoring(
         "not_monitored": status["not_monitored"],
         "runs": runs,
         "sources": status.get("sources", []),
+    }
+
+
+@router.get("/v1/monitoring/history", response_model=MonitoringHistory)
+def monitoring_history(
+    principal: Watchers,
+    settings: SettingsDep,
+    trail: TrailDep,
+    service_id: Annotated[
+        ServiceId | None, Query(alias="service", description="One service (default all).")
+    ] = None,
+    first: Annotated[
+        Day | None, Query(alias="from", description="The first month end (kept).")
+    ] = None,
+    last: Annotated[Day | None, Query(alias="to", description="The last month end (kept).")] = None,
+) -> dict[str, Any]:
+    """Each service's status month by month, as the monitor gave it on the day (the
+    statuses are not decided again: `needs-model monitor-replay` does that), with how many
+    months warned and asked for retraining."""
+    if first is not None and last is not None and first > last:
+        raise ApiError(422, "invalid_value", f"from {first} is after to {last}", "from")
+    kept = history(settings.reports_dir, None if service_id is None else [service_id], first, last)
+    if not kept.runs and not kept.unreadable:
+        span = "" if first is None and last is None else f" from {first or '…'} to {last or '…'}"
+        raise ApiError(404, "not_monitored", f"no monitoring ran{span}", None)
+    trail.record(
+        principal,
+        action="read_monitoring_history",
+        route="GET /v1/monitoring/history",
+        details={"service": service_id, "from": first, "to": last, "runs": len(kept.runs)},
+    )
+    return {
+        "runs": kept.runs,
+        "services": {
+            sid: {
+                "months": len(months),
+                "warn": sum(m["status"] == WARN for m in months),
+                "retrain": sum(m["status"] == RETRAIN for m in months),
+                "statuses": months,
+            }
+            for sid, months in kept.services.items()
+        },
+        "unreadable": kept.unreadable,
     }
 
 

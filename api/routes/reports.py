@@ -36,7 +36,7 @@ from api.views import citizen_in_scope
 from needs_model.extracts.validate import default_report_dir
 from needs_model.governance.access import Principal, authenticate
 from needs_model.modelling.promotion import current_version
-from needs_model.monitoring.run import latest_file
+from needs_model.monitoring.kept import latest_file
 from needs_model.reports.build import render_index, served
 from needs_model.reports.citizen import (
     CaseError,

@@ -50,7 +50,7 @@ def _get(app, path, role):
 
 def _write_run(settings, as_of):
     root = settings.reports_dir / "monitoring"
-    (root / as_of / "birth_registration").mkdir(parents=True)
+    (root / as_of / "birth_registration").mkdir(parents=True, exist_ok=True)
     (root / as_of / "birth_registration" / "report.html").write_text(PAGE, encoding="utf-8")
     status = {
         "as_of": as_of,
@@ -113,6 +113,35 @@ def test_a_service_or_date_not_monitored_is_a_404_naming_it(app):
     response = _get(app, "/v1/monitoring?as_of=2024-01-31", "auditor")
     assert response.status_code == 404 and "2024-01-31" in response.text
     assert _get(app, "/v1/monitoring/nothing/report", "auditor").status_code == 422
+
+
+def test_the_history_gives_each_services_months_as_given_and_is_logged(app):
+    _, _, settings, engine = app
+    _write_run(settings, "2025-09-30")
+    _write_run(settings, "2025-10-31")
+    body = _get(app, "/v1/monitoring/history", "data_scientist").json()
+    assert body["runs"][-2:] == ["2025-09-30", "2025-10-31"]
+    births = body["services"]["birth_registration"]
+    assert (births["months"], births["warn"], births["retrain"]) == (len(body["runs"]),) * 2 + (0,)
+    last = births["statuses"][-1]
+    assert last["as_of"] == "2025-10-31" and last["reasons"] == ["3 of 10 features drifted"]
+    one = _get(app, "/v1/monitoring/history?from=2025-10-01&to=2025-10-31", "auditor").json()
+    assert one["runs"] == ["2025-10-31"] and one["services"]["birth_registration"]["months"] == 1
+    other = _get(app, "/v1/monitoring/history?service=school_admission", "auditor").json()
+    assert other["services"] == {}
+    logged = [e for e in audit.read(engine, after_seq=0, limit=500) if "history" in e["action"]]
+    assert [e["action"] for e in logged] == ["read_monitoring_history"] * 3
+
+
+def test_the_history_refuses_a_backward_range_and_names_an_empty_one(app):
+    _, _, settings, _ = app
+    _write_run(settings, "2025-11-30")
+    backward = _get(app, "/v1/monitoring/history?from=2025-12-31&to=2025-01-31", "auditor")
+    assert backward.status_code == 422 and "from 2025-12-31 is after to 2025-01-31" in backward.text
+    empty = _get(app, "/v1/monitoring/history?to=2020-01-31", "auditor")
+    assert empty.status_code == 404 and "to 2020-01-31" in empty.text
+    assert _get(app, "/v1/monitoring/history?from=2025-13-01", "auditor").status_code == 422
+    assert _get(app, "/v1/monitoring/history", "planner").status_code == 403
 
 
 # --- a real browser: Evidently's page under its policy, offline ---------------------------

@@ -167,6 +167,7 @@ def _requests(api, people: dict[str, str]) -> dict[tuple[str, str], list[dict[st
         # monitored on this province: 404 for every key allowed to ask.
         ("GET", "/v1/monitoring"): [{"nothing_yet": True}],
         ("GET", "/v1/monitoring/{service_id}/report"): [{"nothing_yet": True}],
+        ("GET", "/v1/monitoring/history"): [{"nothing_yet": True}],
         # Pages of aggregates (tests/api/test_reports.py): no citizen in them at any scope.
         ("GET", "/v1/reports"): [{"html": True}],
         ("GET", "/v1/reports/models/{service_id}"): [{"html": True}],

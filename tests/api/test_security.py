@@ -37,6 +37,7 @@ EXPECTED_ROLES = {
     ("GET", "/v1/citizens/{cccd}/access-log"): {"auditor", "admin"},
     ("GET", "/v1/monitoring"): {"auditor", "data_scientist", "admin"},
     ("GET", "/v1/monitoring/{service_id}/report"): {"auditor", "data_scientist", "admin"},
+    ("GET", "/v1/monitoring/history"): {"auditor", "data_scientist", "admin"},
     ("GET", "/v1/reports"): {"auditor", "data_scientist", "admin"},
     ("GET", "/v1/reports/models/{service_id}"): {"planner", "auditor", "data_scientist", "admin"},
     ("GET", "/v1/reports/sources/{table}"): {"auditor", "data_scientist", "admin"},

@@ -22,13 +22,14 @@ from needs_model.linking.link import linked_transactions
 from needs_model.modelling.promotion import REFERENCE_FILE, BundleError, Gate, verify_bundle
 from needs_model.modelling.training import FAST
 from needs_model.modelling.workflow import promote_service, train_services
+from needs_model.monitoring.kept import LATEST, MONITORING_DIR
 from needs_model.monitoring.performance import (
     labels_known_on,
     matured_window,
     recording_lag_days,
 )
 from needs_model.monitoring.replay import replay
-from needs_model.monitoring.run import LATEST, MONITORING_DIR, available_snapshots, monitor
+from needs_model.monitoring.run import available_snapshots, monitor
 from needs_model.monitoring.status import RETRAIN, WARN
 from needs_model.monitoring.thresholds import Thresholds
 from needs_model.settings import Settings

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from needs_model.monitoring.kept import MONITORING_DIR
 from needs_model.monitoring.replay import replay
-from needs_model.monitoring.run import MONITORING_DIR
 from needs_model.monitoring.status import OK, READS, WARN, decide, lacks
 from needs_model.monitoring.thresholds import Thresholds
 

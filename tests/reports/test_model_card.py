@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,18 @@ def test_the_card_links_each_monitoring_run_and_its_report(promoted):
     href = f"../monitoring/{MONITORED.isoformat()}/{SERVICE}/report.html"
     assert href in html
     assert (promoted.reports_dir / "models" / href).resolve().exists()
+
+
+def test_a_monitoring_run_that_cannot_be_read_is_named_on_the_card(promoted, tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(promoted.reports_dir / "monitoring", reports / "monitoring")
+    (reports / "monitoring" / "2099-01-31").mkdir()
+    (reports / "monitoring" / "2099-01-31" / "status.json").write_text("{")
+    data = card_data(SERVICE, promoted.models_dir, reports)
+    assert [m["as_of"] for m in data["monitoring"]] == [MONITORED.isoformat()]
+    html = render_model_card(data)
+    assert "A monitoring run could not be read: 2099-01-31: " in html
+    assert "Không đọc được một lần giám sát: 2099-01-31: " in html
 
 
 def test_every_image_is_a_picture_with_its_numbers_beside_it(promoted):

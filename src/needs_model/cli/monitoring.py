@@ -220,7 +220,7 @@ def retrain_command(
     from needs_model.modelling.promotion import served_inputs
     from needs_model.modelling.training import FAST, FULL
     from needs_model.modelling.workflow import promote_service, train_services
-    from needs_model.monitoring.run import services_to_retrain
+    from needs_model.monitoring.kept import services_to_retrain
     from needs_model.settings import get_settings
 
     settings = get_settings()

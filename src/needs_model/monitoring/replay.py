@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from needs_model.monitoring.run import MONITORING_DIR, run_dates, status_on
+from needs_model.monitoring.kept import MONITORING_DIR, run_dates, status_on
 from needs_model.monitoring.status import OK, decide, lacks
 from needs_model.monitoring.thresholds import Thresholds
 

@@ -30,6 +30,7 @@ from needs_model.modelling.promotion import (
 )
 from needs_model.modelling.training import sample_rows
 from needs_model.monitoring import drift
+from needs_model.monitoring.kept import MONITORING_DIR, latest_file, latest_status, status_file
 from needs_model.monitoring.performance import (
     labels_known_on,
     matured_performance,
@@ -37,12 +38,9 @@ from needs_model.monitoring.performance import (
     recording_lag_days,
 )
 from needs_model.monitoring.sources import source_quality
-from needs_model.monitoring.status import RETRAIN, decide
+from needs_model.monitoring.status import OK, RETRAIN, decide
 from needs_model.monitoring.thresholds import Thresholds
 from needs_model.settings import Settings
-
-MONITORING_DIR = "monitoring"
-LATEST = "latest.json"
 
 
 class MonitoringError(ValueError):
@@ -231,7 +229,7 @@ def log_to_mlflow(record: dict[str, Any], folder: Path, settings: Settings) -> s
         metrics = {
             "drifted_feature_share": record["drift"]["drifted_share"],
             "status_retrain": float(record["status"] == RETRAIN),
-            "status_ok": float(record["status"] == "ok"),
+            "status_ok": float(record["status"] == OK),
         }
         for name, block in record["drift"]["prediction"].items():
             metrics[f"{name}_drift"] = block["score"]
@@ -300,47 +298,3 @@ def monitor(
     if previous is None or previous["as_of"] <= as_of.isoformat():
         _write_json(latest_file(settings.reports_dir), status)
     return results, errors
-
-
-def latest_file(reports_dir: Path) -> Path:
-    """Where the newest monitoring run's status is kept (`latest.json`)."""
-    return reports_dir / MONITORING_DIR / LATEST
-
-
-def status_file(reports_dir: Path, as_of: str) -> Path:
-    """Where the status of the monitoring run of `as_of` (YYYY-MM-DD) is kept."""
-    return reports_dir / MONITORING_DIR / as_of / "status.json"
-
-
-def _read_status(path: Path) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return status
-
-
-def latest_status(reports_dir: Path) -> dict[str, Any] | None:
-    """The newest monitoring run's status (as of, each service's status and reasons, the
-    agencies' tables), or None before any run: what the CLI, the reports and the API read."""
-    return _read_status(latest_file(reports_dir))
-
-
-def run_dates(reports_dir: Path) -> list[str]:
-    """The dates (YYYY-MM-DD) monitoring ran on, oldest first."""
-    root = reports_dir / MONITORING_DIR
-    return sorted(p.parent.name for p in root.glob("*/status.json"))
-
-
-def status_on(reports_dir: Path, as_of: str) -> dict[str, Any] | None:
-    """The status of the monitoring run of `as_of` (YYYY-MM-DD), or None when none ran."""
-    return _read_status(status_file(reports_dir, as_of))
-
-
-def services_to_retrain(reports_dir: Path) -> tuple[str, list[str]] | None:
-    """(the latest monitoring date, the services it marked `retrain`), or None when no
-    monitoring has run."""
-    status = latest_status(reports_dir)
-    if status is None:
-        return None
-    flagged = [s for s, entry in status["services"].items() if entry["status"] == RETRAIN]
-    return str(status["as_of"]), flagged

@@ -21,7 +21,7 @@ from pathlib import Path
 from needs_model.catalogue.services import SERVICE_IDS, service
 from needs_model.extracts import contract
 from needs_model.modelling.promotion import current_version
-from needs_model.monitoring.run import latest_status
+from needs_model.monitoring.kept import latest_status
 from needs_model.reports.data_sheet import render_data_sheet, sheet_data, table_id
 from needs_model.reports.model_card import (
     FILE_LINKS,

@@ -19,7 +19,7 @@ from needs_model.catalogue.services import SERVICE_SOURCES
 from needs_model.extracts import contract
 from needs_model.extracts.sources import read_as_of
 from needs_model.extracts.validate import default_report_dir
-from needs_model.monitoring.run import latest_status
+from needs_model.monitoring.kept import latest_status
 from needs_model.reports.model_card import FILE_LINKS, Links
 from needs_model.reports.page import both, esc, heading, link, page, paragraph, table
 

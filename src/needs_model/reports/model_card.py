@@ -30,7 +30,7 @@ from needs_model.modelling.promotion import (
     verify_bundle,
 )
 from needs_model.modelling.training import ServiceModel, month_index
-from needs_model.monitoring.run import latest_status, run_dates, status_on
+from needs_model.monitoring.kept import history, latest_status
 from needs_model.reports import plots
 from needs_model.reports.explanations import (
     BY_NAME,
@@ -96,17 +96,6 @@ class ModelCardError(Exception):
     """A card cannot be written (nothing served, or a bundle without its files)."""
 
 
-def monitoring_history(reports_dir: Path, service_id: str) -> list[dict[str, Any]]:
-    """Every monitoring date's status for this service, oldest first."""
-    out = []
-    for as_of in run_dates(reports_dir):
-        status = status_on(reports_dir, as_of) or {}
-        entry = status.get("services", {}).get(service_id)
-        if entry is not None:
-            out.append({"as_of": status["as_of"], **entry})
-    return out
-
-
 def card_data(
     service_id: str, models_dir: Path, reports_dir: Path, version: str | None = None
 ) -> dict[str, Any]:
@@ -126,6 +115,7 @@ def card_data(
     explanation = None
     if (folder / REFERENCE_FILE).exists():
         explanation = global_explanation(model, pd.read_parquet(folder / REFERENCE_FILE))
+    watched = history(reports_dir, [service_id])
     return {
         "service": service(service_id),
         "version": version,
@@ -135,7 +125,8 @@ def card_data(
         "evaluation": evaluation,
         "model": model,
         "explanation": explanation,
-        "monitoring": monitoring_history(reports_dir, service_id),
+        "monitoring": watched.services.get(service_id, []),
+        "monitoring_unreadable": watched.unreadable,
         "latest_monitoring": latest_monitoring(reports_dir),
     }
 
@@ -571,6 +562,11 @@ def _gate(data: dict[str, Any]) -> str:
 def _monitoring(data: dict[str, Any], links: Links) -> str:
     history = data["monitoring"]
     body = heading(2, "Giám sát", "Monitoring", "monitoring")
+    for problem in data.get("monitoring_unreadable", []):
+        body += paragraph(
+            f"Không đọc được một lần giám sát: {problem}",
+            f"A monitoring run could not be read: {problem}",
+        )
     if not history:
         return body + paragraph(
             "Chưa có lần giám sát nào (needs-model monitor).",

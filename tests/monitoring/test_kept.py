@@ -70,6 +70,9 @@ def test_a_run_that_cannot_be_read_is_named_and_the_others_are_read(reports):
     assert kept.runs == ["2026-01-31", "2026-03-31"]
     (problem,) = kept.unreadable
     assert problem.startswith("2026-02-28: ") and "status.json" in problem
+    (reports / MONITORING_DIR / "2026-02-28" / "status.json").write_text("[]")
+    (problem,) = history(reports).unreadable
+    assert problem.endswith("status.json holds no services")
 
 
 def test_retraining_is_asked_for_by_the_newest_run_only(reports):

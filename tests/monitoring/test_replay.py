@@ -143,6 +143,14 @@ def test_a_summary_that_cannot_be_decided_again_is_named_and_the_others_are(repo
     assert schools.startswith("2026-01-31 schools: ") and schools.endswith("is missing")
 
 
+def test_a_run_whose_status_cannot_be_read_is_named_and_the_others_are_decided(reports):
+    (reports / MONITORING_DIR / "2026-01-31" / "status.json").write_text("[")
+    result = replay(reports, T)
+    assert {m.as_of for m in result.months} == {"2026-02-28"}
+    (problem,) = result.problems
+    assert problem.startswith("2026-01-31: ") and "status.json" in problem
+
+
 def test_a_summary_missing_a_block_inside_another_is_named_by_its_path(reports):
     path = reports / MONITORING_DIR / "2026-02-28" / "births" / "summary.json"
     record = json.loads(path.read_text())

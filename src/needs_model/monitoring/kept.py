@@ -3,7 +3,7 @@ reasons that day), `latest.json` (the newest run's) and the history month by mon
 
 `needs-model monitor` (`monitoring.run`) writes them under `reports/monitoring/`; the API,
 the auditors' reports, `retrain --if-needed` and `monitor-replay` read them here, without
-loading what measuring needs (Evidently, the feature snapshots).
+importing the measuring (`monitoring.run`, `monitoring.drift`).
 """
 
 from __future__ import annotations
@@ -85,6 +85,9 @@ def history(
             unreadable.append(f"{as_of}: {status_file(reports_dir, as_of)} ({error})")
             continue
         if status is None:  # removed since it was listed
+            continue
+        if not isinstance(status, dict) or not isinstance(status.get("services"), dict):
+            unreadable.append(f"{as_of}: {status_file(reports_dir, as_of)} holds no services")
             continue
         runs.append(as_of)
         for service_id, entry in sorted(status["services"].items()):

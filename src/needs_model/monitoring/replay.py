@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from needs_model.monitoring.kept import MONITORING_DIR, run_dates, status_on
+from needs_model.monitoring.kept import MONITORING_DIR, history
 from needs_model.monitoring.status import OK, decide, lacks
 from needs_model.monitoring.thresholds import Thresholds
 
@@ -74,50 +74,52 @@ def replay(
 ) -> Replay:
     """Every kept service-month from `first` to `last` (YYYY-MM-DD, both kept), of
     `services` (default all), decided again by `thresholds`. The months are those each
-    run's `status.json` lists, oldest first."""
+    run's `status.json` lists (`kept.history`), oldest first; a run or summary that cannot
+    be read is named in `problems`."""
+    kept = history(reports_dir, services, first, last)
     months: list[ReplayedMonth] = []
-    problems: list[str] = []
-    for as_of in run_dates(reports_dir):
-        if (first is not None and as_of < first) or (last is not None and as_of > last):
+    problems: list[str] = list(kept.unreadable)
+    entries = sorted(
+        (
+            (entry["as_of"], service_id, entry)
+            for service_id, e in kept.services.items()
+            for entry in e
+        ),
+        key=lambda t: (t[0], t[1]),
+    )
+    for as_of, service_id, entry in entries:
+        path = reports_dir / MONITORING_DIR / entry["summary"]
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            problems.append(f"{as_of} {service_id}: {path} is missing")
             continue
-        status = status_on(reports_dir, as_of)
-        if status is None:  # removed since it was listed
+        except json.JSONDecodeError as error:
+            problems.append(f"{as_of} {service_id}: {path} is not JSON ({error.msg})")
             continue
-        for service_id, entry in sorted(status["services"].items()):
-            if services is not None and service_id not in services:
-                continue
-            path = reports_dir / MONITORING_DIR / entry["summary"]
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except FileNotFoundError:
-                problems.append(f"{as_of} {service_id}: {path} is missing")
-                continue
-            except json.JSONDecodeError as error:
-                problems.append(f"{as_of} {service_id}: {path} is not JSON ({error.msg})")
-                continue
-            # Checked before deciding, not caught after: an error inside `decide` on a
-            # complete record is a bug of the rule and must not read as an old summary.
-            missing = (
-                [k for k in ("status", "reasons") if k not in record] + lacks(record)
-                if isinstance(record, dict)
-                else ["a JSON object"]
+        # Checked before deciding, not caught after: an error inside `decide` on a
+        # complete record is a bug of the rule and must not read as an old summary.
+        missing = (
+            [k for k in ("status", "reasons") if k not in record] + lacks(record)
+            if isinstance(record, dict)
+            else ["a JSON object"]
+        )
+        if missing:
+            problems.append(
+                f"{as_of} {service_id}: {path} lacks what the status rule reads "
+                f"({', '.join(missing)}); it was kept by an older monitor: monitor "
+                f"{as_of} again"
             )
-            if missing:
-                problems.append(
-                    f"{as_of} {service_id}: {path} lacks what the status rule reads "
-                    f"({', '.join(missing)}); it was kept by an older monitor: monitor "
-                    f"{as_of} again"
-                )
-                continue
-            decided = decide(record, thresholds)
-            months.append(
-                ReplayedMonth(
-                    as_of=as_of,
-                    service_id=service_id,
-                    kept_status=record["status"],
-                    kept_reasons=record["reasons"],
-                    status=decided["status"],
-                    reasons=decided["reasons"],
-                )
+            continue
+        decided = decide(record, thresholds)
+        months.append(
+            ReplayedMonth(
+                as_of=as_of,
+                service_id=service_id,
+                kept_status=record["status"],
+                kept_reasons=record["reasons"],
+                status=decided["status"],
+                reasons=decided["reasons"],
             )
+        )
     return Replay(months, problems)

@@ -142,6 +142,14 @@ def test_the_history_refuses_a_backward_range_and_names_an_empty_one(app):
     assert empty.status_code == 404 and "to 2020-01-31" in empty.text
     assert _get(app, "/v1/monitoring/history?from=2025-13-01", "auditor").status_code == 422
     assert _get(app, "/v1/monitoring/history", "planner").status_code == 403
+    # A run that cannot be read is named (within the reports folder), the others served.
+    (settings.reports_dir / "monitoring" / "2025-12-31").mkdir()
+    (settings.reports_dir / "monitoring" / "2025-12-31" / "status.json").write_text("{")
+    body = _get(app, "/v1/monitoring/history?from=2025-11-01", "auditor").json()
+    assert body["runs"] == ["2025-11-30"]
+    (problem,) = body["unreadable"]
+    assert problem.startswith("2025-12-31: monitoring/2025-12-31/status.json is not JSON")
+    assert str(settings.reports_dir) not in problem
 
 
 # --- a real browser: Evidently's page under its policy, offline ---------------------------

@@ -68,11 +68,18 @@ def test_a_run_that_cannot_be_read_is_named_and_the_others_are_read(reports):
     (reports / MONITORING_DIR / "2026-02-28" / "status.json").write_text('{"as_of": ')
     kept = history(reports)
     assert kept.runs == ["2026-01-31", "2026-03-31"]
-    (problem,) = kept.unreadable
-    assert problem.startswith("2026-02-28: ") and "status.json" in problem
+    # Named within the reports folder, never by the server's own path.
+    assert kept.unreadable == [
+        "2026-02-28: monitoring/2026-02-28/status.json is not JSON (Expecting value, line 1)"
+    ]
+    assert str(reports) not in kept.unreadable[0]
     (reports / MONITORING_DIR / "2026-02-28" / "status.json").write_text("[]")
     (problem,) = history(reports).unreadable
-    assert problem.endswith("status.json holds no services")
+    assert problem == "2026-02-28: monitoring/2026-02-28/status.json holds no services"
+    (reports / MONITORING_DIR / "2026-02-28" / "status.json").write_bytes(b"\xff\xfe{")
+    assert history(reports).unreadable == [
+        "2026-02-28: monitoring/2026-02-28/status.json is not UTF-8 text"
+    ]
 
 
 def test_retraining_is_asked_for_by_the_newest_run_only(reports):

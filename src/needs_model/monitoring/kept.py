@@ -79,15 +79,24 @@ def history(
     for as_of in run_dates(reports_dir):
         if (first is not None and as_of < first) or (last is not None and as_of > last):
             continue
+        # Named relative to the reports folder: the API and the cards show it, and the
+        # server's own paths are not theirs to show.
+        name = f"{MONITORING_DIR}/{as_of}/status.json"
         try:
             status = status_on(reports_dir, as_of)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            unreadable.append(f"{as_of}: {status_file(reports_dir, as_of)} ({error})")
+        except json.JSONDecodeError as error:
+            unreadable.append(f"{as_of}: {name} is not JSON ({error.msg}, line {error.lineno})")
+            continue
+        except UnicodeDecodeError:
+            unreadable.append(f"{as_of}: {name} is not UTF-8 text")
+            continue
+        except OSError as error:
+            unreadable.append(f"{as_of}: {name} cannot be read ({error.strerror})")
             continue
         if status is None:  # removed since it was listed
             continue
         if not isinstance(status, dict) or not isinstance(status.get("services"), dict):
-            unreadable.append(f"{as_of}: {status_file(reports_dir, as_of)} holds no services")
+            unreadable.append(f"{as_of}: {name} holds no services")
             continue
         runs.append(as_of)
         for service_id, entry in sorted(status["services"].items()):

@@ -28,30 +28,31 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from needs_model.twin.scenarios import SCENARIOS
+from needs_model.twin.scenarios import SCENARIOS, parse_scenario
+from scenario_table import SCENARIO_START
+from scenario_table import SCENARIOS as TARGETS
 
 RESULTS = Path(__file__).parent / "results" / "take-up-counts.txt"
-LICENCES = (
-    "medical_license_renewal",
-    "tour_guide_card_renewal",
-    "veterinary_certificate_renewal",
-)
+CAMPAIGN = "take-up-campaign"
+LICENCES = TARGETS[CAMPAIGN][0]  # the services the scenario table expects it to move
 # Not a licence the campaign acts on (`twin/careers.py: renewal_probability`, kinds 1-3): how
 # far the two twins' counts differ with no campaign at all.
 CONTROL = "transport_business_license"
-CAMPAIGN = "take-up-campaign"
-START = dt.date(2026, 1, 1)  # the scenario table's start (bench/scenario_table.py)
 ALPHA, POWER = 0.05, 0.8
 
 
-def delivered(root: Path, twin: str, first: dt.date, last: dt.date) -> pd.Series:
-    """Renewals delivered per service from `first` to `last` (both kept)."""
+def transactions(root: Path, twin: str) -> pd.DataFrame:
+    """A twin's delivered services: service_id and the day delivered."""
     tx = pd.read_parquet(
         root / twin / "raw" / "services" / "transactions.parquet",
         columns=["service_id", "delivered_on"],
     )
-    day = pd.to_datetime(tx["delivered_on"]).dt.date
-    inside = tx[(day >= first) & (day <= last)]
+    return tx.assign(day=pd.to_datetime(tx["delivered_on"]).dt.date)
+
+
+def delivered(tx: pd.DataFrame, first: dt.date, last: dt.date) -> pd.Series:
+    """Renewals delivered per service from `first` to `last` (both kept)."""
+    inside = tx[(tx["day"] >= first) & (tx["day"] <= last)]
     return inside["service_id"].value_counts().reindex([*LICENCES, CONTROL], fill_value=0)
 
 
@@ -72,24 +73,26 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     months = SCENARIOS[CAMPAIGN].months
-    last = (pd.Timestamp(START) + pd.DateOffset(months=months) - pd.Timedelta(days=1)).date()
-    campaign = delivered(args.root, CAMPAIGN, START, last)
-    stable = delivered(args.root, "no-change", START, last)
+    window = parse_scenario(f"{CAMPAIGN}@{SCENARIO_START}")
+    start, last = window.start, window.end
+    stable_tx = transactions(args.root, "no-change")
+    campaign = delivered(transactions(args.root, CAMPAIGN), start, last)
+    stable = delivered(stable_tx, start, last)
     # The window's expected count without a campaign: the stable twin's mean over the
     # five years before (a single window's count is itself a noisy estimate of it).
     years = 5
-    first = START.replace(year=START.year - years)
-    before = delivered(args.root, "no-change", first, START - dt.timedelta(days=1))
+    first = start.replace(year=start.year - years)
+    before = delivered(stable_tx, first, start - dt.timedelta(days=1))
     expected = before * months / (12 * years)
     needed = needed_for_doubling()
     lines = [
-        f"Renewals delivered {START}..{last} (the campaign's {months} months), "
+        f"Renewals delivered {start}..{last} (the campaign's {months} months), "
         f"{args.root}/{{{CAMPAIGN},no-change}}/raw/services/transactions.parquet",
         f"An expected count of {needed:.1f} is the least at which a one-sided exact Poisson "
         f"test at {ALPHA:.0%} sees a doubling with {POWER:.0%} power.",
         "",
         f"| service | campaign | stable | one-sided p (same rate) | stable, mean of {months} "
-        f"months over {first}..{START - dt.timedelta(days=1)} | times the twin for the power |",
+        f"months over {first}..{start - dt.timedelta(days=1)} | times the twin for the power |",
         "|---|---|---|---|---|---|",
     ]
     for sid in [*LICENCES, CONTROL]:

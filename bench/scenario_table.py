@@ -13,7 +13,9 @@
    2026-01..2026-12 (no change and the storm: to 2027-06, through the 2027 poverty line and
    until the storm's review has matured), by the champions of step 1.
 3. Where the last month monitored says `retrain`, `needs-model retrain --if-needed` on that
-   twin's snapshots (2022-01 to its end), one service at a time, and the gate decides.
+   twin's snapshots (2022-01 to its end), one service at a time, and the gate decides; a
+   refused challenger's test AUC and failed checks are read back from the refusals the
+   gate keeps (`promotion.refusals`).
 4. The reorganisation of 1 July 2025 (inside step 1's period): the agencies' tables of
    2025-07 against the year before, and the features of 2025-07 against 2024-07..2025-06.
 
@@ -35,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-from needs_model.modelling.promotion import current_version
+from needs_model.modelling.promotion import current_version, refusals
 
 SCENARIO_START = "2026-01"
 # Where a scenario starts when not in January: storms come only in Sep-Nov, so the storm
@@ -326,6 +328,7 @@ def retrain(root: Path, name: str, twin: dict[str, Any]) -> dict[str, Any]:
         feats = features(twin["raw"], folder / "features", TRAIN_SNAPSHOTS[0], "2024-12-31")
         env = store_env(twin["store"], twin["raw"], feats)
         for service_id in flagged:
+            refused_before = len(refusals(twin["store"] / "models", service_id))
             # Exit 1: the service could not be trained (the log says why).
             code = cli(
                 "retrain",
@@ -347,6 +350,11 @@ def retrain(root: Path, name: str, twin: dict[str, Any]) -> dict[str, Any]:
                 "served_version": served,
                 "test_auc": evaluation["results"]["model"]["auc"],
                 "test_window": evaluation["windows"]["test"],
+                # The challenger the gate refused, if it did: its test AUC and window, and the
+                # checks it failed (`promotion.record_refusal`).
+                "refused": next(
+                    iter(refusals(twin["store"] / "models", service_id)[refused_before:]), None
+                ),
             }
     done.write_text(json.dumps(result, default=str), encoding="utf-8")
     return result
@@ -442,7 +450,15 @@ def retrained_auc(after: dict | None, store: Path, service_id: str) -> str | Non
     if not after.get("trained", True):
         return "could not be trained"
     if after["served_version"] == current_version(store / "models", service_id):
-        return "refused by the gate"
+        refused = after.get("refused")
+        if not refused:
+            return "refused by the gate"
+        window = refused["test_window"]
+        why = "; ".join(f.split(" (")[0] for f in refused["failures"])
+        return (
+            f"refused by the gate: challenger {refused['test_auc']:.3f} on "
+            f"{window[0][:7]}..{window[-1][:7]}; {why}"
+        )
     return f"{after['test_auc']:.3f} (v{after['served_version']})"
 
 

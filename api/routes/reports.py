@@ -35,7 +35,7 @@ from api.security import KEY_COOKIE, SIGN_IN_URL, SIGN_OUT_URL, allow
 from api.views import citizen_in_scope
 from needs_model.extracts.validate import default_report_dir
 from needs_model.governance.access import Principal, authenticate
-from needs_model.modelling.promotion import current_version
+from needs_model.modelling.promotion import current_version, refusals
 from needs_model.monitoring.kept import latest_file
 from needs_model.reports.build import render_index, served
 from needs_model.reports.citizen import (
@@ -83,9 +83,11 @@ def _card(
     version: str,
     served_now: str,
     latest: str | None,
+    refused: int,
 ) -> str:
-    """One card per (version, version served now, latest monitoring date): all are in the
-    key, so a promotion or a monitoring run renders it again."""
+    """One card per (version, version served now, latest monitoring date, challengers
+    refused so far): all are in the key, so a promotion, a monitoring run or a refusal
+    renders it again."""
     data = card_data(service_id, FilePath(models_dir), FilePath(reports_dir), version)
     return render_model_card(data, API_LINKS)
 
@@ -160,6 +162,7 @@ def model_card(
         version,
         served_now,
         latest_monitoring(settings.reports_dir),
+        len(refusals(settings.models_dir, service_id)),
     )
     trail.record(
         principal,

@@ -16,6 +16,7 @@ from api.main import create_app
 from needs_model.governance import audit
 from needs_model.governance.access import Scope, create_key
 from needs_model.governance.db import make_engine
+from needs_model.modelling.promotion import REFUSALS_FILE, current_version, record_refusal
 from tests.api.conftest import own_database
 from tests.api.test_docs_offline import Visit, chromium, serving  # noqa: F401 (fixture)
 from tests.conftest import PROMOTER, REPORTED_SERVICE
@@ -64,6 +65,29 @@ def test_planners_read_the_model_card_only(app):
     assert _get(app, f"/v1/reports/models/{REPORTED_SERVICE}", "planner").status_code == 200
     assert _get(app, "/v1/reports", "planner").status_code == 403
     assert _get(app, "/v1/reports/sources/registry__people", "planner").status_code == 403
+
+
+def test_a_challenger_refused_after_the_card_was_read_is_on_the_card_read_next(app, promoted):
+    path = f"/v1/reports/models/{REPORTED_SERVICE}"
+    before = _get(app, path, "auditor")
+    assert before.status_code == 200 and "Challengers the gate refused" not in before.text
+    served = current_version(promoted.models_dir, REPORTED_SERVICE)
+    refusal = {
+        "version": "9",
+        "refused_at": "2027-06-30T08:00:00+00:00",
+        "refused_by": "retrain --if-needed",
+        "champion": served,
+        "failures": ["calibration: ECE above the gate's floor on 4 of 6 month ends"],
+        "test_window": ["2026-01-31", "2026-06-30"],
+        "test_auc": 0.9,
+        "served_instead": None,
+    }
+    record_refusal(promoted.models_dir, REPORTED_SERVICE, refusal)
+    try:
+        after = _get(app, path, "auditor")
+        assert "calibration: ECE above the gate&#x27;s floor on 4 of 6 month ends" in after.text
+    finally:
+        (promoted.models_dir / REPORTED_SERVICE / REFUSALS_FILE).unlink()
 
 
 def test_what_is_not_there_is_named(app):

@@ -22,6 +22,7 @@ from needs_model.modelling.promotion import (
     current_version,
     load_served,
     previous_version,
+    refusals,
     served_inputs,
     switch_current,
     verify_bundle,
@@ -195,10 +196,25 @@ def test_promotion_gate_refuses_a_worse_challenger_and_says_why(
             frame["label"] = rng.permutation(frame["label"].to_numpy())
         frame.to_parquet(broken / SERVICE_FOR_GATE / path.name, index=False)
     train_services(broken, [SERVICE_FOR_GATE], FAST, settings, raw)
-    refused = promote_service(SERVICE_FOR_GATE, settings, Gate())
+    refused = promote_service(SERVICE_FOR_GATE, settings, Gate(), by="Trần Thị Bình (audit)")
     assert not refused.promoted
     assert any(f.startswith("champion: AUC") for f in refused.failures), refused.failures
     assert current_version(settings.models_dir, SERVICE_FOR_GATE) == champion
+    # The refusal is kept: in the models folder, for the champion's card, and on the
+    # refused version in the registry.
+    kept = refusals(settings.models_dir, SERVICE_FOR_GATE)[-1]
+    assert kept["version"] == refused.version != champion
+    assert kept["champion"] == champion and kept["served_instead"] is None
+    assert kept["failures"] == refused.failures
+    assert kept["refused_by"] == "Trần Thị Bình (audit)"
+    assert kept["test_window"] == [str(d) for d in test_dates]
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    client = mlflow.MlflowClient()
+    name = f"needs-{SERVICE_FOR_GATE}"
+    tags = client.get_model_version(name, refused.version).tags
+    assert tags["gate"] == "refused"
+    assert tags["gate_failures"] == "; ".join(refused.failures)
+    assert client.get_model_version(name, champion).tags["gate"] == "promoted"
 
 
 def test_rollback_serves_the_previous_version(province, snapshots, settings, trained):
@@ -417,6 +433,16 @@ def test_a_refused_challenger_falls_back_to_a_simpler_scorer_of_the_same_run(
     name = f"needs-{SERVICE_FOR_GATE}"
     champion = client.get_model_version_by_alias(name, "champion")
     assert str(champion.version) == "2" and champion.tags["fallback_from"] == trained_run.version
+    # The challenger's refusal is kept as any refusal is, with the version served instead.
+    (kept,) = refusals(state.models_dir, SERVICE_FOR_GATE)
+    assert (kept["version"], kept["champion"], kept["served_instead"]) == (
+        trained_run.version,
+        None,
+        "2",
+    )
+    assert kept["failures"] == ["calibration: refused by the test"]
+    assert client.get_model_version(name, trained_run.version).tags["gate"] == "refused"
+    assert champion.tags["gate"] == "promoted"
     frame = load_service(snapshots, SERVICE_FOR_GATE).head(300)
     via_registry = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(frame)
     assert np.allclose(np.asarray(via_registry), served.predict(frame))

@@ -16,7 +16,13 @@ import pandas as pd
 from PIL import Image
 
 from needs_model.catalogue.features import AUDIT_COLUMNS
-from needs_model.modelling.promotion import REFERENCE_FILE, Gate, current_version, load_served
+from needs_model.modelling.promotion import (
+    REFERENCE_FILE,
+    Gate,
+    current_version,
+    load_served,
+    record_refusal,
+)
 from needs_model.reports.explanations import global_explanation, plain_name
 from needs_model.reports.model_card import card_data, render_model_card
 from tests.conftest import MONITORED, PROMOTER
@@ -165,3 +171,35 @@ def test_a_validation_window_that_reached_back_is_explained(promoted):
         f"{config['valid_months']} months held fewer than {config['min_valid_events']} people"
     ) in html
     assert "Cửa sổ kiểm định trải 18 tháng" in html
+
+
+def test_the_challengers_refused_while_a_version_was_served_are_on_its_card(promoted, tmp_path):
+    models = tmp_path / "models"
+    shutil.copytree(promoted.models_dir, models, symlinks=True)
+    served = current_version(models, SERVICE)
+    refused = {
+        "version": "7",
+        "refused_at": "2027-06-30T08:00:00+00:00",
+        "refused_by": "Trần Thị Bình <audit>",
+        "champion": served,
+        "failures": ["fairness: mountain=mountain calibration gap -0.0349 (95% CI ...)"],
+        "test_window": ["2026-01-31", "2026-06-30"],
+        "test_auc": 0.98158,
+        "served_instead": None,
+    }
+    record_refusal(models, SERVICE, refused)
+    # Refused while another version was the champion: not this version's record.
+    other = {"version": "5", "champion": "999", "failures": ["champion: AUC 0.61 below 0.80"]}
+    record_refusal(models, SERVICE, refused | other)
+    data = card_data(SERVICE, models, promoted.reports_dir)
+    assert [r["version"] for r in data["refusals"]] == ["7"]
+    html = render_model_card(data)
+    assert "Challengers the gate refused" in html and "Mô hình thách thức bị cổng từ chối" in html
+    assert "fairness: mountain=mountain calibration gap -0.0349" in html
+    assert "0.9816 (2026-01-31..2026-06-30)" in html
+    assert "Trần Thị Bình &lt;audit&gt;" in html  # escaped, as every name on the card
+    assert "champion: AUC 0.61 below 0.80" not in html
+    # A card with no refusal says nothing of them.
+    assert "Challengers the gate refused" not in render_model_card(
+        card_data(SERVICE, promoted.models_dir, promoted.reports_dir)
+    )

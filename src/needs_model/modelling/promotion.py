@@ -326,6 +326,35 @@ def switch_current(models_dir: Path, service_id: str, version: str) -> None:
     os.replace(tmp, history)
 
 
+# Every challenger the gate refused for a service, oldest first.
+REFUSALS_FILE = "refusals.json"
+
+
+def record_refusal(models_dir: Path, service_id: str, refusal: dict[str, Any]) -> None:
+    """Add a refused challenger to models/<service>/refusals.json in one atomic step (a killed
+    process leaves the file as it was, or with the refusal added): what a served version's
+    card shows as the challengers refused while it was served."""
+    service_dir = models_dir / service_id
+    service_dir.mkdir(parents=True, exist_ok=True)
+    partial = service_dir / f".refusals-{os.getpid()}"
+    partial.write_text(
+        json.dumps([*refusals(models_dir, service_id), refusal], indent=2, default=str),
+        encoding="utf-8",
+    )
+    _fsync(partial)
+    os.replace(partial, service_dir / REFUSALS_FILE)
+    _fsync(service_dir)
+
+
+def refusals(models_dir: Path, service_id: str) -> list[dict[str, Any]]:
+    """The challengers the gate refused for a service, oldest first (`record_refusal`)."""
+    path = models_dir / service_id / REFUSALS_FILE
+    if not path.exists():
+        return []
+    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return entries
+
+
 def previous_version(models_dir: Path, service_id: str) -> str | None:
     history = models_dir / service_id / "history.json"
     if not history.exists():

@@ -22,6 +22,7 @@ from needs_model.modelling.promotion import (
     gate_checks,
     gate_failures,
     previous_version,
+    record_refusal,
     switch_current,
     write_bundle,
 )
@@ -181,11 +182,28 @@ def promote_service(
         champion_p = ServiceModel.load(old, service_id).predict(test)
     failures = gate_failures(evaluation, test, challenger_p, champion_p, gate)
     served_version, served_p, note = challenger_version, challenger_p, ""
+    judged_by = by or _operator()
+    refusal = {
+        "version": challenger_version,
+        "run_id": challenger.run_id,
+        "refused_at": dt.datetime.now(dt.UTC).isoformat(),
+        "refused_by": judged_by,
+        "champion": None if champion is None else str(champion.version),
+        "failures": failures,
+        "test_window": evaluation["windows"]["test"],
+        "test_auc": evaluation["results"]["model"]["auc"],
+        "served_instead": None,
+    }
     if failures:
+        # The registry says why on the refused version; the models folder keeps every
+        # refusal for the cards of the versions served meanwhile.
+        client.set_model_version_tag(name, challenger_version, "gate", "refused")
+        client.set_model_version_tag(name, challenger_version, "gate_failures", "; ".join(failures))
         fallback = _passing_fallback(
             client, str(challenger.run_id), service_id, test, evaluation, champion_p, gate
         )
         if fallback is None:
+            record_refusal(settings.models_dir, service_id, refusal)
             return PromotionResult(service_id, False, challenger_version, failures)
         uri, bundle, served_p, evaluation = fallback
         import mlflow
@@ -194,6 +212,8 @@ def promote_service(
         served_version = str(registered.version)
         for key, value in (("scorer", evaluation["scorer"]), ("fallback_from", challenger_version)):
             client.set_model_version_tag(name, served_version, key, value)
+        refusal["served_instead"] = served_version
+        record_refusal(settings.models_dir, service_id, refusal)
         note = (
             f" ({evaluation['scorer']}; the challenger, version {challenger_version}, was "
             f"refused: {'; '.join(failures)})"
@@ -212,7 +232,7 @@ def promote_service(
         "test_window": evaluation["windows"]["test"],
         "test_mean_prediction": float(np.mean(served_p)),
         "trained_on": _training_data(str(challenger.run_id)),
-        "promoted_by": by or _operator(),
+        "promoted_by": judged_by,
         "gate": {
             "passed": gate_checks(gate, champion is not None),
             "thresholds": asdict(gate),
@@ -231,6 +251,7 @@ def promote_service(
     )
     switch_current(settings.models_dir, service_id, served_version)
     client.set_registered_model_alias(name, "champion", served_version)
+    client.set_model_version_tag(name, served_version, "gate", "promoted")
     return PromotionResult(
         service_id, True, served_version, [], f"version {served_version}{note} is now the champion"
     )

@@ -27,6 +27,7 @@ from needs_model.modelling.promotion import (
     Gate,
     current_version,
     own_gap,
+    refusals,
     verify_bundle,
 )
 from needs_model.modelling.training import ServiceModel, month_index
@@ -121,6 +122,8 @@ def card_data(
         "version": version,
         "served": version == served,
         "history": _history(models_dir, service_id),
+        # The challengers the gate refused while this version was the champion.
+        "refusals": [r for r in refusals(models_dir, service_id) if r.get("champion") == version],
         "metadata": metadata,
         "evaluation": evaluation,
         "model": model,
@@ -652,6 +655,61 @@ def _versions(data: dict[str, Any], links: Links) -> str:
     )
 
 
+def _refused(data: dict[str, Any]) -> str:
+    """The challengers the gate refused while this version was served, and why: a
+    `retrain` the monitor asked for that changed nothing is still on the record."""
+    if not data.get("refusals"):
+        return ""
+    rows = []
+    for r in reversed(data["refusals"]):
+        window = r.get("test_window") or []
+        tested = (
+            f"{r['test_auc']:.4f} ({window[0]}..{window[-1]})"
+            if window and r.get("test_auc") is not None
+            else "–"
+        )
+        decision = "<br>".join(esc(f) for f in r.get("failures", []))
+        if r.get("served_instead"):
+            decision += "<br>" + both(
+                f"phục vụ thay: phiên bản {r['served_instead']}",
+                f"served instead: version {r['served_instead']}",
+            )
+        rows.append(
+            (
+                r.get("refused_at", "–"),
+                r.get("version", "–"),
+                r.get("refused_by", "–"),
+                tested,
+                decision,
+            )
+        )
+    return (
+        heading(
+            2,
+            "Mô hình thách thức bị cổng từ chối",
+            "Challengers the gate refused",
+            "refused",
+        )
+        + paragraph(
+            "Khi phiên bản này đang được phục vụ, cổng đã từ chối các mô hình thách thức sau; "
+            "phiên bản này tiếp tục được phục vụ trừ khi có ghi khác.",
+            "While this version was served, the gate refused these challengers; this version "
+            "stayed served unless noted.",
+        )
+        + table(
+            [
+                ("Lúc", "at"),
+                ("Phiên bản", "version"),
+                ("Người xét", "judged by"),
+                ("AUC kiểm tra (cửa sổ)", "test AUC (window)"),
+                ("Lý do", "reasons"),
+            ],
+            rows,
+            raw_columns=(4,),
+        )
+    )
+
+
 def render_model_card(data: dict[str, Any], links: Links = FILE_LINKS) -> str:
     s = data["service"]
     nav = link(links.index, "Mục lục", "index")
@@ -665,6 +723,7 @@ def render_model_card(data: dict[str, Any], links: Links = FILE_LINKS) -> str:
         + _explanations(data)
         + _gate(data)
         + _versions(data, links)
+        + _refused(data)
         + _monitoring(data, links)
         + _limits(data)
     )

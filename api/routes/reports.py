@@ -35,7 +35,7 @@ from api.security import KEY_COOKIE, SIGN_IN_URL, SIGN_OUT_URL, allow
 from api.views import citizen_in_scope
 from needs_model.extracts.validate import default_report_dir
 from needs_model.governance.access import Principal, authenticate
-from needs_model.modelling.promotion import current_version, refusals
+from needs_model.modelling.promotion import REFUSALS_FILE, current_version
 from needs_model.monitoring.kept import latest_file
 from needs_model.reports.build import render_index, served
 from needs_model.reports.citizen import (
@@ -83,13 +83,18 @@ def _card(
     version: str,
     served_now: str,
     latest: str | None,
-    refused: int,
+    refusals_changed: int,
 ) -> str:
-    """One card per (version, version served now, latest monitoring date, challengers
-    refused so far): all are in the key, so a promotion, a monitoring run or a refusal
-    renders it again."""
+    """One card per (version, version served now, latest monitoring date, when the gate's
+    refusals last changed): all are in the key, so a promotion, a monitoring run or a
+    refusal renders it again."""
     data = card_data(service_id, FilePath(models_dir), FilePath(reports_dir), version)
     return render_model_card(data, API_LINKS)
+
+
+def _changed(path: FilePath) -> int:
+    """When a file last changed, in nanoseconds (0 when absent)."""
+    return path.stat().st_mtime_ns if path.exists() else 0
 
 
 def _stamp(settings: Settings, table_path: str) -> tuple[float, ...]:
@@ -162,7 +167,7 @@ def model_card(
         version,
         served_now,
         latest_monitoring(settings.reports_dir),
-        len(refusals(settings.models_dir, service_id)),
+        _changed(settings.models_dir / service_id / REFUSALS_FILE),
     )
     trail.record(
         principal,

@@ -176,6 +176,27 @@ def test_model_commands_refuse_an_unknown_service(tmp_path, monkeypatch):
         get_settings.cache_clear()
 
 
+def test_promote_stops_before_anything_on_refusals_it_cannot_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    kept = tmp_path / "models" / "birth_registration" / "refusals.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text('[{"version": "2"')
+    from needs_model.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["promote", "--service", "birth_registration"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert "birth_registration/refusals.json is not JSON" in result.output
+    assert "nothing was promoted" in result.output and "Traceback" not in result.output
+    assert str(tmp_path) not in result.output  # named within the models folder
+    assert kept.read_text() == '[{"version": "2"'
+    assert not (tmp_path / "mlflow.db").exists()  # stopped before the registry was opened
+
+
 @pytest.fixture
 def pipeline_settings(province, tmp_path, monkeypatch):
     """Every folder a command uses, from the environment (no path on any command line)."""

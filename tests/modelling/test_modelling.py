@@ -17,11 +17,14 @@ from needs_model.catalogue.features import features_for
 from needs_model.catalogue.services import service
 from needs_model.features.snapshots import load_service, snapshot_file
 from needs_model.modelling.promotion import (
+    REFUSALS_FILE,
     BundleError,
     Gate,
+    RefusalsError,
     current_version,
     load_served,
     previous_version,
+    record_refusal,
     refusals,
     served_inputs,
     switch_current,
@@ -508,3 +511,26 @@ def test_an_optional_feature_the_snapshots_lack_is_named(province, snapshots, tm
     config = replace(FAST, features=(*features_for(BIRTHS), OPTIONAL))
     with pytest.raises(ValueError, match=f"lack {OPTIONAL}.*rebuild"):
         train_services(old, [BIRTHS], config, _own_settings(tmp_path), raw)
+
+
+def test_refusals_are_added_whole_and_never_written_over_a_file_that_cannot_be_read(tmp_path):
+    models = tmp_path / "models"
+    assert refusals(models, "school_admission") == []
+    first = {"version": "2", "champion": "1", "failures": ["calibration: ..."]}
+    record_refusal(models, "school_admission", first)
+    record_refusal(models, "school_admission", first | {"version": "3"})
+    assert [r["version"] for r in refusals(models, "school_admission")] == ["2", "3"]
+    assert not list((models / "school_admission").glob(".refusals-*"))  # no partial left
+    kept = models / "school_admission" / REFUSALS_FILE
+    for text, problem in (
+        ('[{"version": "2"', "is not JSON (Expecting ',' delimiter, line 1)"),
+        ('{"version": "2"}', "is not a list of refusals"),
+    ):
+        kept.write_text(text)
+        with pytest.raises(RefusalsError) as raised:
+            record_refusal(models, "school_admission", first)
+        assert str(raised.value) == f"school_admission/refusals.json {problem}"
+        assert kept.read_text() == text
+    kept.write_bytes(b"\xff\xfe[")
+    with pytest.raises(RefusalsError, match="is not UTF-8 text"):
+        refusals(models, "school_admission")

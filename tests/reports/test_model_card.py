@@ -199,6 +199,13 @@ def test_the_challengers_refused_while_a_version_was_served_are_on_its_card(prom
     assert "0.9816 (2026-01-31..2026-06-30)" in html
     assert "Trần Thị Bình &lt;audit&gt;" in html  # escaped, as every name on the card
     assert "champion: AUC 0.61 below 0.80" not in html
+    # Refusals that cannot be read are named on the card, which is still written.
+    (models / SERVICE / "refusals.json").write_text("[{")
+    broken = render_model_card(card_data(SERVICE, models, promoted.reports_dir))
+    assert (
+        f"The gate&#x27;s refusals could not be read: {SERVICE}/refusals.json is not JSON" in broken
+    )
+    assert str(models) not in broken
     # A card with no refusal says nothing of them.
     assert "Challengers the gate refused" not in render_model_card(
         card_data(SERVICE, promoted.models_dir, promoted.reports_dir)

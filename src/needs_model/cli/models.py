@@ -13,6 +13,7 @@ from needs_model.cli.common import Untrainable, console, err_console, known_serv
 
 if TYPE_CHECKING:
     from needs_model.modelling.workflow import PromotionResult
+    from needs_model.settings import Settings
 
 
 def train_command(
@@ -125,6 +126,20 @@ def print_promotion(result: PromotionResult) -> bool:
     return False
 
 
+def promote_and_say(service_id: str, settings: Settings, by: str | None = None) -> bool:
+    """Promote one service through the gate and say what it decided; True when it refused
+    the challenger. Refusals that cannot be read are an error naming the file."""
+    from needs_model.modelling.promotion import RefusalsError
+    from needs_model.modelling.workflow import promote_service
+
+    try:
+        result = promote_service(service_id, settings, by=by)
+    except RefusalsError as error:
+        err_console.print(f"[red]error:[/] {error}; nothing was promoted")
+        raise typer.Exit(1) from None
+    return print_promotion(result)
+
+
 def promote_command(
     services: Annotated[
         list[str] | None, typer.Option("--service", help="Service(s); default all.")
@@ -139,13 +154,12 @@ def promote_command(
     ] = None,
 ) -> None:
     """Move `champion` to the newest `challenger` when it passes the gate; serve its bundle."""
-    from needs_model.modelling.workflow import promote_service
     from needs_model.settings import get_settings
 
     settings = get_settings()
     refused = False
     for service_id in known_services(services):
-        refused |= print_promotion(promote_service(service_id, settings, by=by))
+        refused |= promote_and_say(service_id, settings, by=by)
     if refused and strict:
         raise typer.Exit(3)
 

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from needs_model.cli.common import Untrainable, console, err_console, known_services
-from needs_model.cli.models import print_promotion
+from needs_model.cli.models import promote_and_say
 
 if TYPE_CHECKING:
     from needs_model.monitoring.thresholds import Thresholds
@@ -219,7 +219,7 @@ def retrain_command(
 
     from needs_model.modelling.promotion import served_inputs
     from needs_model.modelling.training import FAST, FULL
-    from needs_model.modelling.workflow import promote_service, train_services
+    from needs_model.modelling.workflow import train_services
     from needs_model.monitoring.kept import services_to_retrain
     from needs_model.settings import get_settings
 
@@ -258,7 +258,7 @@ def retrain_command(
                 on_error=failed,
             )
         if trained:
-            print_promotion(promote_service(service_id, settings))
+            promote_and_say(service_id, settings)
     if failed.services:
         err_console.print(f"[red]Not retrained:[/] {', '.join(failed.services)} (see above).")
         raise typer.Exit(1)

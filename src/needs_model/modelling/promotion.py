@@ -346,12 +346,29 @@ def record_refusal(models_dir: Path, service_id: str, refusal: dict[str, Any]) -
     _fsync(service_dir)
 
 
+class RefusalsError(ValueError):
+    """A service's refusals.json cannot be read: the message names it within the models
+    folder (never the server's own path) and says why."""
+
+
 def refusals(models_dir: Path, service_id: str) -> list[dict[str, Any]]:
-    """The challengers the gate refused for a service, oldest first (`record_refusal`)."""
+    """The challengers the gate refused for a service, oldest first (`record_refusal`).
+    Raises `RefusalsError` on a file that cannot be read, so that a refusal is never
+    written over refusals that could not be read."""
     path = models_dir / service_id / REFUSALS_FILE
     if not path.exists():
         return []
-    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    name = f"{service_id}/{REFUSALS_FILE}"
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise RefusalsError(f"{name} is not UTF-8 text") from error
+    except json.JSONDecodeError as error:
+        raise RefusalsError(f"{name} is not JSON ({error.msg}, line {error.lineno})") from error
+    except OSError as error:
+        raise RefusalsError(f"{name} cannot be read ({error.strerror})") from error
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise RefusalsError(f"{name} is not a list of refusals")
     return entries
 
 

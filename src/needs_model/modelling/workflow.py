@@ -23,6 +23,7 @@ from needs_model.modelling.promotion import (
     gate_failures,
     previous_version,
     record_refusal,
+    refusals,
     switch_current,
     write_bundle,
 )
@@ -141,6 +142,9 @@ def promote_service(
     from needs_model.modelling import tracking
 
     gate = gate or Gate()
+    # Refusals that cannot be read stop the promotion before anything changes (one could
+    # not be added to them).
+    refusals(settings.models_dir, service_id)
     tracking.configure(settings)
     client = MlflowClient()
     name = tracking.registered_name(service_id)

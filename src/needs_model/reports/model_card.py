@@ -25,6 +25,7 @@ from needs_model.catalogue.services import SERVICE_SOURCES, service
 from needs_model.modelling.promotion import (
     REFERENCE_FILE,
     Gate,
+    RefusalsError,
     current_version,
     own_gap,
     refusals,
@@ -117,13 +118,19 @@ def card_data(
     if (folder / REFERENCE_FILE).exists():
         explanation = global_explanation(model, pd.read_parquet(folder / REFERENCE_FILE))
     watched = history(reports_dir, [service_id])
+    try:
+        # The challengers the gate refused while this version was the champion.
+        refused = [r for r in refusals(models_dir, service_id) if r.get("champion") == version]
+        refusals_unreadable = None
+    except RefusalsError as error:
+        refused, refusals_unreadable = [], str(error)
     return {
         "service": service(service_id),
         "version": version,
         "served": version == served,
         "history": _history(models_dir, service_id),
-        # The challengers the gate refused while this version was the champion.
-        "refusals": [r for r in refusals(models_dir, service_id) if r.get("champion") == version],
+        "refusals": refused,
+        "refusals_unreadable": refusals_unreadable,
         "metadata": metadata,
         "evaluation": evaluation,
         "model": model,
@@ -658,6 +665,15 @@ def _versions(data: dict[str, Any], links: Links) -> str:
 def _refused(data: dict[str, Any]) -> str:
     """The challengers the gate refused while this version was served, and why: a
     `retrain` the monitor asked for that changed nothing is still on the record."""
+    title = heading(
+        2, "Mô hình thách thức bị cổng từ chối", "Challengers the gate refused", "refused"
+    )
+    if data.get("refusals_unreadable"):
+        problem = data["refusals_unreadable"]
+        return title + paragraph(
+            f"Không đọc được các lần cổng từ chối: {problem}",
+            f"The gate's refusals could not be read: {problem}",
+        )
     if not data.get("refusals"):
         return ""
     rows = []
@@ -684,12 +700,7 @@ def _refused(data: dict[str, Any]) -> str:
             )
         )
     return (
-        heading(
-            2,
-            "Mô hình thách thức bị cổng từ chối",
-            "Challengers the gate refused",
-            "refused",
-        )
+        title
         + paragraph(
             "Khi phiên bản này đang được phục vụ, cổng đã từ chối các mô hình thách thức sau; "
             "phiên bản này tiếp tục được phục vụ trừ khi có ghi khác.",

@@ -22,7 +22,9 @@ from pathlib import Path
 RESULTS = Path(__file__).parent / "results" / "simulate.json"
 
 
-def run_once(people: int, seed: int) -> dict[str, float]:
+def run_once(people: int, seed: int, env: dict[str, str] | None = None) -> dict[str, float]:
+    """One `needs-model simulate` in a fresh process (`env`: its environment, default this
+    one's): seconds, peak RSS and output size."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "raw"
         command = [
@@ -39,7 +41,7 @@ def run_once(people: int, seed: int) -> dict[str, float]:
         ]
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
         seconds = time.perf_counter() - started
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())

@@ -15,26 +15,12 @@ import argparse
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench_simulate import run_once
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_once(src: Path, people: int, out: Path) -> float:
-    env = os.environ | {"PYTHONPATH": str(src)}
-    command = [sys.executable, "-m", "needs_model.cli.main", "simulate", "--people", str(people)]
-    started = time.perf_counter()
-    subprocess.run(
-        [*command, "--seed", "0", "--out", str(out)],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -54,9 +40,8 @@ def main() -> None:
             times: dict[str, list[float]] = {name: [] for name in sources}
             for repeat in range(args.repeats):
                 for name, src in sources.items():
-                    out = Path(tmp) / f"raw-{repeat}-{len(times[name])}"
-                    seconds = run_once(src, args.people, out)
-                    subprocess.run(["rm", "-rf", str(out)], check=True)
+                    env = os.environ | {"PYTHONPATH": str(src)}
+                    seconds = run_once(args.people, seed=0, env=env)["seconds"]
                     times[name].append(seconds)
                     print(f"{name}, run {repeat + 1}: {seconds:.1f} s", flush=True)
         finally:

@@ -35,7 +35,7 @@ from api.security import KEY_COOKIE, SIGN_IN_URL, SIGN_OUT_URL, allow
 from api.views import citizen_in_scope
 from needs_model.extracts.validate import default_report_dir
 from needs_model.governance.access import Principal, authenticate
-from needs_model.modelling.promotion import REFUSALS_FILE, current_version
+from needs_model.modelling.promotion import current_version, refusals_file
 from needs_model.monitoring.kept import latest_file
 from needs_model.reports.build import render_index, served
 from needs_model.reports.citizen import (
@@ -97,7 +97,7 @@ def _changed(path: FilePath) -> int:
     return path.stat().st_mtime_ns if path.exists() else 0
 
 
-def _stamp(settings: Settings, table_path: str) -> tuple[float, ...]:
+def _stamp(settings: Settings, table_path: str) -> tuple[int, ...]:
     """When the files a data sheet reads last changed (0 when absent): a new extract,
     validation, link or monitoring run renders the sheet again."""
     files = [
@@ -106,7 +106,7 @@ def _stamp(settings: Settings, table_path: str) -> tuple[float, ...]:
         *sorted(settings.linked_dir.glob("*/consistency.parquet"))[-1:],
         latest_file(settings.reports_dir),
     ]
-    return tuple(f.stat().st_mtime if f.exists() else 0.0 for f in files)
+    return tuple(_changed(f) for f in files)
 
 
 @lru_cache(maxsize=64)
@@ -116,7 +116,7 @@ def _sheet(
     linked_dir: str,
     reports_dir: str,
     models_dir: str,
-    stamp: tuple[float, ...],
+    stamp: tuple[int, ...],
 ) -> str:
     """A data sheet per table and state of its files (`stamp`): a sheet reads the whole
     extract, seconds on the full province."""
@@ -167,7 +167,7 @@ def model_card(
         version,
         served_now,
         latest_monitoring(settings.reports_dir),
-        _changed(settings.models_dir / service_id / REFUSALS_FILE),
+        _changed(refusals_file(settings.models_dir, service_id)),
     )
     trail.record(
         principal,

@@ -330,20 +330,24 @@ def switch_current(models_dir: Path, service_id: str, version: str) -> None:
 REFUSALS_FILE = "refusals.json"
 
 
+def refusals_file(models_dir: Path, service_id: str) -> Path:
+    return models_dir / service_id / REFUSALS_FILE
+
+
 def record_refusal(models_dir: Path, service_id: str, refusal: dict[str, Any]) -> None:
     """Add a refused challenger to models/<service>/refusals.json in one atomic step (a killed
     process leaves the file as it was, or with the refusal added): what a served version's
     card shows as the challengers refused while it was served."""
-    service_dir = models_dir / service_id
-    service_dir.mkdir(parents=True, exist_ok=True)
-    partial = service_dir / f".refusals-{os.getpid()}"
+    path = refusals_file(models_dir, service_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".refusals-{os.getpid()}")
     partial.write_text(
         json.dumps([*refusals(models_dir, service_id), refusal], indent=2, default=str),
         encoding="utf-8",
     )
     _fsync(partial)
-    os.replace(partial, service_dir / REFUSALS_FILE)
-    _fsync(service_dir)
+    os.replace(partial, path)
+    _fsync(path.parent)
 
 
 class RefusalsError(ValueError):
@@ -355,7 +359,7 @@ def refusals(models_dir: Path, service_id: str) -> list[dict[str, Any]]:
     """The challengers the gate refused for a service, oldest first (`record_refusal`).
     Raises `RefusalsError` on a file that cannot be read, so that a refusal is never
     written over refusals that could not be read."""
-    path = models_dir / service_id / REFUSALS_FILE
+    path = refusals_file(models_dir, service_id)
     if not path.exists():
         return []
     name = f"{service_id}/{REFUSALS_FILE}"

@@ -187,18 +187,18 @@ def promote_service(
     failures = gate_failures(evaluation, test, challenger_p, champion_p, gate)
     served_version, served_p, note = challenger_version, challenger_p, ""
     judged_by = by or _operator()
-    refusal = {
-        "version": challenger_version,
-        "run_id": challenger.run_id,
-        "refused_at": dt.datetime.now(dt.UTC).isoformat(),
-        "refused_by": judged_by,
-        "champion": None if champion is None else str(champion.version),
-        "failures": failures,
-        "test_window": evaluation["windows"]["test"],
-        "test_auc": evaluation["results"]["model"]["auc"],
-        "served_instead": None,
-    }
     if failures:
+        refusal = {
+            "version": challenger_version,
+            "run_id": challenger.run_id,
+            "refused_at": dt.datetime.now(dt.UTC).isoformat(),
+            "refused_by": judged_by,
+            "champion": None if champion is None else str(champion.version),
+            "failures": failures,
+            "test_window": evaluation["windows"]["test"],
+            "test_auc": evaluation["results"]["model"]["auc"],
+            "served_instead": None,
+        }
         # The registry says why on the refused version; the models folder keeps every
         # refusal for the cards of the versions served meanwhile.
         client.set_model_version_tag(name, challenger_version, "gate", "refused")

@@ -197,6 +197,45 @@ def test_promote_stops_before_anything_on_refusals_it_cannot_read(tmp_path, monk
     assert not (tmp_path / "mlflow.db").exists()  # stopped before the registry was opened
 
 
+def test_rollback_and_promote_stop_on_a_history_they_cannot_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    kept = tmp_path / "models" / "birth_registration" / "history.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("[1, 2")
+    from needs_model.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        rollback = runner.invoke(app, ["rollback", "--service", "birth_registration"])
+        promote = runner.invoke(app, ["promote", "--service", "birth_registration"])
+    finally:
+        get_settings.cache_clear()
+    for result, what in ((rollback, "rolled back"), (promote, "promoted")):
+        assert result.exit_code == 1, result.output
+        assert "birth_registration/history.json is not JSON" in result.output
+        assert f"nothing was {what}" in result.output and "Traceback" not in result.output
+        assert str(tmp_path) not in result.output
+    assert kept.read_text() == "[1, 2"
+    assert not (tmp_path / "mlflow.db").exists()  # stopped before the registry was opened
+
+
+def test_promote_without_a_challenger_says_so_and_is_no_refusal(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    from needs_model.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["promote", "--strict", "--service", "birth_registration"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output  # --strict exits 3 only on a refusal
+    assert "no challenger in the registry: train first" in result.output
+    assert "refused" not in result.output
+    assert not (tmp_path / "models" / "birth_registration" / "refusals.json").exists()
+
+
 @pytest.fixture
 def pipeline_settings(province, tmp_path, monkeypatch):
     """Every folder a command uses, from the environment (no path on any command line)."""

@@ -20,6 +20,7 @@ from needs_model.modelling.promotion import (
     REFUSALS_FILE,
     BundleError,
     Gate,
+    HistoryError,
     RefusalsError,
     current_version,
     load_served,
@@ -385,6 +386,31 @@ def test_a_killed_promotion_never_serves_a_half_bundle(tmp_path, kill_at):
     verify_bundle(service_dir / "2")
     assert (service_dir / "current" / "model.txt").read_text() == "tree 2"
     assert previous_version(models, "svc") == "1"
+
+
+@pytest.mark.parametrize(
+    ("kept", "named"),
+    [
+        ('[{"version": "1"', "svc/history.json is not JSON (Expecting"),
+        ('{"version": "1"}', "svc/history.json is not a list of versions"),
+        ('[{"at": "2026-01-01"}]', "svc/history.json has an entry without a version"),
+    ],
+)
+def test_a_history_that_cannot_be_read_stops_a_switch_before_the_link_moves(
+    tmp_path, kept, named
+):
+    models = tmp_path / "models"
+    for version in ("1", "2"):
+        write_bundle(models, "svc", version, _bundle_source(tmp_path / version, version), {}, {})
+    switch_current(models, "svc", "1")
+    (models / "svc" / "history.json").write_text(kept)
+    with pytest.raises(HistoryError) as raised:
+        switch_current(models, "svc", "2")
+    assert str(raised.value).startswith(named) and str(tmp_path) not in str(raised.value)
+    assert current_version(models, "svc") == "1"  # nothing moved
+    assert (models / "svc" / "history.json").read_text() == kept  # nothing written over
+    with pytest.raises(HistoryError):
+        previous_version(models, "svc")
 
 
 def test_runs_and_artifacts_stay_in_the_configured_store(trained, settings):

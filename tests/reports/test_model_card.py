@@ -206,6 +206,11 @@ def test_the_challengers_refused_while_a_version_was_served_are_on_its_card(prom
         f"The gate&#x27;s refusals could not be read: {SERVICE}/refusals.json is not JSON" in broken
     )
     assert str(models) not in broken
+    # So are the versions served: the card is still written, naming the file.
+    (models / SERVICE / "history.json").write_bytes(b"\xff[")
+    broken = render_model_card(card_data(SERVICE, models, promoted.reports_dir))
+    assert f"The versions served could not be read: {SERVICE}/history.json is not UTF-8" in broken
+    assert "Không đọc được các phiên bản đã phục vụ" in broken and str(models) not in broken
     # A card with no refusal says nothing of them.
     assert "Challengers the gate refused" not in render_model_card(
         card_data(SERVICE, promoted.models_dir, promoted.reports_dir)

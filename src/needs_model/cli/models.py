@@ -129,12 +129,12 @@ def print_promotion(result: PromotionResult) -> bool:
 def promote_and_say(service_id: str, settings: Settings, by: str | None = None) -> bool:
     """Promote one service through the gate and say what it decided; True when it refused
     the challenger. Refusals that cannot be read are an error naming the file."""
-    from needs_model.modelling.promotion import RefusalsError
+    from needs_model.modelling.promotion import ModelsFolderError
     from needs_model.modelling.workflow import promote_service
 
     try:
         result = promote_service(service_id, settings, by=by)
-    except RefusalsError as error:
+    except ModelsFolderError as error:
         err_console.print(f"[red]error:[/] {error}; nothing was promoted")
         raise typer.Exit(1) from None
     return print_promotion(result)
@@ -168,11 +168,16 @@ def rollback_command(
     service: Annotated[str, typer.Option(help="Service to roll back.")],
 ) -> None:
     """Serve the previously served version again (and move `champion` back to it)."""
+    from needs_model.modelling.promotion import ModelsFolderError
     from needs_model.modelling.workflow import rollback_service
     from needs_model.settings import get_settings
 
     (service_id,) = known_services([service])
-    result = rollback_service(service_id, get_settings())
+    try:
+        result = rollback_service(service_id, get_settings())
+    except ModelsFolderError as error:
+        err_console.print(f"[red]error:[/] {error}; nothing was rolled back")
+        raise typer.Exit(1) from None
     if not result.promoted:
         err_console.print(f"[red]error:[/] {service_id}: {'; '.join(result.failures)}")
         raise typer.Exit(1)

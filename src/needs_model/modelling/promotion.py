@@ -315,15 +315,13 @@ def switch_current(models_dir: Path, service_id: str, version: str) -> None:
     temporary = service_dir / f".current-{os.getpid()}"
     if temporary.is_symlink():
         temporary.unlink()
+    # A history that cannot be read stops the switch before the link moves (HistoryError).
+    entries = served_history(models_dir, service_id)
     os.symlink(version, temporary)
     os.replace(temporary, service_dir / "current")
     _fsync(service_dir)
-    history = service_dir / "history.json"
-    entries = json.loads(history.read_text()) if history.exists() else []
     entries.append({"version": version, "at": dt.datetime.now(dt.UTC).isoformat()})
-    tmp = service_dir / f".history-{os.getpid()}"
-    tmp.write_text(json.dumps(entries, indent=2))
-    os.replace(tmp, history)
+    _write_list(service_dir / HISTORY_FILE, entries)
 
 
 # Every challenger the gate refused for a service, oldest first.
@@ -340,48 +338,81 @@ def record_refusal(models_dir: Path, service_id: str, refusal: dict[str, Any]) -
     card shows as the challengers refused while it was served."""
     path = refusals_file(models_dir, service_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".refusals-{os.getpid()}")
-    partial.write_text(
-        json.dumps([*refusals(models_dir, service_id), refusal], indent=2, default=str),
-        encoding="utf-8",
-    )
+    _write_list(path, [*refusals(models_dir, service_id), refusal])
+
+
+def _write_list(path: Path, entries: list[dict[str, Any]]) -> None:
+    """Replace a kept list in one atomic step: written beside, flushed, renamed."""
+    partial = path.with_name(f".{path.stem}-{os.getpid()}")
+    partial.write_text(json.dumps(entries, indent=2, default=str), encoding="utf-8")
     _fsync(partial)
     os.replace(partial, path)
     _fsync(path.parent)
 
 
-class RefusalsError(ValueError):
-    """A service's refusals.json cannot be read: the message names it within the models
-    folder (never the server's own path) and says why."""
+class ModelsFolderError(ValueError):
+    """A list the models folder keeps for a service (the versions served, the refusals)
+    cannot be read: the message names it within the models folder (never the server's own
+    path) and says why."""
+
+
+class RefusalsError(ModelsFolderError):
+    """A service's refusals.json cannot be read."""
+
+
+class HistoryError(ModelsFolderError):
+    """A service's history.json (the versions served) cannot be read."""
+
+
+def _kept_list(
+    path: Path, name: str, what: str, error: type[ModelsFolderError]
+) -> list[dict[str, Any]]:
+    """The entries of a kept list ([] when there is none yet), or `error` naming `name`
+    and why it cannot be read, so that nothing is ever written over entries not read."""
+    if not path.exists():
+        return []
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as cause:
+        raise error(f"{name} is not UTF-8 text") from cause
+    except json.JSONDecodeError as cause:
+        raise error(f"{name} is not JSON ({cause.msg}, line {cause.lineno})") from cause
+    except OSError as cause:
+        raise error(f"{name} cannot be read ({cause.strerror})") from cause
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise error(f"{name} is not a list of {what}")
+    return entries
 
 
 def refusals(models_dir: Path, service_id: str) -> list[dict[str, Any]]:
     """The challengers the gate refused for a service, oldest first (`record_refusal`).
     Raises `RefusalsError` on a file that cannot be read, so that a refusal is never
     written over refusals that could not be read."""
-    path = refusals_file(models_dir, service_id)
-    if not path.exists():
-        return []
-    name = f"{service_id}/{REFUSALS_FILE}"
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise RefusalsError(f"{name} is not UTF-8 text") from error
-    except json.JSONDecodeError as error:
-        raise RefusalsError(f"{name} is not JSON ({error.msg}, line {error.lineno})") from error
-    except OSError as error:
-        raise RefusalsError(f"{name} cannot be read ({error.strerror})") from error
-    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
-        raise RefusalsError(f"{name} is not a list of refusals")
+    return _kept_list(
+        refusals_file(models_dir, service_id),
+        f"{service_id}/{REFUSALS_FILE}",
+        "refusals",
+        RefusalsError,
+    )
+
+
+# Every version served for a service and when, oldest first (`switch_current`).
+HISTORY_FILE = "history.json"
+
+
+def served_history(models_dir: Path, service_id: str) -> list[dict[str, Any]]:
+    """The versions served, oldest first, each with `version` and `at`. Raises
+    `HistoryError` on a file that cannot be read (or an entry without a version)."""
+    name = f"{service_id}/{HISTORY_FILE}"
+    entries = _kept_list(models_dir / service_id / HISTORY_FILE, name, "versions", HistoryError)
+    if not all("version" in e for e in entries):
+        raise HistoryError(f"{name} has an entry without a version")
     return entries
 
 
 def previous_version(models_dir: Path, service_id: str) -> str | None:
-    history = models_dir / service_id / "history.json"
-    if not history.exists():
-        return None
     current = current_version(models_dir, service_id)
-    versions = [e["version"] for e in json.loads(history.read_text())]
+    versions = [e["version"] for e in served_history(models_dir, service_id)]
     for version in reversed(versions):
         if version != current:
             return version

@@ -24,6 +24,7 @@ from needs_model.modelling.promotion import (
     previous_version,
     record_refusal,
     refusals,
+    served_history,
     switch_current,
     write_bundle,
 )
@@ -142,16 +143,20 @@ def promote_service(
     from needs_model.modelling import tracking
 
     gate = gate or Gate()
-    # Refusals that cannot be read stop the promotion before anything changes (one could
-    # not be added to them).
+    # Kept lists that cannot be read stop the promotion before anything changes (a refusal
+    # or a served version could not be added to them).
     refusals(settings.models_dir, service_id)
+    served_history(settings.models_dir, service_id)
     tracking.configure(settings)
     client = MlflowClient()
     name = tracking.registered_name(service_id)
     try:
         challenger = client.get_model_version_by_alias(name, "challenger")
     except MlflowException:
-        return PromotionResult(service_id, False, None, ["no challenger: train first"])
+        # Nothing to judge: not a refusal (`promote --strict` exits 0 on it).
+        return PromotionResult(
+            service_id, False, None, [], "no challenger in the registry: train first"
+        )
     try:
         champion = client.get_model_version_by_alias(name, "champion")
     except MlflowException:

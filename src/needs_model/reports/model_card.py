@@ -25,10 +25,12 @@ from needs_model.catalogue.services import SERVICE_SOURCES, service
 from needs_model.modelling.promotion import (
     REFERENCE_FILE,
     Gate,
+    HistoryError,
     RefusalsError,
     current_version,
     own_gap,
     refusals,
+    served_history,
     verify_bundle,
 )
 from needs_model.modelling.training import ServiceModel, month_index
@@ -124,11 +126,16 @@ def card_data(
         refusals_unreadable = None
     except RefusalsError as error:
         refused, refusals_unreadable = [], str(error)
+    try:
+        served_versions, history_unreadable = served_history(models_dir, service_id), None
+    except HistoryError as error:
+        served_versions, history_unreadable = [], str(error)
     return {
         "service": service(service_id),
         "version": version,
         "served": version == served,
-        "history": _history(models_dir, service_id),
+        "history": served_versions,
+        "history_unreadable": history_unreadable,
         "refusals": refused,
         "refusals_unreadable": refusals_unreadable,
         "metadata": metadata,
@@ -139,15 +146,6 @@ def card_data(
         "monitoring_unreadable": watched.unreadable,
         "latest_monitoring": latest_monitoring(reports_dir),
     }
-
-
-def _history(models_dir: Path, service_id: str) -> list[dict[str, str]]:
-    """Every version served, oldest first (`history.json`: version and when)."""
-    path = models_dir / service_id / "history.json"
-    if not path.exists():
-        return []
-    entries: list[dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
-    return entries
 
 
 def latest_monitoring(reports_dir: Path) -> str | None:
@@ -655,9 +653,16 @@ def _versions(data: dict[str, Any], links: Links) -> str:
         )
         for e in reversed(data["history"])
     ]
+    title = heading(2, "Các phiên bản đã phục vụ", "Versions served", "versions")
+    if data.get("history_unreadable"):
+        problem = data["history_unreadable"]
+        return title + paragraph(
+            f"Không đọc được các phiên bản đã phục vụ: {problem}",
+            f"The versions served could not be read: {problem}",
+        )
     if not rows:
         return ""
-    return heading(2, "Các phiên bản đã phục vụ", "Versions served", "versions") + table(
+    return title + table(
         [("Phiên bản", "version"), ("Bắt đầu phục vụ", "served from")], rows, raw_columns=(0, 1)
     )
 

@@ -396,9 +396,7 @@ def test_a_killed_promotion_never_serves_a_half_bundle(tmp_path, kill_at):
         ('[{"at": "2026-01-01"}]', "svc/history.json has an entry without a version"),
     ],
 )
-def test_a_history_that_cannot_be_read_stops_a_switch_before_the_link_moves(
-    tmp_path, kept, named
-):
+def test_a_history_that_cannot_be_read_stops_a_switch_before_the_link_moves(tmp_path, kept, named):
     models = tmp_path / "models"
     for version in ("1", "2"):
         write_bundle(models, "svc", version, _bundle_source(tmp_path / version, version), {}, {})

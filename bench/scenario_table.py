@@ -89,6 +89,16 @@ def cli(*args: str, env: dict[str, str] | None = None, check: bool = True) -> in
     return done.returncode
 
 
+def artifacts_of(store: Path) -> Path:
+    """Where a store's runs keep their artifacts: its own folder; for a scenario twin's
+    store, a copy of the base store's registry (`.copied`), the base store's, which the
+    copied experiment names (`tracking.configure` refuses any other): the twins' retrained
+    challengers are written beside the champions they were trained against."""
+    if (store / ".copied").exists():
+        return store.parent.parent / "base" / "store" / "artifacts"
+    return store / "artifacts"
+
+
 def store_env(store: Path, raw: Path, features: Path) -> dict[str, str]:
     return {
         "NEEDS_RAW_DIR": str(raw),
@@ -96,7 +106,7 @@ def store_env(store: Path, raw: Path, features: Path) -> dict[str, str]:
         "NEEDS_MODELS_DIR": str(store / "models"),
         "NEEDS_REPORTS_DIR": str(store / "reports"),
         "NEEDS_MLFLOW_TRACKING_URI": f"sqlite:///{store.resolve()}/mlflow.db",
-        "NEEDS_MLFLOW_ARTIFACT_ROOT": str(store / "artifacts"),
+        "NEEDS_MLFLOW_ARTIFACT_ROOT": str(artifacts_of(store)),
     }
 
 
@@ -109,7 +119,7 @@ def settings_of(store: Path, raw: Path, features: Path):
         models_dir=store / "models",
         reports_dir=store / "reports",
         mlflow_tracking_uri=f"sqlite:///{store.resolve()}/mlflow.db",
-        mlflow_artifact_root=store / "artifacts",
+        mlflow_artifact_root=artifacts_of(store),
     )
 
 

@@ -220,6 +220,40 @@ def test_rollback_and_promote_stop_on_a_history_they_cannot_read(tmp_path, monke
     assert not (tmp_path / "mlflow.db").exists()  # stopped before the registry was opened
 
 
+def test_model_commands_stop_on_a_store_that_keeps_its_runs_elsewhere(tmp_path, monkeypatch):
+    from needs_model.modelling import tracking
+    from needs_model.settings import Settings
+
+    store = tmp_path / "store"
+    tracking.configure(
+        Settings(
+            mlflow_tracking_uri=f"sqlite:///{store}/mlflow.db",
+            mlflow_artifact_root=store / "artifacts",
+        )
+    )
+    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{store}/mlflow.db")
+    monkeypatch.setenv("NEEDS_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "elsewhere"))
+    from needs_model.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        results = {
+            "trained": runner.invoke(
+                app, ["train", "--service", "birth_registration", "--features", str(tmp_path)]
+            ),
+            "promoted": runner.invoke(app, ["promote", "--service", "birth_registration"]),
+        }
+    finally:
+        get_settings.cache_clear()
+    for what, result in results.items():
+        assert result.exit_code == 1, (what, result.output)
+        assert "keeps the runs of experiment 'needs'" in result.output, result.output
+        assert f"NEEDS_MLFLOW_ARTIFACT_ROOT={store / 'artifacts'}" in result.output
+        assert "nothing was" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "elsewhere").exists()
+
+
 def test_promote_without_a_challenger_says_so_and_is_no_refusal(tmp_path, monkeypatch):
     monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")

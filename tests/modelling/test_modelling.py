@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -416,6 +417,32 @@ def test_runs_and_artifacts_stay_in_the_configured_store(trained, settings):
     run = mlflow.get_run(trained["school_admission"].run_id)
     assert run.info.artifact_uri.startswith(settings.mlflow_artifact_root.resolve().as_uri())
     assert mlflow.get_experiment(run.info.experiment_id).name == "needs"
+
+
+def test_a_store_copied_elsewhere_is_refused_before_a_run_is_written(tmp_path):
+    """MLflow writes a run's artifacts where the experiment says, whatever is configured: a
+    copy of a store would fill (and depend on) the original's folder. configure says so."""
+    from needs_model.modelling import tracking
+
+    first = Settings(
+        mlflow_tracking_uri=f"sqlite:///{tmp_path}/store/mlflow.db",
+        mlflow_artifact_root=tmp_path / "store" / "artifacts",
+    )
+    tracking.configure(first)
+    tracking.configure(first)  # the same store again: fine
+    shutil.copytree(tmp_path / "store", tmp_path / "copy")
+    copy = Settings(
+        mlflow_tracking_uri=f"sqlite:///{tmp_path}/copy/mlflow.db",
+        mlflow_artifact_root=tmp_path / "copy" / "artifacts",
+    )
+    with pytest.raises(tracking.StoreError) as raised:
+        tracking.configure(copy)
+    message = str(raised.value)
+    assert (tmp_path / "store" / "artifacts").as_uri() in message
+    assert (tmp_path / "copy" / "artifacts").as_uri() in message
+    assert f"NEEDS_MLFLOW_ARTIFACT_ROOT={tmp_path / 'store' / 'artifacts'}" in message
+    # Going on with the folder the copied experiment names is allowed.
+    tracking.configure(copy.model_copy(update={"mlflow_artifact_root": first.mlflow_artifact_root}))
 
 
 def test_a_refused_challenger_falls_back_to_a_simpler_scorer_of_the_same_run(

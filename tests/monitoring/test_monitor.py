@@ -275,3 +275,19 @@ def test_what_cannot_be_monitored_is_said(champion, tmp_path):
     assert any("no feature snapshot for 2031-01-31" in e for e in errors)
     assert any("school_admission: no model is served" in e for e in errors)
     np.testing.assert_equal(len(errors), 2)
+
+
+def test_a_store_that_keeps_its_runs_elsewhere_stops_monitoring_before_a_report(champion, tmp_path):
+    """Each monitoring run is logged under the champion's run; a store whose experiment
+    keeps its artifacts elsewhere than configured stops the monitoring before anything is
+    written (not after the first service's report)."""
+    from needs_model.modelling.tracking import StoreError
+
+    settings, snapshots = champion
+    elsewhere = settings.model_copy(
+        update={"mlflow_artifact_root": tmp_path / "artifacts", "reports_dir": tmp_path / "r"}
+    )
+    day = max(available_snapshots(snapshots, SERVICE))
+    with pytest.raises(StoreError, match="keeps the runs of experiment 'needs'"):
+        monitor(day, [SERVICE], elsewhere, snapshots)
+    assert not (tmp_path / "r").exists()

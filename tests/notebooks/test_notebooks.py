@@ -76,8 +76,10 @@ def test_a_notebook_has_a_parameters_cell_first_among_its_code(path):
 
 @pytest.fixture
 def isolated(promoted, tmp_path):
-    """A copy of the promoted small province's MLflow store and models: what a notebook
-    trains, registers and promotes stays in the test."""
+    """A copy of the promoted small province's MLflow registry and models: what a notebook
+    registers and promotes stays in the test. Its runs' artifacts go where the copied
+    experiment keeps them, the promoted store's artifact folder (`tracking.configure`
+    refuses any other), under the session's temporary folder."""
     shutil.copy(promoted.mlflow_tracking_uri.removeprefix("sqlite:///"), tmp_path / "mlflow.db")
     shutil.copytree(promoted.models_dir, tmp_path / "models", symlinks=True)
     return {
@@ -87,7 +89,7 @@ def isolated(promoted, tmp_path):
         "reports_dir": str(tmp_path / "reports"),
         "scores_dir": str(tmp_path / "scores"),
         "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "mlflow_artifact_root": str(tmp_path / "artifacts"),
+        "mlflow_artifact_root": str(promoted.mlflow_artifact_root),
         "database_url": f"sqlite:///{tmp_path / 'service.db'}",
     }
 

@@ -7,10 +7,14 @@ import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    from needs_model.settings import Settings
 
 # Tables are written whole when the output is not a terminal (a log, a pipe, CI), where
 # rich would otherwise assume 80 columns and cut every cell; COLUMNS still wins.
@@ -41,6 +45,18 @@ def check_raw(raw: Path) -> None:
         for problem in problems:
             err_console.print(f"  - {problem}")
         raise typer.Exit(1)
+
+
+def check_store(settings: Settings) -> None:
+    """Stop (exit 1, naming both folders) before anything is trained, promoted, rolled back
+    or monitored when the MLflow store keeps its runs elsewhere than configured."""
+    from needs_model.modelling.tracking import StoreError, configure
+
+    try:
+        configure(settings)
+    except StoreError as error:
+        err_console.print(f"[red]error:[/] {error}; nothing was done")
+        raise typer.Exit(1) from None
 
 
 def known_services(names: list[str] | None) -> list[str]:

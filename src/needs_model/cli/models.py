@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from needs_model.cli.common import Untrainable, console, err_console, known_services
+from needs_model.cli.common import (
+    Untrainable,
+    check_store,
+    console,
+    err_console,
+    known_services,
+)
 
 if TYPE_CHECKING:
     from needs_model.modelling.workflow import PromotionResult
@@ -65,6 +71,7 @@ def train_command(
     settings = get_settings()
     features = features or settings.features_dir
     raw = raw or settings.raw_dir
+    check_store(settings)
     started = time.perf_counter()
     failed = Untrainable()
     with console.status("Training") as status:
@@ -130,11 +137,12 @@ def promote_and_say(service_id: str, settings: Settings, by: str | None = None) 
     """Promote one service through the gate and say what it decided; True when it refused
     the challenger. Refusals that cannot be read are an error naming the file."""
     from needs_model.modelling.promotion import ModelsFolderError
+    from needs_model.modelling.tracking import StoreError
     from needs_model.modelling.workflow import promote_service
 
     try:
         result = promote_service(service_id, settings, by=by)
-    except ModelsFolderError as error:
+    except (ModelsFolderError, StoreError) as error:
         err_console.print(f"[red]error:[/] {error}; nothing was promoted")
         raise typer.Exit(1) from None
     return print_promotion(result)
@@ -169,13 +177,14 @@ def rollback_command(
 ) -> None:
     """Serve the previously served version again (and move `champion` back to it)."""
     from needs_model.modelling.promotion import ModelsFolderError
+    from needs_model.modelling.tracking import StoreError
     from needs_model.modelling.workflow import rollback_service
     from needs_model.settings import get_settings
 
     (service_id,) = known_services([service])
     try:
         result = rollback_service(service_id, get_settings())
-    except ModelsFolderError as error:
+    except (ModelsFolderError, StoreError) as error:
         err_console.print(f"[red]error:[/] {error}; nothing was rolled back")
         raise typer.Exit(1) from None
     if not result.promoted:

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from needs_model.cli.common import Untrainable, console, err_console, known_services
+from needs_model.cli.common import (
+    Untrainable,
+    check_store,
+    console,
+    err_console,
+    known_services,
+)
 from needs_model.cli.models import promote_and_say
 
 if TYPE_CHECKING:
@@ -90,6 +96,7 @@ def monitor_command(
         except ValueError as error:
             err_console.print(f"[red]error:[/] --as-of {as_of!r} is not a date (YYYY-MM-DD)")
             raise typer.Exit(2) from error
+    check_store(settings)
     started = time.perf_counter()
     with console.status(f"Monitoring {day}"):
         results, errors = monitor(day, chosen, settings, features, thresholds=limits)
@@ -239,6 +246,7 @@ def retrain_command(
             console.print(f"Nothing to retrain: the monitoring of {as_of} marked none `retrain`.")
             return
         console.print(f"Retraining {', '.join(chosen)} (marked `retrain` on {as_of}).")
+    check_store(settings)
     features = features or settings.features_dir
     raw = raw or settings.raw_dir
     config = replace(FAST if fast else FULL, seed=seed)

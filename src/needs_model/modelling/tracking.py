@@ -33,19 +33,35 @@ def registered_name(service_id: str) -> str:
     return f"needs-{service_id}"
 
 
+class StoreError(ValueError):
+    """The MLflow store keeps its runs' artifacts elsewhere than the configured artifact
+    root (a store copied or moved): new runs would be written there, unseen."""
+
+
 def configure(settings: Settings) -> str:
-    """Point MLflow at the configured store; create the experiment if needed."""
+    """Point MLflow at the configured store; create the experiment if needed. Raises
+    `StoreError` when the store's experiment keeps its artifacts elsewhere than configured:
+    MLflow would write every new run there, and a copy of the store would fill, or depend
+    on, the folder of the store it was copied from."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     if settings.mlflow_tracking_uri.startswith("sqlite:///"):
         Path(settings.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True
         )
+    configured = settings.mlflow_artifact_root.resolve().as_uri()
     experiment = mlflow.get_experiment_by_name(EXPERIMENT)
     if experiment is None:
         settings.mlflow_artifact_root.mkdir(parents=True, exist_ok=True)
-        experiment_id = mlflow.create_experiment(
-            EXPERIMENT, artifact_location=settings.mlflow_artifact_root.resolve().as_uri()
+        experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=configured)
+    elif experiment.artifact_location.rstrip("/") != configured.rstrip("/"):
+        kept = experiment.artifact_location
+        folder = kept.removeprefix("file://")
+        raise StoreError(
+            f"the MLflow store {settings.mlflow_tracking_uri} keeps the runs of experiment "
+            f"'{EXPERIMENT}' in {kept}, not in the configured artifact root {configured}: a "
+            f"store copied or moved? New runs would be written to the former. Set "
+            f"NEEDS_MLFLOW_ARTIFACT_ROOT={folder} to go on with it there, or start a new store"
         )
     else:
         experiment_id = str(experiment.experiment_id)

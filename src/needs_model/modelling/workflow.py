@@ -361,8 +361,8 @@ def rollback_service(service_id: str, settings: Settings) -> PromotionResult:
             current_version(settings.models_dir, service_id),
             ["no earlier served version to roll back to"],
         )
+    tracking.configure(settings)  # a store that keeps its runs elsewhere: before the switch
     switch_current(settings.models_dir, service_id, previous)
-    tracking.configure(settings)
     MlflowClient().set_registered_model_alias(
         tracking.registered_name(service_id), "champion", previous
     )

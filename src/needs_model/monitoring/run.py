@@ -262,6 +262,12 @@ def monitor(
     """Monitor each service (thresholds: the defaults unless given); (results, the services
     that could not be, with why)."""
     features_dir = features_dir or settings.features_dir
+    if log:
+        from needs_model.modelling import tracking
+
+        # A store that keeps its runs elsewhere stops the monitoring before anything is
+        # written (tracking.StoreError).
+        tracking.configure(settings)
     # The agencies' own tables, once for every service (when the extracts are at hand).
     tables = source_quality(settings.raw_dir, as_of) if settings.raw_dir.exists() else []
     results, errors = [], []

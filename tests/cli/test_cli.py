@@ -176,19 +176,28 @@ def test_model_commands_refuse_an_unknown_service(tmp_path, monkeypatch):
         get_settings.cache_clear()
 
 
+def _invoke(tmp_path, monkeypatch, *commands, **settings):
+    """Run commands with the models folder and the MLflow store under tmp_path (`settings`
+    overrides them: NEEDS_<NAME>=value), the settings read afresh."""
+    environment = {
+        "NEEDS_MODELS_DIR": tmp_path / "models",
+        "NEEDS_MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+        "NEEDS_MLFLOW_ARTIFACT_ROOT": tmp_path / "artifacts",
+    } | {f"NEEDS_{name.upper()}": value for name, value in settings.items()}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, str(value))
+    get_settings.cache_clear()
+    try:
+        return [runner.invoke(app, list(command)) for command in commands]
+    finally:
+        get_settings.cache_clear()
+
+
 def test_promote_stops_before_anything_on_refusals_it_cannot_read(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     kept = tmp_path / "models" / "birth_registration" / "refusals.json"
     kept.parent.mkdir(parents=True)
     kept.write_text('[{"version": "2"')
-    from needs_model.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        result = runner.invoke(app, ["promote", "--service", "birth_registration"])
-    finally:
-        get_settings.cache_clear()
+    (result,) = _invoke(tmp_path, monkeypatch, ["promote", "--service", "birth_registration"])
     assert result.exit_code == 1, result.output
     assert "birth_registration/refusals.json is not JSON" in result.output
     assert "nothing was promoted" in result.output and "Traceback" not in result.output
@@ -198,19 +207,15 @@ def test_promote_stops_before_anything_on_refusals_it_cannot_read(tmp_path, monk
 
 
 def test_rollback_and_promote_stop_on_a_history_they_cannot_read(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     kept = tmp_path / "models" / "birth_registration" / "history.json"
     kept.parent.mkdir(parents=True)
     kept.write_text("[1, 2")
-    from needs_model.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        rollback = runner.invoke(app, ["rollback", "--service", "birth_registration"])
-        promote = runner.invoke(app, ["promote", "--service", "birth_registration"])
-    finally:
-        get_settings.cache_clear()
+    rollback, promote = _invoke(
+        tmp_path,
+        monkeypatch,
+        ["rollback", "--service", "birth_registration"],
+        ["promote", "--service", "birth_registration"],
+    )
     for result, what in ((rollback, "rolled back"), (promote, "promoted")):
         assert result.exit_code == 1, result.output
         assert "birth_registration/history.json is not JSON" in result.output
@@ -231,21 +236,15 @@ def test_model_commands_stop_on_a_store_that_keeps_its_runs_elsewhere(tmp_path, 
             mlflow_artifact_root=store / "artifacts",
         )
     )
-    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{store}/mlflow.db")
-    monkeypatch.setenv("NEEDS_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "elsewhere"))
-    from needs_model.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        results = {
-            "trained": runner.invoke(
-                app, ["train", "--service", "birth_registration", "--features", str(tmp_path)]
-            ),
-            "promoted": runner.invoke(app, ["promote", "--service", "birth_registration"]),
-        }
-    finally:
-        get_settings.cache_clear()
+    trained, promoted = _invoke(
+        tmp_path,
+        monkeypatch,
+        ["train", "--service", "birth_registration", "--features", str(tmp_path)],
+        ["promote", "--service", "birth_registration"],
+        mlflow_tracking_uri=f"sqlite:///{store}/mlflow.db",
+        mlflow_artifact_root=tmp_path / "elsewhere",
+    )
+    results = {"trained": trained, "promoted": promoted}
     for what, result in results.items():
         assert result.exit_code == 1, (what, result.output)
         assert "keeps the runs of experiment 'needs'" in result.output, result.output
@@ -255,15 +254,9 @@ def test_model_commands_stop_on_a_store_that_keeps_its_runs_elsewhere(tmp_path, 
 
 
 def test_promote_without_a_challenger_says_so_and_is_no_refusal(tmp_path, monkeypatch):
-    monkeypatch.setenv("NEEDS_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("NEEDS_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    from needs_model.settings import get_settings
-
-    get_settings.cache_clear()
-    try:
-        result = runner.invoke(app, ["promote", "--strict", "--service", "birth_registration"])
-    finally:
-        get_settings.cache_clear()
+    (result,) = _invoke(
+        tmp_path, monkeypatch, ["promote", "--strict", "--service", "birth_registration"]
+    )
     assert result.exit_code == 0, result.output  # --strict exits 3 only on a refusal
     assert "no challenger in the registry: train first" in result.output
     assert "refused" not in result.output

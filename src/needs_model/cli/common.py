@@ -6,15 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-if TYPE_CHECKING:
-    from needs_model.settings import Settings
 
 # Tables are written whole when the output is not a terminal (a log, a pipe, CI), where
 # rich would otherwise assume 80 columns and cut every cell; COLUMNS still wins.
@@ -47,15 +45,19 @@ def check_raw(raw: Path) -> None:
         raise typer.Exit(1)
 
 
-def check_store(settings: Settings) -> None:
-    """Stop (exit 1, naming both folders) before anything is trained, promoted, rolled back
-    or monitored when the MLflow store keeps its runs elsewhere than configured."""
-    from needs_model.modelling.tracking import StoreError, configure
+@contextmanager
+def stop_on_untrusted_store(what: str) -> Iterator[None]:
+    """A models folder list that cannot be read (`promotion.ModelsFolderError`) or an MLflow
+    store that keeps its runs elsewhere than configured (`tracking.StoreError`) as a clear
+    error, exit 1: "<problem>; nothing was <what>". The library raises both before it
+    changes anything."""
+    from needs_model.modelling.promotion import ModelsFolderError
+    from needs_model.modelling.tracking import StoreError
 
     try:
-        configure(settings)
-    except StoreError as error:
-        err_console.print(f"[red]error:[/] {error}; nothing was done")
+        yield
+    except (ModelsFolderError, StoreError) as error:
+        err_console.print(f"[red]error:[/] {error}; nothing was {what}")
         raise typer.Exit(1) from None
 
 

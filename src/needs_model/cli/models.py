@@ -11,10 +11,10 @@ from rich.table import Table
 
 from needs_model.cli.common import (
     Untrainable,
-    check_store,
     console,
     err_console,
     known_services,
+    stop_on_untrusted_store,
 )
 
 if TYPE_CHECKING:
@@ -71,10 +71,9 @@ def train_command(
     settings = get_settings()
     features = features or settings.features_dir
     raw = raw or settings.raw_dir
-    check_store(settings)
     started = time.perf_counter()
     failed = Untrainable()
-    with console.status("Training") as status:
+    with console.status("Training") as status, stop_on_untrusted_store("trained"):
         results = train_services(
             features,
             chosen,
@@ -136,15 +135,10 @@ def print_promotion(result: PromotionResult) -> bool:
 def promote_and_say(service_id: str, settings: Settings, by: str | None = None) -> bool:
     """Promote one service through the gate and say what it decided; True when it refused
     the challenger. Refusals that cannot be read are an error naming the file."""
-    from needs_model.modelling.promotion import ModelsFolderError
-    from needs_model.modelling.tracking import StoreError
     from needs_model.modelling.workflow import promote_service
 
-    try:
+    with stop_on_untrusted_store("promoted"):
         result = promote_service(service_id, settings, by=by)
-    except (ModelsFolderError, StoreError) as error:
-        err_console.print(f"[red]error:[/] {error}; nothing was promoted")
-        raise typer.Exit(1) from None
     return print_promotion(result)
 
 
@@ -176,17 +170,12 @@ def rollback_command(
     service: Annotated[str, typer.Option(help="Service to roll back.")],
 ) -> None:
     """Serve the previously served version again (and move `champion` back to it)."""
-    from needs_model.modelling.promotion import ModelsFolderError
-    from needs_model.modelling.tracking import StoreError
     from needs_model.modelling.workflow import rollback_service
     from needs_model.settings import get_settings
 
     (service_id,) = known_services([service])
-    try:
+    with stop_on_untrusted_store("rolled back"):
         result = rollback_service(service_id, get_settings())
-    except (ModelsFolderError, StoreError) as error:
-        err_console.print(f"[red]error:[/] {error}; nothing was rolled back")
-        raise typer.Exit(1) from None
     if not result.promoted:
         err_console.print(f"[red]error:[/] {service_id}: {'; '.join(result.failures)}")
         raise typer.Exit(1)

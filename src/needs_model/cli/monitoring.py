@@ -14,10 +14,10 @@ from rich.table import Table
 
 from needs_model.cli.common import (
     Untrainable,
-    check_store,
     console,
     err_console,
     known_services,
+    stop_on_untrusted_store,
 )
 from needs_model.cli.models import promote_and_say
 
@@ -96,9 +96,8 @@ def monitor_command(
         except ValueError as error:
             err_console.print(f"[red]error:[/] --as-of {as_of!r} is not a date (YYYY-MM-DD)")
             raise typer.Exit(2) from error
-    check_store(settings)
     started = time.perf_counter()
-    with console.status(f"Monitoring {day}"):
+    with console.status(f"Monitoring {day}"), stop_on_untrusted_store("monitored"):
         results, errors = monitor(day, chosen, settings, features, thresholds=limits)
     table = Table(title=f"Monitoring on {day}")
     for column in ("service", "status", "reasons"):
@@ -246,7 +245,6 @@ def retrain_command(
             console.print(f"Nothing to retrain: the monitoring of {as_of} marked none `retrain`.")
             return
         console.print(f"Retraining {', '.join(chosen)} (marked `retrain` on {as_of}).")
-    check_store(settings)
     features = features or settings.features_dir
     raw = raw or settings.raw_dir
     config = replace(FAST if fast else FULL, seed=seed)
@@ -256,7 +254,7 @@ def retrain_command(
     for service_id in chosen:
         # The served model's inputs, kept when a data scientist chose them.
         inputs = served_inputs(settings.models_dir, service_id)
-        with console.status(f"Training {service_id}"):
+        with console.status(f"Training {service_id}"), stop_on_untrusted_store("retrained"):
             trained = train_services(
                 features,
                 [service_id],

@@ -15,6 +15,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import mlflow
 import pandas as pd
@@ -56,7 +58,7 @@ def configure(settings: Settings) -> str:
         experiment_id = mlflow.create_experiment(EXPERIMENT, artifact_location=configured)
     elif experiment.artifact_location.rstrip("/") != configured.rstrip("/"):
         kept = experiment.artifact_location
-        folder = kept.removeprefix("file://")
+        folder = url2pathname(urlparse(kept).path)
         raise StoreError(
             f"the MLflow store {settings.mlflow_tracking_uri} keeps the runs of experiment "
             f"'{EXPERIMENT}' in {kept}, not in the configured artifact root {configured}: a "

@@ -25,8 +25,7 @@ from needs_model.catalogue.services import SERVICE_SOURCES, service
 from needs_model.modelling.promotion import (
     REFERENCE_FILE,
     Gate,
-    HistoryError,
-    RefusalsError,
+    ModelsFolderError,
     current_version,
     own_gap,
     refusals,
@@ -120,23 +119,16 @@ def card_data(
     if (folder / REFERENCE_FILE).exists():
         explanation = global_explanation(model, pd.read_parquet(folder / REFERENCE_FILE))
     watched = history(reports_dir, [service_id])
-    try:
-        # The challengers the gate refused while this version was the champion.
-        refused = [r for r in refusals(models_dir, service_id) if r.get("champion") == version]
-        refusals_unreadable = None
-    except RefusalsError as error:
-        refused, refusals_unreadable = [], str(error)
-    try:
-        served_versions, history_unreadable = served_history(models_dir, service_id), None
-    except HistoryError as error:
-        served_versions, history_unreadable = [], str(error)
+    all_refused, refusals_unreadable = _kept(refusals, models_dir, service_id)
+    served_versions, history_unreadable = _kept(served_history, models_dir, service_id)
     return {
         "service": service(service_id),
         "version": version,
         "served": version == served,
         "history": served_versions,
         "history_unreadable": history_unreadable,
-        "refusals": refused,
+        # The challengers the gate refused while this version was the champion.
+        "refusals": [r for r in all_refused if r.get("champion") == version],
         "refusals_unreadable": refusals_unreadable,
         "metadata": metadata,
         "evaluation": evaluation,
@@ -146,6 +138,24 @@ def card_data(
         "monitoring_unreadable": watched.unreadable,
         "latest_monitoring": latest_monitoring(reports_dir),
     }
+
+
+def _kept(
+    read: Callable[[Path, str], list[dict[str, Any]]], models_dir: Path, service_id: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A list the models folder keeps, and why it could not be read (None when it could):
+    the card is written either way and says so."""
+    try:
+        return read(models_dir, service_id), None
+    except ModelsFolderError as error:
+        return [], str(error)
+
+
+def _unreadable(title: str, vi: str, en: str, problem: str) -> str:
+    """A section's title and why its list could not be read, in both languages."""
+    return title + paragraph(
+        f"Không đọc được {vi}: {problem}", f"{en} could not be read: {problem}"
+    )
 
 
 def latest_monitoring(reports_dir: Path) -> str | None:
@@ -655,10 +665,8 @@ def _versions(data: dict[str, Any], links: Links) -> str:
     ]
     title = heading(2, "Các phiên bản đã phục vụ", "Versions served", "versions")
     if data.get("history_unreadable"):
-        problem = data["history_unreadable"]
-        return title + paragraph(
-            f"Không đọc được các phiên bản đã phục vụ: {problem}",
-            f"The versions served could not be read: {problem}",
+        return _unreadable(
+            title, "các phiên bản đã phục vụ", "The versions served", data["history_unreadable"]
         )
     if not rows:
         return ""
@@ -674,10 +682,8 @@ def _refused(data: dict[str, Any]) -> str:
         2, "Mô hình thách thức bị cổng từ chối", "Challengers the gate refused", "refused"
     )
     if data.get("refusals_unreadable"):
-        problem = data["refusals_unreadable"]
-        return title + paragraph(
-            f"Không đọc được các lần cổng từ chối: {problem}",
-            f"The gate's refusals could not be read: {problem}",
+        return _unreadable(
+            title, "các lần cổng từ chối", "The gate's refusals", data["refusals_unreadable"]
         )
     if not data.get("refusals"):
         return ""
